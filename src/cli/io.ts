@@ -1,0 +1,21 @@
+/**
+ * What a CLI command may touch, passed in so tests run commands in-process
+ * with their own streams and environment.
+ */
+export interface CliIo {
+  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+  /** Whole standard input, read on demand (for --password-stdin and piped files). */
+  readStdin(): Promise<string>;
+  stdinIsTTY: boolean;
+  env: Record<string, string | undefined>;
+  cwd: string;
+}
+
+/** A mistake in how the command was called or in its input: printed as one line, exit code 1. */
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+    this.name = 'CliError';
+  }
+}

@@ -1,0 +1,103 @@
+import { resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { SqlStore, type FunctionCaller, type SqlArgument } from './sql-store.js';
+import { functionCallStatement } from './sql-call.js';
+import { acquireEmbeddedLock } from './embedded-lock.js';
+import { migrate } from './migrate.js';
+
+export interface EmbeddedStoreOptions {
+  /** A directory for the database files, or `memory://` for a throwaway in-memory database (tests). */
+  dataDir: string;
+  /** Apply pending migrations on open (default true): the embedded database is the developer's own. */
+  migrate?: boolean;
+}
+
+interface OpenDatabase {
+  db: PGlite;
+  users: number;
+  release: () => void;
+}
+
+// One PGlite per data directory per process: netlify dev re-imports a
+// function's module when its files change, and a second PGlite on the same
+// directory would lose writes just like a second process would.
+const REGISTRY_KEY = Symbol.for('rolegate.embedded-databases');
+type Registry = Map<string, Promise<OpenDatabase>>;
+const registry: Registry = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] as Registry | undefined) ??
+  ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] = new Map());
+
+async function openDatabase(dataDir: string, runMigrations: boolean): Promise<OpenDatabase> {
+  if (dataDir.startsWith('memory://')) {
+    const db = await PGlite.create();
+    if (runMigrations) await migrate(pgliteConnection(db));
+    return { db, users: 0, release: () => undefined };
+  }
+  const release = acquireEmbeddedLock(`${dataDir}.lock`, dataDir);
+  try {
+    const db = await PGlite.create(dataDir);
+    if (runMigrations) await migrate(pgliteConnection(db));
+    return { db, users: 0, release };
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+function pgliteConnection(db: PGlite) {
+  return {
+    exec: async (sql: string) => { await db.exec(sql); },
+    query: async (text: string, values?: unknown[]) => (await db.query<Record<string, unknown>>(text, values as unknown[])).rows,
+  };
+}
+
+class EmbeddedCaller implements FunctionCaller {
+  readonly kind = 'embedded' as const;
+  #closed = false;
+
+  constructor(private readonly key: string, private readonly open: OpenDatabase) {}
+
+  get db(): PGlite {
+    return this.open.db;
+  }
+
+  async call(name: string, args: Record<string, SqlArgument | undefined>): Promise<unknown> {
+    if (this.#closed) throw new Error('the embedded store is closed');
+    const statement = functionCallStatement(name, args);
+    const result = await this.open.db.query<{ result: unknown }>(statement.text, statement.values);
+    return result.rows[0]?.result ?? null;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.open.users -= 1;
+    if (this.open.users > 0) return;
+    registry.delete(this.key);
+    await this.open.db.close();
+    this.open.release();
+  }
+}
+
+/**
+ * The default store: PostgreSQL compiled to WebAssembly (PGlite), in a data
+ * directory, with the same migrations as production. Opening it takes a
+ * lock; a second process gets a StoreLockedError naming the holder.
+ *
+ * @example
+ * const store = await openEmbeddedStore({ dataDir: '.rolegate/data' });
+ * await store.listUsers();
+ */
+export async function openEmbeddedStore(options: EmbeddedStoreOptions): Promise<SqlStore> {
+  const memory = options.dataDir.startsWith('memory://');
+  // Every in-memory store is its own database; directories are shared per process.
+  const key = memory ? `${options.dataDir}#${Math.random()}` : resolve(options.dataDir);
+  let pending = registry.get(key);
+  if (!pending) {
+    pending = openDatabase(memory ? options.dataDir : key, options.migrate ?? true);
+    registry.set(key, pending);
+    pending.catch(() => registry.delete(key));
+  }
+  const open = await pending;
+  open.users += 1;
+  return new SqlStore(new EmbeddedCaller(key, open));
+}

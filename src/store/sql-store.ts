@@ -1,0 +1,222 @@
+import type {
+  AuditEntry, CreateSessionResult, CreateUserResult, ImportResult, NewSession, NewUser,
+  RevokeSessionResult, RevokeUserSessionsResult, RotateRequest, RotateResult, Store,
+  ThrottleQuery, ThrottleStatus, UpdateResult, User, UserWithPasswordHash,
+} from './store.js';
+import { StoreContractError } from './errors.js';
+
+/** Marks an argument that the SQL function declares as jsonb. */
+export class Json {
+  constructor(readonly value: unknown) {}
+}
+
+export type SqlArgument = string | number | boolean | null | string[] | number[] | Json;
+
+/**
+ * What an adapter must provide: call `rolegate.<name>(arg => value, …)` and
+ * hand back its single jsonb result, parsed. Connection failures must be
+ * thrown as StoreUnavailableError.
+ */
+export interface FunctionCaller {
+  readonly kind: Store['kind'];
+  call(name: string, args: Record<string, SqlArgument | undefined>): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** True for the canonical textual form of a UUID, the only form the store accepts as an id. */
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
+type Row = Record<string, unknown>;
+
+function asRow(value: unknown, what: string): Row {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    throw new StoreContractError(`rolegate.${what} returned ${value === null ? 'null' : typeof value}, expected an object`);
+  }
+  return value as Row;
+}
+
+function toUser(value: unknown): User {
+  const row = asRow(value, 'user_json');
+  return {
+    id: String(row.id),
+    email: String(row.email),
+    roles: Array.isArray(row.roles) ? row.roles.map(String) : [],
+    appMetadata: (row.app_metadata as Record<string, unknown>) ?? {},
+    userMetadata: (row.user_metadata as Record<string, unknown>) ?? {},
+    tokenVersion: Number(row.token_version ?? 0),
+    disabledAt: (row.disabled_at as string | null) ?? null,
+    createdAt: String(row.created_at),
+    updatedAt: String(row.updated_at),
+  };
+}
+
+function toThrottle(value: unknown): ThrottleStatus {
+  const row = asRow(value, 'login_throttle_status');
+  return { throttled: row.throttled === true, retryAfterSeconds: Number(row.retry_after_seconds ?? 0) };
+}
+
+/** The Store, written once over any FunctionCaller. */
+export class SqlStore implements Store {
+  readonly kind: Store['kind'];
+
+  constructor(private readonly db: FunctionCaller) {
+    this.kind = db.kind;
+  }
+
+  async findUserForLogin(email: string): Promise<UserWithPasswordHash | null> {
+    const row = await this.db.call('find_user_for_login', { p_email: email });
+    if (row === null || row === undefined) return null;
+    return { ...toUser(row), passwordHash: (asRow(row, 'find_user_for_login').password_hash as string | null) ?? null };
+  }
+
+  async findUserById(id: string): Promise<User | null> {
+    if (!isUuid(id)) return null;
+    const row = await this.db.call('find_user', { p_user_id: id });
+    return row === null || row === undefined ? null : toUser(row);
+  }
+
+  async findUserByEmail(email: string): Promise<User | null> {
+    const row = await this.db.call('find_user', { p_email: email });
+    return row === null || row === undefined ? null : toUser(row);
+  }
+
+  async listUsers(options: { limit?: number; offset?: number } = {}): Promise<User[]> {
+    const rows = await this.db.call('list_users', { p_limit: options.limit ?? 100, p_offset: options.offset ?? 0 });
+    if (!Array.isArray(rows)) throw new StoreContractError('rolegate.list_users did not return an array');
+    return rows.map(toUser);
+  }
+
+  async createUser(user: NewUser): Promise<CreateUserResult> {
+    const row = asRow(await this.db.call('create_user', {
+      p_email: user.email,
+      p_password_hash: user.passwordHash,
+      p_roles: user.roles ?? [],
+      p_app_metadata: new Json(user.appMetadata ?? {}),
+      p_user_metadata: new Json(user.userMetadata ?? {}),
+      p_id: user.id ?? null,
+    }), 'create_user');
+    return row.status === 'created' ? { status: 'created', user: toUser(row.user) } : { status: 'email_taken' };
+  }
+
+  async importUsers(users: NewUser[]): Promise<ImportResult> {
+    const payload = users.map((u) => ({
+      id: u.id, email: u.email, password_hash: u.passwordHash, roles: u.roles ?? [],
+      app_metadata: u.appMetadata ?? {}, user_metadata: u.userMetadata ?? {},
+    }));
+    const row = asRow(await this.db.call('import_users', { p_users: new Json(payload) }), 'import_users');
+    return { created: Number(row.created), skipped: Number(row.skipped) };
+  }
+
+  private async update(name: string, args: Record<string, SqlArgument>): Promise<UpdateResult> {
+    const row = asRow(await this.db.call(name, args), name);
+    return row.status === 'updated' ? { status: 'updated', user: toUser(row.user) } : { status: 'not_found' };
+  }
+
+  async setUserRoles(userId: string, roles: string[]): Promise<UpdateResult> {
+    if (!isUuid(userId)) return { status: 'not_found' };
+    return this.update('set_user_roles', { p_user_id: userId, p_roles: roles });
+  }
+
+  async setUserPassword(userId: string, passwordHash: string): Promise<{ status: 'updated' | 'not_found' }> {
+    if (!isUuid(userId)) return { status: 'not_found' };
+    const row = asRow(await this.db.call('set_user_password', { p_user_id: userId, p_password_hash: passwordHash }), 'set_user_password');
+    return { status: row.status === 'updated' ? 'updated' : 'not_found' };
+  }
+
+  async setUserDisabled(userId: string, disabled: boolean): Promise<UpdateResult> {
+    if (!isUuid(userId)) return { status: 'not_found' };
+    return this.update('set_user_disabled', { p_user_id: userId, p_disabled: disabled });
+  }
+
+  async revokeUserSessions(userId: string, reason = 'revoked'): Promise<RevokeUserSessionsResult> {
+    if (!isUuid(userId)) return { status: 'not_found' };
+    const row = asRow(await this.db.call('revoke_user_sessions', { p_user_id: userId, p_reason: reason }), 'revoke_user_sessions');
+    return row.status === 'revoked' ? { status: 'revoked', sessions: Number(row.sessions) } : { status: 'not_found' };
+  }
+
+  async createSession(session: NewSession): Promise<CreateSessionResult> {
+    const row = asRow(await this.db.call('create_session', {
+      p_user_id: session.userId,
+      p_refresh_token_hash: session.refreshTokenHash,
+      p_refresh_ttl_seconds: session.refreshTtlSeconds,
+      p_user_agent: session.userAgent ?? null,
+      p_ip: session.ip ?? null,
+      p_clear_throttle_keys: session.clearThrottleKeys ?? [],
+    }), 'create_session');
+    if (row.status !== 'created') return { status: 'user_unavailable' };
+    return { status: 'created', sessionId: String(row.session_id), user: toUser(row.user) };
+  }
+
+  async rotateRefreshToken(request: RotateRequest): Promise<RotateResult> {
+    const row = asRow(await this.db.call('rotate_refresh_token', {
+      p_token_hash: request.tokenHash,
+      p_successor_hash: request.successorHash,
+      p_refresh_ttl_seconds: request.refreshTtlSeconds,
+      p_grace_seconds: request.graceSeconds,
+    }), 'rotate_refresh_token');
+    const sessionId = String(row.session_id);
+    switch (row.status) {
+      case 'rotated':
+        return { status: 'rotated', sessionId, expiresAt: String(row.expires_at), user: toUser(row.user) };
+      case 'reused':
+      case 'revoked':
+        return { status: row.status, sessionId, userId: String(row.user_id) };
+      case 'conflict':
+      case 'expired':
+        return { status: row.status, sessionId };
+      case 'not_found':
+        return { status: 'not_found' };
+      default:
+        throw new StoreContractError(`rolegate.rotate_refresh_token returned an unknown status`);
+    }
+  }
+
+  async revokeSession(which: { sessionId?: string; refreshTokenHash?: string; reason?: string }): Promise<RevokeSessionResult> {
+    if (which.sessionId !== undefined && !isUuid(which.sessionId)) return { status: 'not_found' };
+    if (which.sessionId === undefined && which.refreshTokenHash === undefined) return { status: 'not_found' };
+    const row = asRow(await this.db.call('revoke_session', {
+      p_session_id: which.sessionId ?? null,
+      p_refresh_token_hash: which.refreshTokenHash ?? null,
+      p_reason: which.reason ?? 'logout',
+    }), 'revoke_session');
+    return row.status === 'revoked'
+      ? { status: 'revoked', sessionId: String(row.session_id), userId: String(row.user_id) }
+      : { status: 'not_found' };
+  }
+
+  async loginThrottleStatus(query: ThrottleQuery): Promise<ThrottleStatus> {
+    return toThrottle(await this.db.call('login_throttle_status', {
+      p_keys: query.keys.map((k) => k.key),
+      p_limits: query.keys.map((k) => k.maxFailures),
+      p_window_seconds: query.windowSeconds,
+    }));
+  }
+
+  async recordLoginFailure(query: ThrottleQuery & { userId?: string; ip?: string }): Promise<ThrottleStatus> {
+    return toThrottle(await this.db.call('record_login_failure', {
+      p_keys: query.keys.map((k) => k.key),
+      p_limits: query.keys.map((k) => k.maxFailures),
+      p_window_seconds: query.windowSeconds,
+      p_user_id: query.userId ?? null,
+      p_ip: query.ip ?? null,
+    }));
+  }
+
+  async audit(entry: AuditEntry): Promise<void> {
+    await this.db.call('audit', {
+      p_event: entry.event,
+      p_user_id: entry.userId ?? null,
+      p_session_id: entry.sessionId ?? null,
+      p_ip: entry.ip ?? null,
+      p_detail: new Json(entry.detail ?? {}),
+    });
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}

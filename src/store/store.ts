@@ -1,0 +1,125 @@
+/**
+ * The storage boundary: verbs of the domain, nothing generic. Every adapter
+ * implements it by calling the same SQL functions from supabase/migrations,
+ * so the adapters cannot disagree about what a change means.
+ */
+
+export interface User {
+  id: string;
+  email: string;
+  roles: string[];
+  appMetadata: Record<string, unknown>;
+  userMetadata: Record<string, unknown>;
+  tokenVersion: number;
+  disabledAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Only the login path ever sees a hash. */
+export interface UserWithPasswordHash extends User {
+  passwordHash: string | null;
+}
+
+export interface NewUser {
+  id?: string;
+  email: string;
+  passwordHash: string | null;
+  roles?: string[];
+  appMetadata?: Record<string, unknown>;
+  userMetadata?: Record<string, unknown>;
+}
+
+export type CreateUserResult = { status: 'created'; user: User } | { status: 'email_taken' };
+
+export interface ImportResult {
+  created: number;
+  skipped: number;
+}
+
+export type UpdateResult = { status: 'updated'; user: User } | { status: 'not_found' };
+
+export interface NewSession {
+  userId: string;
+  refreshTokenHash: string;
+  refreshTtlSeconds: number;
+  userAgent?: string;
+  ip?: string;
+  /** Throttle keys to reset now that the password was right. */
+  clearThrottleKeys?: string[];
+}
+
+export type CreateSessionResult =
+  | { status: 'created'; sessionId: string; user: User }
+  | { status: 'user_unavailable' };
+
+export interface RotateRequest {
+  tokenHash: string;
+  successorHash: string;
+  refreshTtlSeconds: number;
+  graceSeconds: number;
+}
+
+export type RotateResult =
+  | { status: 'rotated'; sessionId: string; expiresAt: string; user: User }
+  | { status: 'reused'; sessionId: string; userId: string }
+  | { status: 'revoked'; sessionId: string; userId: string }
+  | { status: 'conflict'; sessionId: string }
+  | { status: 'expired'; sessionId: string }
+  | { status: 'not_found' };
+
+export type RevokeSessionResult =
+  | { status: 'revoked'; sessionId: string; userId: string }
+  | { status: 'not_found' };
+
+export type RevokeUserSessionsResult = { status: 'revoked'; sessions: number } | { status: 'not_found' };
+
+export interface ThrottleKey {
+  key: string;
+  maxFailures: number;
+}
+
+export interface ThrottleQuery {
+  keys: ThrottleKey[];
+  windowSeconds: number;
+}
+
+export interface ThrottleStatus {
+  throttled: boolean;
+  retryAfterSeconds: number;
+}
+
+export interface AuditEntry {
+  event: string;
+  userId?: string;
+  sessionId?: string;
+  ip?: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface Store {
+  /** Which adapter this is, for logs and `rolegate` output. */
+  readonly kind: 'embedded' | 'postgres' | 'supabase';
+
+  findUserForLogin(email: string): Promise<UserWithPasswordHash | null>;
+  findUserById(id: string): Promise<User | null>;
+  findUserByEmail(email: string): Promise<User | null>;
+  listUsers(options?: { limit?: number; offset?: number }): Promise<User[]>;
+  createUser(user: NewUser): Promise<CreateUserResult>;
+  /** All rows or none; existing emails/ids are skipped, never overwritten. */
+  importUsers(users: NewUser[]): Promise<ImportResult>;
+  setUserRoles(userId: string, roles: string[]): Promise<UpdateResult>;
+  setUserPassword(userId: string, passwordHash: string): Promise<{ status: 'updated' | 'not_found' }>;
+  setUserDisabled(userId: string, disabled: boolean): Promise<UpdateResult>;
+  revokeUserSessions(userId: string, reason?: string): Promise<RevokeUserSessionsResult>;
+
+  createSession(session: NewSession): Promise<CreateSessionResult>;
+  rotateRefreshToken(request: RotateRequest): Promise<RotateResult>;
+  revokeSession(which: { sessionId?: string; refreshTokenHash?: string; reason?: string }): Promise<RevokeSessionResult>;
+
+  loginThrottleStatus(query: ThrottleQuery): Promise<ThrottleStatus>;
+  recordLoginFailure(query: ThrottleQuery & { userId?: string; ip?: string }): Promise<ThrottleStatus>;
+  audit(entry: AuditEntry): Promise<void>;
+
+  close(): Promise<void>;
+}

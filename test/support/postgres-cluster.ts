@@ -1,0 +1,64 @@
+/**
+ * A throwaway PostgreSQL cluster from the machine's own binaries (Debian's
+ * `postgresql` package), started once per test run by vitest's global setup.
+ * PostgreSQL refuses to run as root, so as root the cluster belongs to the
+ * `postgres` system user. Nothing here is a fake: it is the real server.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface PostgresCluster {
+  /** Superuser connection string over TCP on 127.0.0.1. */
+  adminUrl: string;
+  port: number;
+  stop(): void;
+}
+
+function findBinDir(): string {
+  const root = '/usr/lib/postgresql';
+  if (existsSync(root)) {
+    const versions = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+    if (versions[0]) return join(root, versions[0], 'bin');
+  }
+  const which = spawnSync('sh', ['-c', 'dirname "$(command -v initdb)"'], { encoding: 'utf8' });
+  if (which.status === 0 && which.stdout.trim() !== '.') return which.stdout.trim();
+  throw new Error('PostgreSQL server binaries not found: install them with `apt-get install -y postgresql` (bash .ci/run does this)');
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export async function startPostgresCluster(): Promise<PostgresCluster> {
+  const bin = findBinDir();
+  const dir = mkdtempSync(join(tmpdir(), 'rolegate-pg-'));
+  const asRoot = process.getuid?.() === 0;
+  const user = asRoot ? 'postgres' : (process.env.USER ?? 'postgres');
+  if (asRoot) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), Number(execFileSync('id', ['-g', 'postgres']).toString()));
+  const run = (file: string, args: string[]) => {
+    const [cmd, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, file), ...args]] : [join(bin, file), args];
+    const result = spawnSync(cmd as string, argv as string[], { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`${file} failed: ${result.stderr || result.stdout}`);
+  };
+  const data = join(dir, 'data');
+  const port = await freePort();
+  run('initdb', ['-D', data, '-A', 'trust', '-U', user, '--no-sync', '-E', 'UTF8', '--locale=C']);
+  run('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-o',
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`, 'start']);
+  const stop = () => {
+    try { run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']); } catch { /* already down */ }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { adminUrl: `postgres://${user}@127.0.0.1:${port}/postgres`, port, stop };
+}
