@@ -53,19 +53,21 @@ export async function loadMigrations(dir = migrationsDirectory()): Promise<Migra
  */
 export async function migrate(connection: MigrationConnection, migrations?: Migration[]): Promise<string[]> {
   const all = migrations ?? (await loadMigrations());
-  await connection.exec(`
-    create schema if not exists rolegate;
-    create table if not exists rolegate.schema_migrations (
-      version text primary key,
-      name text not null,
-      applied_at timestamptz not null default now()
-    );
-    alter table rolegate.schema_migrations enable row level security;
-  `);
   const applied: string[] = [];
   await connection.exec('begin');
   try {
+    // Taken before anything else: even `create schema if not exists` races
+    // when two migrators run it at the same moment.
     await connection.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK_ID]);
+    await connection.exec(`
+      create schema if not exists rolegate;
+      create table if not exists rolegate.schema_migrations (
+        version text primary key,
+        name text not null,
+        applied_at timestamptz not null default now()
+      );
+      alter table rolegate.schema_migrations enable row level security;
+    `);
     const rows = await connection.query('select version from rolegate.schema_migrations');
     const done = new Set(rows.map((r) => String(r.version)));
     for (const m of all) {

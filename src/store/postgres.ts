@@ -65,6 +65,7 @@ export function openPostgresStore(options: PostgresStoreOptions): SqlStore {
 /** Runs the migrations over one dedicated connection. */
 export async function migratePostgres(connectionString: string): Promise<string[]> {
   const client = new pg.Client({ connectionString });
+  client.on('error', () => undefined); // surfaced through the failing query instead
   await client.connect();
   try {
     const connection: MigrationConnection = {

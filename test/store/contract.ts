@@ -1,0 +1,317 @@
+/**
+ * The one contract every Store adapter must meet. Each adapter's test file
+ * calls describeStoreContract with a factory; the same assertions then run
+ * against PGlite, real PostgreSQL and supabase-js over PostgREST.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '../../src/store/store.js';
+
+export interface ContractTarget {
+  store: Store;
+  /** Superuser SQL on the same database, for fixtures (moving clocks back) and for looking at rows. */
+  query(text: string, values?: unknown[]): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}
+
+const FAKE_HASH = `$2b$10$${'N'.repeat(53)}`;
+let emailCounter = 0;
+
+export function uniqueEmail(prefix = 'user'): string {
+  emailCounter += 1;
+  return `${prefix}-${process.pid}-${emailCounter}-${randomBytes(3).toString('hex')}@example.com`;
+}
+
+/** A refresh token's stored form: SHA-256 hex of random bytes. */
+export function tokenHash(): string {
+  return createHash('sha256').update(randomBytes(32)).digest('hex');
+}
+
+export function describeStoreContract(name: string, open: () => Promise<ContractTarget>): void {
+  describe(`Store contract: ${name}`, () => {
+    let target: ContractTarget;
+    let store: Store;
+
+    beforeAll(async () => {
+      target = await open();
+      store = target.store;
+    });
+    afterAll(async () => {
+      await target?.close();
+    });
+
+    async function newUser(roles: string[] = ['member']) {
+      const result = await store.createUser({ email: uniqueEmail(), passwordHash: FAKE_HASH, roles });
+      if (result.status !== 'created') throw new Error('fixture user not created');
+      return result.user;
+    }
+
+    async function newSession(userId: string) {
+      const first = tokenHash();
+      const created = await store.createSession({ userId, refreshTokenHash: first, refreshTtlSeconds: 3600, userAgent: 'vitest', ip: '203.0.113.9' });
+      if (created.status !== 'created') throw new Error('fixture session not created');
+      return { sessionId: created.sessionId, first };
+    }
+
+    const rotate = (hash: string, successor: string, graceSeconds = 10) =>
+      store.rotateRefreshToken({ tokenHash: hash, successorHash: successor, refreshTtlSeconds: 3600, graceSeconds });
+
+    describe('users', () => {
+      it('finds a created user by email in any letter case, and by id', async () => {
+        const user = await newUser(['admin', 'member']);
+        expect(user.roles).toEqual(['admin', 'member']);
+        expect((await store.findUserByEmail(user.email.toUpperCase()))?.id).toBe(user.id);
+        expect((await store.findUserById(user.id))?.email).toBe(user.email);
+        expect(await store.findUserById('not-a-uuid')).toBeNull();
+        expect(await store.findUserByEmail(uniqueEmail('nobody'))).toBeNull();
+      });
+
+      it('refuses a second account for the same email whatever its case', async () => {
+        const user = await newUser();
+        const again = await store.createUser({ email: ` ${user.email.toUpperCase()} `, passwordHash: FAKE_HASH });
+        expect(again.status).toBe('email_taken');
+      });
+
+      it('hands out the password hash only on the login lookup', async () => {
+        const user = await newUser();
+        const forLogin = await store.findUserForLogin(user.email);
+        expect(forLogin?.passwordHash).toBe(FAKE_HASH);
+        expect(JSON.stringify(await store.findUserByEmail(user.email))).not.toContain(FAKE_HASH);
+        expect(JSON.stringify(await store.listUsers({ limit: 1000 }))).not.toContain(FAKE_HASH);
+      });
+
+      it('rejects a password hash that is not bcrypt, writing nothing', async () => {
+        const email = uniqueEmail();
+        await expect(store.createUser({ email, passwordHash: 'plaintext-password' })).rejects.toThrow();
+        expect(await store.findUserByEmail(email)).toBeNull();
+      });
+
+      it('lists users page by page', async () => {
+        for (let i = 0; i < 3; i++) await newUser();
+        const all = await store.listUsers({ limit: 1000 });
+        expect(all.length).toBeGreaterThanOrEqual(3);
+        const page = await store.listUsers({ limit: 2, offset: 1 });
+        expect(page.map((u) => u.id)).toEqual(all.slice(1, 3).map((u) => u.id));
+      });
+
+      it('imports all rows or none, skipping emails that already exist', async () => {
+        const existing = await newUser();
+        const fresh = [uniqueEmail('imp'), uniqueEmail('imp')];
+        const result = await store.importUsers([
+          { email: fresh[0]!, passwordHash: `$2a$10$${'a'.repeat(53)}`, roles: ['member'] },
+          { email: fresh[1]!, passwordHash: `$2y$10$${'b'.repeat(53)}`, roles: [], userMetadata: { full_name: 'B' } },
+          { email: existing.email, passwordHash: FAKE_HASH, roles: ['admin'] },
+        ]);
+        expect(result).toEqual({ created: 2, skipped: 1 });
+        expect((await store.findUserByEmail(existing.email))?.roles).toEqual(['member']);
+        expect((await store.findUserByEmail(fresh[1]!))?.userMetadata).toEqual({ full_name: 'B' });
+
+        const broken = uniqueEmail('imp');
+        await expect(store.importUsers([
+          { email: broken, passwordHash: FAKE_HASH },
+          { email: uniqueEmail('imp'), passwordHash: 'not-bcrypt' },
+        ])).rejects.toThrow();
+        expect(await store.findUserByEmail(broken)).toBeNull();
+      });
+
+      it('keeps the id of an imported user so foreign keys elsewhere survive', async () => {
+        const id = '0b7e7d2c-6f5a-4c43-9d1e-3b0a9f6e2a11';
+        const email = uniqueEmail('keep-id');
+        await store.importUsers([{ id, email, passwordHash: null }]);
+        expect((await store.findUserById(id))?.email).toBe(email);
+      });
+
+      it('changes roles and reports an unknown user as not_found', async () => {
+        const user = await newUser(['member']);
+        const updated = await store.setUserRoles(user.id, ['admin']);
+        expect(updated.status === 'updated' && updated.user.roles).toEqual(['admin']);
+        expect((await store.setUserRoles('6f0e6c1e-0000-4000-8000-000000000000', ['x'])).status).toBe('not_found');
+      });
+    });
+
+    describe('sessions and refresh tokens', () => {
+      it('rotates a refresh token once and hands the session on to its successor', async () => {
+        const user = await newUser(['member']);
+        const { sessionId, first } = await newSession(user.id);
+        const second = tokenHash();
+        const result = await rotate(first, second);
+        expect(result.status).toBe('rotated');
+        if (result.status !== 'rotated') return;
+        expect(result.sessionId).toBe(sessionId);
+        expect(result.user.roles).toEqual(['member']);
+        expect((await rotate(second, tokenHash())).status).toBe('rotated');
+      });
+
+      it('lets a repeat within the grace interval through when it asks for the same successor', async () => {
+        const user = await newUser();
+        const { first } = await newSession(user.id);
+        const second = tokenHash();
+        expect((await rotate(first, second)).status).toBe('rotated');
+        expect((await rotate(first, second)).status).toBe('rotated');
+        expect((await rotate(first, tokenHash())).status).toBe('conflict');
+        const children = await target.query(
+          'select count(*)::int as n from rolegate.refresh_tokens where parent_id = (select id from rolegate.refresh_tokens where token_hash = $1)', [first]);
+        expect(children[0]?.n).toBe(1);
+      });
+
+      it('treats a rotated token presented after the grace interval as theft and ends the session', async () => {
+        const user = await newUser();
+        const { sessionId, first } = await newSession(user.id);
+        const second = tokenHash();
+        await rotate(first, second);
+        // Move the first use an hour into the past instead of sleeping.
+        await target.query(`update rolegate.refresh_tokens set used_at = used_at - interval '1 hour' where token_hash = $1`, [first]);
+        const reuse = await rotate(first, second);
+        expect(reuse).toMatchObject({ status: 'reused', sessionId, userId: user.id });
+        // The legitimate successor dies with the session.
+        expect((await rotate(second, tokenHash())).status).toBe('revoked');
+        const session = await target.query('select revoked_at, revoked_reason from rolegate.sessions where id = $1', [sessionId]);
+        expect(session[0]?.revoked_reason).toBe('refresh_token_reused');
+        const audit = await target.query(`select count(*)::int as n from rolegate.audit_log where event = 'refresh_token_reused' and session_id = $1`, [sessionId]);
+        expect(audit[0]?.n).toBe(1);
+      });
+
+      it('refuses an expired refresh token and an unknown one', async () => {
+        const user = await newUser();
+        const { first } = await newSession(user.id);
+        await target.query(`update rolegate.refresh_tokens set expires_at = now() - interval '1 second' where token_hash = $1`, [first]);
+        expect((await rotate(first, tokenHash())).status).toBe('expired');
+        expect((await rotate(tokenHash(), tokenHash())).status).toBe('not_found');
+      });
+
+      it('picks up a role change at the next rotation', async () => {
+        const user = await newUser(['member']);
+        const { first } = await newSession(user.id);
+        await store.setUserRoles(user.id, ['member', 'admin']);
+        const result = await rotate(first, tokenHash());
+        expect(result.status === 'rotated' && result.user.roles).toEqual(['member', 'admin']);
+      });
+
+      it('cuts a disabled user off at the next rotation and refuses new sessions', async () => {
+        const user = await newUser();
+        const { first } = await newSession(user.id);
+        await store.setUserDisabled(user.id, true);
+        expect((await rotate(first, tokenHash())).status).toBe('revoked');
+        const again = await store.createSession({ userId: user.id, refreshTokenHash: tokenHash(), refreshTtlSeconds: 60 });
+        expect(again.status).toBe('user_unavailable');
+        await store.setUserDisabled(user.id, false);
+        expect((await store.createSession({ userId: user.id, refreshTokenHash: tokenHash(), refreshTtlSeconds: 60 })).status).toBe('created');
+      });
+
+      it('revoke-sessions ends every session of the user, and only that user', async () => {
+        const user = await newUser();
+        const other = await newUser();
+        const a = await newSession(user.id);
+        const b = await newSession(user.id);
+        const c = await newSession(other.id);
+        expect(await store.revokeUserSessions(user.id)).toEqual({ status: 'revoked', sessions: 2 });
+        expect((await rotate(a.first, tokenHash())).status).toBe('revoked');
+        expect((await rotate(b.first, tokenHash())).status).toBe('revoked');
+        expect((await rotate(c.first, tokenHash())).status).toBe('rotated');
+        // A session created before the bump but never revoked row-wise is still refused by token_version.
+        expect((await store.findUserById(user.id))?.tokenVersion).toBe(1);
+      });
+
+      it('logs out one session by its refresh token, leaving the others', async () => {
+        const user = await newUser();
+        const a = await newSession(user.id);
+        const b = await newSession(user.id);
+        expect(await store.revokeSession({ refreshTokenHash: a.first })).toMatchObject({ status: 'revoked', sessionId: a.sessionId, userId: user.id });
+        expect((await rotate(a.first, tokenHash())).status).toBe('revoked');
+        expect((await rotate(b.first, tokenHash())).status).toBe('rotated');
+        expect((await store.revokeSession({ sessionId: b.sessionId })).status).toBe('revoked');
+        expect((await store.revokeSession({ refreshTokenHash: tokenHash() })).status).toBe('not_found');
+        expect((await store.revokeSession({ sessionId: 'nonsense' })).status).toBe('not_found');
+      });
+
+      it('stores only SHA-256 hashes of refresh tokens, never a raw token', async () => {
+        const user = await newUser();
+        const raw = randomBytes(32).toString('base64url');
+        await expect(store.createSession({ userId: user.id, refreshTokenHash: raw, refreshTtlSeconds: 60 })).rejects.toThrow();
+        const rows = await target.query('select token_hash from rolegate.refresh_tokens');
+        expect(rows.length).toBeGreaterThan(0);
+        for (const row of rows) expect(String(row.token_hash)).toMatch(/^[0-9a-f]{64}$/);
+      });
+
+      it('gives exactly one successor when 20 callers rotate the same token at once', async () => {
+        const user = await newUser();
+        const { first } = await newSession(user.id);
+        const successor = tokenHash();
+        const results = await Promise.all(Array.from({ length: 20 }, () => rotate(first, successor)));
+        expect(results.map((r) => r.status)).toEqual(Array(20).fill('rotated'));
+        const children = await target.query(
+          'select count(*)::int as n from rolegate.refresh_tokens where parent_id = (select id from rolegate.refresh_tokens where token_hash = $1)', [first]);
+        expect(children[0]?.n).toBe(1);
+        const reused = await target.query(`select count(*)::int as n from rolegate.audit_log where event = 'refresh_token_reused' and user_id = $1`, [user.id]);
+        expect(reused[0]?.n).toBe(0);
+      });
+    });
+
+    describe('login throttling', () => {
+      const window = 900;
+
+      it('throttles an account after its limit of failures, with a Retry-After inside the window', async () => {
+        const key = `account:${uniqueEmail()}`;
+        const keys = [{ key, maxFailures: 3 }];
+        expect((await store.recordLoginFailure({ keys, windowSeconds: window })).throttled).toBe(false);
+        expect((await store.recordLoginFailure({ keys, windowSeconds: window })).throttled).toBe(false);
+        const third = await store.recordLoginFailure({ keys, windowSeconds: window });
+        expect(third.throttled).toBe(true);
+        expect(third.retryAfterSeconds).toBeGreaterThan(0);
+        expect(third.retryAfterSeconds).toBeLessThanOrEqual(window);
+        expect(await store.loginThrottleStatus({ keys, windowSeconds: window })).toMatchObject({ throttled: true });
+      });
+
+      it('throttles when any one key is over its limit (account or IP)', async () => {
+        const account = { key: `account:${uniqueEmail()}`, maxFailures: 100 };
+        const ip = { key: `ip:198.51.100.${Math.floor(Math.random() * 250)}-${randomBytes(2).toString('hex')}`, maxFailures: 2 };
+        await store.recordLoginFailure({ keys: [account, ip], windowSeconds: window });
+        const second = await store.recordLoginFailure({ keys: [account, ip], windowSeconds: window });
+        expect(second.throttled).toBe(true);
+        expect((await store.loginThrottleStatus({ keys: [account], windowSeconds: window })).throttled).toBe(false);
+      });
+
+      it('forgets failures once the window has passed', async () => {
+        const key = `account:${uniqueEmail()}`;
+        const keys = [{ key, maxFailures: 2 }];
+        await store.recordLoginFailure({ keys, windowSeconds: window });
+        await store.recordLoginFailure({ keys, windowSeconds: window });
+        await target.query(`update rolegate.login_throttle set window_started_at = now() - interval '1 hour' where key = $1`, [key]);
+        expect(await store.loginThrottleStatus({ keys, windowSeconds: window })).toEqual({ throttled: false, retryAfterSeconds: 0 });
+        expect((await store.recordLoginFailure({ keys, windowSeconds: window })).throttled).toBe(false);
+        const rows = await target.query('select failures from rolegate.login_throttle where key = $1', [key]);
+        expect(rows[0]?.failures).toBe(1);
+      });
+
+      it('clears the account key on a successful login', async () => {
+        const user = await newUser();
+        const key = `account:${user.email}`;
+        const keys = [{ key, maxFailures: 1 }];
+        await store.recordLoginFailure({ keys, windowSeconds: window });
+        expect((await store.loginThrottleStatus({ keys, windowSeconds: window })).throttled).toBe(true);
+        await store.createSession({ userId: user.id, refreshTokenHash: tokenHash(), refreshTtlSeconds: 60, clearThrottleKeys: [key] });
+        expect((await store.loginThrottleStatus({ keys, windowSeconds: window })).throttled).toBe(false);
+      });
+
+      it('counts parallel failures without losing any', async () => {
+        const key = `account:${uniqueEmail()}`;
+        const keys = [{ key, maxFailures: 1000 }];
+        await Promise.all(Array.from({ length: 25 }, () => store.recordLoginFailure({ keys, windowSeconds: window })));
+        const rows = await target.query('select failures from rolegate.login_throttle where key = $1', [key]);
+        expect(rows[0]?.failures).toBe(25);
+      });
+    });
+
+    describe('audit log', () => {
+      it('records login successes, failures and explicit entries', async () => {
+        const user = await newUser();
+        const { sessionId } = await newSession(user.id);
+        await store.recordLoginFailure({ keys: [{ key: `account:${user.email}`, maxFailures: 5 }], windowSeconds: 60, userId: user.id, ip: '192.0.2.1' });
+        await store.audit({ event: 'logout', userId: user.id, sessionId, detail: { scope: 'local' } });
+        const rows = await target.query('select event, detail from rolegate.audit_log where user_id = $1 order by id', [user.id]);
+        expect(rows.map((r) => r.event)).toEqual(['user_created', 'login_succeeded', 'login_failed', 'logout']);
+        expect(rows[3]?.detail).toEqual({ scope: 'local' });
+      });
+    });
+  });
+}
