@@ -117,16 +117,23 @@ function databaseFrom(db: z.infer<typeof databaseSchema>): { value?: DatabaseCon
   const problems: string[] = [];
   if (db.SUPABASE_URL && !db.SUPABASE_SERVICE_ROLE_KEY) problems.push('SUPABASE_SERVICE_ROLE_KEY is required when SUPABASE_URL is set');
   if (!db.SUPABASE_URL && db.SUPABASE_SERVICE_ROLE_KEY) problems.push('SUPABASE_URL is required when SUPABASE_SERVICE_ROLE_KEY is set');
-  if (db.SUPABASE_URL && db.DATABASE_URL) problems.push('DATABASE_URL and SUPABASE_URL are both set: choose one database');
+  // Explicit choices; NETLIFY_DB_URL is not one of them because `netlify dev`
+  // and Netlify DB hand it to every function whether the site asked or not.
+  const explicit = [
+    db.SUPABASE_URL && 'SUPABASE_URL',
+    db.DATABASE_URL && 'DATABASE_URL',
+    db.ROLEGATE_DATA_DIR && 'ROLEGATE_DATA_DIR',
+  ].filter(Boolean);
+  if (explicit.length > 1) problems.push(`${explicit.join(' and ')} are all set: choose one database`);
   if (problems.length) return { problems };
   if (db.SUPABASE_URL && db.SUPABASE_SERVICE_ROLE_KEY) {
     return { problems, value: { kind: 'supabase', url: db.SUPABASE_URL, serviceRoleKey: db.SUPABASE_SERVICE_ROLE_KEY, timeoutMs: db.DB_TIMEOUT_MS } };
   }
-  // NETLIFY_DB_URL is handed out by the platform; an explicit DATABASE_URL wins.
-  const connectionString = db.DATABASE_URL ?? db.NETLIFY_DB_URL;
-  if (connectionString) {
-    const source = db.DATABASE_URL ? 'DATABASE_URL' : 'NETLIFY_DB_URL';
-    return { problems, value: { kind: 'postgres', connectionString, source, timeoutMs: db.DB_TIMEOUT_MS } };
+  if (db.DATABASE_URL) {
+    return { problems, value: { kind: 'postgres', connectionString: db.DATABASE_URL, source: 'DATABASE_URL', timeoutMs: db.DB_TIMEOUT_MS } };
+  }
+  if (!db.ROLEGATE_DATA_DIR && db.NETLIFY_DB_URL) {
+    return { problems, value: { kind: 'postgres', connectionString: db.NETLIFY_DB_URL, source: 'NETLIFY_DB_URL', timeoutMs: db.DB_TIMEOUT_MS } };
   }
   return { problems, value: { kind: 'embedded', dataDir: db.ROLEGATE_DATA_DIR ?? DEFAULT_DATA_DIR } };
 }
