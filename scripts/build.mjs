@@ -1,19 +1,25 @@
-// Bundles the CLI into dist/cli.js so `rolegate` runs on plain Node without a
-// TypeScript loader. Dependencies stay external (they are installed anyway);
-// only the project's own modules are bundled. Netlify bundles the functions
-// itself (netlify.toml: node_bundler = "esbuild"), so they are not built here.
+// Bundles the command-line entry points into dist/ so they run on plain Node
+// without a TypeScript loader: the `rolegate` CLI and the `npm start` script.
+// Dependencies stay external (they are installed anyway). Netlify bundles the
+// functions itself (netlify.toml: node_bundler = "esbuild").
 import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
 
-if (!existsSync('src/cli/main.ts')) process.exit(0);
-await build({
-  entryPoints: ['src/cli/main.ts'],
-  outfile: 'dist/cli.js',
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  packages: 'external',
-  sourcemap: 'linked',
-  logLevel: 'warning',
-});
+const entries = { cli: 'src/cli/main.ts', dev: 'src/dev/start.ts' };
+await Promise.all(
+  Object.entries(entries)
+    .filter(([, file]) => existsSync(file))
+    .map(([name, file]) =>
+      build({
+        entryPoints: [file],
+        outfile: `dist/${name}.js`,
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        packages: 'external',
+        sourcemap: 'linked',
+        logLevel: 'warning',
+      }),
+    ),
+);

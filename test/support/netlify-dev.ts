@@ -1,0 +1,65 @@
+/**
+ * Runs the real `netlify dev --offline` on this checkout for end-to-end
+ * suites: Netlify's own redirect engine and role gates, and the functions as
+ * Netlify bundles them. The JWT secret and role path come from netlify.toml
+ * `[dev]`, exactly as for `npm start`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { devJwtSecret } from '../../src/dev/start.js';
+import { freePort } from './postgres-cluster.js';
+
+export interface NetlifyDev {
+  url: string;
+  jwtSecret: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+export function repoDevJwtSecret(): string {
+  const secret = devJwtSecret(readFileSync(join(ROOT, 'netlify.toml'), 'utf8'));
+  if (!secret) throw new Error('netlify.toml has no [dev] jwtSecret');
+  return secret;
+}
+
+export async function startNetlifyDev(env: Record<string, string>): Promise<NetlifyDev> {
+  const port = await freePort();
+  const jwtSecret = repoDevJwtSecret();
+  let log = '';
+  const child: ChildProcess = spawn(join(ROOT, 'node_modules', '.bin', 'netlify'),
+    ['dev', '--offline', '--internal-disable-edge-functions', '--port', String(port)], {
+      cwd: ROOT,
+      detached: true,
+      env: { ...process.env, CI: 'true', JWT_SECRET: jwtSecret, SITE_URL: `http://localhost:${port}`, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  child.stdout?.on('data', (d) => (log += d));
+  child.stderr?.on('data', (d) => (log += d));
+  const url = `http://localhost:${port}`;
+  const stop = async () => {
+    if (child.exitCode !== null || !child.pid) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
+    const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`netlify dev exited early:\n${log}`);
+    try {
+      const res = await fetch(`${url}/`, { redirect: 'manual' });
+      await res.arrayBuffer();
+      break;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`netlify dev did not answer within 60 s:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { url, jwtSecret, output: () => log, stop };
+}
