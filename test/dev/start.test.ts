@@ -1,0 +1,50 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { devJwtSecret, seedAdmin } from '../../src/dev/start.js';
+import { verifyPassword } from '../../src/core/password.js';
+import { openEmbeddedStore } from '../../src/store/embedded.js';
+
+describe('npm start', () => {
+  it('reads the dev-only JWT secret from the [dev] table of netlify.toml, nowhere else', () => {
+    const secret = devJwtSecret(readFileSync('netlify.toml', 'utf8'));
+    expect(secret).toBeDefined();
+    expect(Buffer.byteLength(secret!)).toBeGreaterThanOrEqual(32);
+    expect(devJwtSecret('[build]\n  jwtSecret = "not-this-one"\n[dev]\n  port = 1\n')).toBeUndefined();
+    expect(devJwtSecret('[dev]\n  jwtSecret = "this-one"\n[functions]\n  jwtSecret = "x"\n')).toBe('this-one');
+  });
+
+  it('seeds the admin once, printing a generated password only the first time', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rolegate-seed-'));
+    const env = { ROLEGATE_DATA_DIR: join(dir, 'data') };
+    try {
+      const first = await seedAdmin(env, 10);
+      expect(first.created).toBe(true);
+      expect(first.email).toBe('admin@example.com');
+      expect(first.generatedPassword).toMatch(/^[\w-]{16}$/);
+      const second = await seedAdmin(env, 10);
+      expect(second).toEqual({ email: 'admin@example.com', created: false });
+
+      const store = await openEmbeddedStore({ dataDir: env.ROLEGATE_DATA_DIR });
+      const admin = await store.findUserForLogin('admin@example.com');
+      await store.close();
+      expect(admin?.roles).toEqual(['admin']);
+      expect(await verifyPassword(first.generatedPassword!, admin!.passwordHash!)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('uses ADMIN_EMAIL and ADMIN_PASSWORD when given, and refuses a weak password', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rolegate-seed-'));
+    try {
+      const env = { ROLEGATE_DATA_DIR: join(dir, 'data'), ADMIN_EMAIL: ' Ops@Example.com ', ADMIN_PASSWORD: 'short' };
+      await expect(seedAdmin(env, 10)).rejects.toThrow('ADMIN_PASSWORD must be at least 8 characters');
+      const ok = await seedAdmin({ ...env, ADMIN_PASSWORD: 'a long enough passphrase' }, 10);
+      expect(ok).toEqual({ email: 'ops@example.com', created: true, generatedPassword: undefined });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
