@@ -1,0 +1,227 @@
+import { entryLabel, GateConfigError, parseGateConfig, type GateConfig } from './config.js';
+import { isPlatformPath, parsePathPattern, patternCovers, specificity, type PathPattern } from './path-pattern.js';
+import { matchingRule, type GateTable, type GateTableRule } from './table.js';
+
+/**
+ * Compiles gates into the rolegate block of `_redirects` and into the gate table the refresh
+ * function reads.
+ *
+ * How the refresh function gets the table: it imports `rolegate.config.json` (esbuild bundles
+ * JSON) and calls `gateTableFromConfig(json)` once per cold start. The `_redirects` written at
+ * build time and the table come from the same file in the same deploy, through this same
+ * function, so they cannot drift; no generated artefact has to be kept in sync.
+ *
+ * Query strings — measured with netlify-redirector 0.5 and read in netlify-cli 26's proxy
+ * (node_modules/netlify-cli/dist/utils/proxy.js: "We pass through request params if the
+ * redirect rule doesn't have any query params"): the matcher's `to` never carries the visitor's
+ * query; the server forwards it only when the target has no query of its own. So the bounce
+ * puts the original path in the target's path — `/admin/* /.netlify/functions/refresh/admin/:splat 302!`
+ * — and the refresh function reads `next` from the path after its own prefix and the original
+ * query from the request's query string, and joins them. (Under `netlify dev` the query is
+ * still lost for role-gated rules: its proxy replaces the request URL with a placeholder while
+ * checking the JWT and builds the target from that; README documents this local difference.)
+ * A crafted path cannot add parameters either: `&next=//evil` in the splat stays part of a
+ * same-site path.
+ */
+
+export interface CompiledGates {
+  /** The lines between the markers (rules and short comments), in matcher order. */
+  rules: string[];
+  table: GateTable;
+  /** Things that compile but are probably mistakes (e.g. roles differing only by case). */
+  warnings: string[];
+}
+
+interface OrderedGate {
+  index: number;
+  path: string;
+  pattern: PathPattern;
+  roles: string[];
+  publicPaths: string[];
+}
+
+function orderGates(config: GateConfig): OrderedGate[] {
+  const gates = config.gates.map((gate, index) => ({
+    index,
+    path: gate.path,
+    pattern: parsePathPattern(gate.path),
+    roles: [...new Set(gate.roles)],
+    publicPaths: gate.public,
+  }));
+  // Most specific first, so a nested gate (/staff/admin/*) decides before the one around it
+  // (/staff/*); equal specificity keeps the config's order (Array.prototype.sort is stable).
+  return gates.sort((a, b) => specificity(b.pattern) - specificity(a.pattern));
+}
+
+function buildTable(config: GateConfig, gates: OrderedGate[]): GateTable {
+  const rules: GateTableRule[] = [];
+  for (const from of Object.values(config.friendlyPaths)) rules.push({ from, access: 'public', reason: 'friendly-path' });
+  for (const gate of gates) {
+    for (const from of gate.publicPaths) rules.push({ from, access: 'public', reason: 'public-exception', gate: gate.path });
+    rules.push({ from: gate.path, access: 'roles', roles: gate.roles, gate: gate.path });
+  }
+  return {
+    version: 1,
+    roleClaimPath: config.roleClaimPath,
+    loginPage: config.loginPage,
+    forbiddenPage: config.forbiddenPage,
+    refreshFunction: config.functions.refresh,
+    rules,
+  };
+}
+
+function gateLabel(gate: OrderedGate): string {
+  return `gates[${gate.index}] ${JSON.stringify(gate.path)}`;
+}
+
+/** Cross-entry rules that zod cannot express. Returns problems (errors) and warnings. */
+function checkGates(config: GateConfig, gates: OrderedGate[], table: GateTable): { errors: string[]; warnings: string[] } {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  if (config.mode === 'edge') {
+    errors.push('mode "edge": edge-function gates are reserved for a later version; use "redirects" (the default) for now');
+  }
+
+  const platformPaths: Array<[string, string]> = [
+    ...config.gates.flatMap((gate, i): Array<[string, string]> => [
+      [`gates[${i}].path`, gate.path],
+      ...gate.public.map((p, j): [string, string] => [`gates[${i}].public[${j}]`, p]),
+    ]),
+    ...Object.entries(config.friendlyPaths).map(([name, p]): [string, string] => [`friendlyPaths.${name}`, p]),
+  ];
+  for (const [label, path] of platformPaths) {
+    if (isPlatformPath(path.replace(/\/\*$/, ''))) {
+      errors.push(`${label} ${JSON.stringify(path)}: Netlify never applies _redirects rules to /.netlify/ paths, so they cannot be gated, opened or rewritten`);
+    }
+  }
+
+  const byConfigOrder = [...gates].sort((a, b) => a.index - b.index);
+  byConfigOrder.forEach((gate, i) => {
+    const earlier = byConfigOrder.slice(0, i).find((other) => other.path === gate.path);
+    if (earlier) {
+      errors.push(`${gateLabel(gate)}: shadowed by the earlier ${gateLabel(earlier)} (same path, so it would never match); merge their roles into one gate`);
+    }
+  });
+
+  for (const gate of gates) {
+    gate.publicPaths.forEach((publicPath, publicIndex) => {
+      const label = `${entryLabel(['gates', gate.index, 'public', publicIndex])} ${JSON.stringify(publicPath)}`;
+      const exception = parsePathPattern(publicPath);
+      if (!patternCovers(gate.pattern, exception)) {
+        errors.push(`${label}: outside its gate ${JSON.stringify(gate.path)}; a public exception can only open a path inside the gate it is listed under`);
+        return;
+      }
+      if (patternCovers(exception, gate.pattern)) {
+        errors.push(`${label}: opens the whole gate ${JSON.stringify(gate.path)}; remove the gate instead`);
+        return;
+      }
+      // A more specific gate is matched before this gate's exceptions are reached.
+      const inner = gates.find((other) => other !== gate && specificity(other.pattern) > specificity(gate.pattern) && patternCovers(other.pattern, exception));
+      if (inner) {
+        errors.push(`${label}: inside the more specific ${gateLabel(inner)}, which is matched first, so this exception would never apply; list it under that gate's "public"`);
+      }
+    });
+  }
+
+  const mustStayReachable: Array<[string, string, string]> = [
+    ['loginPage', config.loginPage, 'visitors without a session could never reach the login page'],
+    ['forbiddenPage', config.forbiddenPage, 'visitors without the role would be bounced instead of seeing the forbidden page'],
+    ['functions.login', config.functions.login, 'nobody could log in'],
+    ['functions.refresh', config.functions.refresh, 'the bounce would loop'],
+    ['functions.logout', config.functions.logout, 'visitors without the role could not log out'],
+  ];
+  for (const [name, path, consequence] of mustStayReachable) {
+    const rule = matchingRule(table, path);
+    if (rule && rule.access === 'roles') {
+      const gate = gates.find((g) => g.path === rule.gate);
+      errors.push(`${name} ${JSON.stringify(path)}: inside ${gate ? gateLabel(gate) : JSON.stringify(rule.gate)}, so ${consequence}; add it to that gate's "public" list or move it`);
+    }
+  }
+
+  const seen = new Map<string, { role: string; label: string }>();
+  for (const gate of byConfigOrder) {
+    config.gates[gate.index]?.roles.forEach((role, roleIndex) => {
+      const label = entryLabel(['gates', gate.index, 'roles', roleIndex]);
+      const first = seen.get(role.toLowerCase());
+      if (!first) seen.set(role.toLowerCase(), { role, label });
+      else if (first.role !== role) {
+        warnings.push(`${label} ${JSON.stringify(role)} and ${first.label} ${JSON.stringify(first.role)} differ only by case; Netlify compares roles case-sensitively, so they are two different roles`);
+      }
+    });
+  }
+  return { errors, warnings };
+}
+
+function gateRules(config: GateConfig, gate: OrderedGate): string[] {
+  const lines = [`# gate ${gate.path}: roles ${gate.roles.join(', ')}`];
+  for (const publicPath of gate.publicPaths) {
+    const pattern = parsePathPattern(publicPath);
+    const to = pattern.kind === 'splat' ? `${pattern.prefix}/:splat` : publicPath;
+    lines.push(`${publicPath} ${to} 200`);
+  }
+  // The target is always written out. `/admin/* 200! Role=admin` is shorthand for
+  // `/admin/* /admin/:splat 200! …` (@netlify/redirect-parser's addForwardRule), but the
+  // shorthand exists only for splats: for an exact path Netlify's parser reports 'Missing "to"
+  // field' and netlify-redirector's plain parser silently drops the rule, so the gate would
+  // bounce everyone (measured; test/gates/truth-table.test.ts, exact gate cases).
+  // `Role=` exactly so, comma-separated without spaces (PLATFORM-NOTES.md).
+  const self = gate.pattern.kind === 'splat' ? `${gate.pattern.prefix}/:splat` : gate.pattern.path;
+  lines.push(`${gate.path} ${self} 200! Role=${gate.roles.join(',')}`);
+  // Forced: an unforced fallback lets anonymous visitors through to an existing static file.
+  // The original path rides in the target's PATH, not in a `?next=` query: a target without a
+  // query of its own is what lets the visitor's query string through to the refresh function.
+  lines.push(`${gate.path} ${config.functions.refresh}${self} 302!`);
+  return lines;
+}
+
+/**
+ * Compiles a parsed config into the `_redirects` rules and the gate table. Throws
+ * GateConfigError when gates conflict (shadowed gate, stray exception, locked login page…).
+ *
+ * @example
+ * const { rules, table } = compileGates(parseGateConfig(json));
+ * requiredRolesFor(table, '/admin/x'); // ['admin']
+ */
+export function compileGates(config: GateConfig): CompiledGates {
+  const gates = orderGates(config);
+  const table = buildTable(config, gates);
+  const { errors, warnings } = checkGates(config, gates, table);
+  if (errors.length) throw new GateConfigError(errors);
+  const rules = ['# auth paths'];
+  for (const [name, from] of Object.entries(config.friendlyPaths)) {
+    rules.push(`${from} ${config.functions[name as keyof GateConfig['functions']]} 200`);
+  }
+  for (const gate of gates) rules.push(...gateRules(config, gate));
+  return { rules, table, warnings };
+}
+
+/**
+ * Reads `rolegate.config.json` text: JSON, then shape, then the cross-entry rules.
+ *
+ * @example
+ * const { config, compiled } = loadGateConfig(await readFile('rolegate.config.json', 'utf8'));
+ */
+export function loadGateConfig(jsonText: string, source = 'rolegate.config.json'): { config: GateConfig; compiled: CompiledGates } {
+  let value: unknown;
+  try {
+    value = JSON.parse(jsonText);
+  } catch (error) {
+    throw new GateConfigError([`not valid JSON: ${(error as Error).message}`], source);
+  }
+  const config = parseGateConfig(value, source);
+  try {
+    return { config, compiled: compileGates(config) };
+  } catch (error) {
+    if (error instanceof GateConfigError) throw new GateConfigError(error.problems, source);
+    throw error;
+  }
+}
+
+/**
+ * The gate table for an imported config object, for the refresh function:
+ * `import config from '../../rolegate.config.json' with { type: 'json' }` then
+ * `const gateTable = gateTableFromConfig(config)` at module load.
+ */
+export function gateTableFromConfig(value: unknown): GateTable {
+  return compileGates(parseGateConfig(value)).table;
+}

@@ -1,0 +1,167 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { gatesCommand } from '../../src/cli/gates.js';
+import type { CliIo } from '../../src/cli/io.js';
+import { gateConfigJsonSchema } from '../../src/gates/config.js';
+
+let site: string;
+beforeEach(async () => {
+  site = await mkdtemp(join(tmpdir(), 'rolegate-cli-gates-'));
+});
+afterEach(async () => {
+  await rm(site, { recursive: true, force: true });
+});
+
+function fakeIo(cwd: string) {
+  const out = { stdout: '', stderr: '' };
+  const io: CliIo = {
+    stdout: { write: (text: string) => (out.stdout += text) },
+    stderr: { write: (text: string) => (out.stderr += text) },
+    readStdin: async () => '',
+    stdinIsTTY: false,
+    env: {},
+    cwd,
+  };
+  return { io, out };
+}
+
+async function run(argv: string[]) {
+  const { io, out } = fakeIo(site);
+  const code = await gatesCommand(argv, io);
+  return { code, ...out };
+}
+
+const config = {
+  $schema: './rolegate.config.schema.json',
+  gates: [
+    { path: '/admin/*', roles: ['admin'], public: ['/admin/login.html'] },
+    { path: '/members/*', roles: ['member', 'admin'] },
+    { path: '/members/vip/*', roles: ['vip'] },
+  ],
+};
+
+const writeConfig = (value: unknown = config, name = 'rolegate.config.json') => writeFile(join(site, name), JSON.stringify(value, null, 2));
+
+describe('rolegate gates build', () => {
+  it('writes public/_redirects and says so; a second run reports it up to date', async () => {
+    await writeConfig();
+    await writeFile(join(site, '_redirects'), '/old /new 301\n');
+    const first = await run(['build']);
+    expect(first).toMatchObject({ code: 0, stderr: '' });
+    expect(first.stdout).toBe('wrote public/_redirects: 10 rolegate rules (hand-written rules kept from _redirects)\n');
+    const written = await readFile(join(site, 'public', '_redirects'), 'utf8');
+    expect(written).toContain('/members/vip/* /members/vip/:splat 200! Role=vip');
+    expect(written.endsWith('/old /new 301\n')).toBe(true);
+    expect((await run(['build'])).stdout).toBe('public/_redirects is up to date (10 rolegate rules)\n');
+  });
+
+  it('reads --config and treats its folder as the site root', async () => {
+    await writeFile(join(site, 'other.json'), JSON.stringify({ gates: [{ path: '/x/*', roles: ['x'] }], publishDir: 'out' }));
+    const result = await run(['build', '--config', 'other.json']);
+    expect(result.code).toBe(0);
+    expect(await readFile(join(site, 'out', '_redirects'), 'utf8')).toContain('/x/* /x/:splat 200! Role=x');
+  });
+
+  it('fails with the config problems, exit code 1, nothing written', async () => {
+    await writeConfig({ gates: [{ path: '/admin/*', roles: ['Admin user'] }] });
+    const result = await run(['build']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe('rolegate gates: rolegate.config.json is invalid:\n  - gates[0].roles[0] "Admin user": role names may not contain spaces\n');
+    await expect(readFile(join(site, 'public', '_redirects'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('prints case warnings on stderr but still builds', async () => {
+    await writeConfig({ gates: [{ path: '/a/*', roles: ['admin'] }, { path: '/b/*', roles: ['ADMIN'] }] });
+    const result = await run(['build']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/^warning: gates\[1\]\.roles\[0\] "ADMIN" and gates\[0\]\.roles\[0\] "admin" differ only by case/);
+  });
+
+  it('refuses a hand-written rule that would shadow a gate', async () => {
+    await writeConfig();
+    await writeFile(join(site, '_redirects'), '/admin/* /index.html 200\n# rolegate:begin\n# rolegate:end\n');
+    const result = await run(['build']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('_redirects:1 "/admin/* /index.html 200" matches paths of the gate "/admin/*"');
+  });
+
+  it('says where the config was expected when there is none', async () => {
+    const result = await run(['build']);
+    expect(result).toMatchObject({ code: 1, stdout: '' });
+    expect(result.stderr).toBe(`rolegate gates: no gate config at ${join(site, 'rolegate.config.json')} (pass --config FILE)\n`);
+  });
+});
+
+describe('rolegate gates check', () => {
+  beforeEach(() => writeConfig());
+
+  it('public exception', async () => {
+    const result = await run(['check', '/admin/login.html']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(
+      '/admin/login.html for a visitor without a valid token:\n  public: public exception /admin/login.html of gate /admin/*\n  rule: /admin/login.html /admin/login.html 200\n',
+    );
+  });
+
+  it('allowed by Role=', async () => {
+    const result = await run(['check', '/members/news.html', '--roles', 'admin']);
+    expect(result.stdout).toContain('  allow: allowed by Role=member,admin (gate /members/*, role "admin")\n  rule: /members/* /members/:splat 200! Role=member,admin\n');
+  });
+
+  it('fallback: bounce to refresh, for the nested gate even with the outer role', async () => {
+    const result = await run(['check', '/members/vip/lounge.html?x=1', '--roles', 'member,admin']);
+    expect(result.stdout).toContain('/members/vip/lounge.html for a visitor with roles member,admin:');
+    expect(result.stdout).toContain('  bounce: fallback: bounce to refresh (302 /.netlify/functions/refresh/members/vip/lounge.html); roles member,admin do not include any of vip (gate /members/vip/*)');
+    expect(result.stdout).toContain('  rule: /members/vip/* /.netlify/functions/refresh/members/vip/:splat 302!');
+    expect(result.stdout).toContain('note: the query string plays no part in gating');
+  });
+
+  it('not gated', async () => {
+    expect((await run(['check', '/about.html', '--roles', 'admin'])).stdout).toBe(
+      '/about.html for a visitor with roles admin:\n  not-gated: not gated: no rolegate rule matches this path\n',
+    );
+  });
+
+  it('decodes the path as the edge does', async () => {
+    expect((await run(['check', '/%61dmin/x'])).stdout).toContain('bounce: fallback: bounce to refresh');
+  });
+
+  it('rejects a missing or relative path', async () => {
+    expect(await run(['check'])).toMatchObject({ code: 1 });
+    const relative = await run(['check', 'admin']);
+    expect(relative).toMatchObject({ code: 1, stderr: 'rolegate gates: URL_PATH must start with "/" (got "admin")\n' });
+  });
+});
+
+describe('rolegate gates explain and schema', () => {
+  it('prints the gates most specific first, with roles and exceptions', async () => {
+    await writeConfig();
+    const result = await run(['explain']);
+    expect(result.code).toBe(0);
+    const lines = result.stdout.split('\n');
+    expect(lines.slice(0, 4)).toEqual([
+      '#  path            roles (any of)  public exceptions',
+      '1  /members/vip/*  vip             -',
+      '2  /admin/*        admin           /admin/login.html',
+      '3  /members/*      member,admin    -',
+    ]);
+    expect(result.stdout).toContain('auth paths: /auth/login → /.netlify/functions/login, /auth/refresh → /.netlify/functions/refresh, /auth/logout → /.netlify/functions/logout');
+  });
+
+  it('prints the JSON Schema', async () => {
+    const result = await run(['schema']);
+    expect(JSON.parse(result.stdout)).toEqual(gateConfigJsonSchema());
+  });
+
+  it('unknown subcommands and options fail with usage', async () => {
+    const unknown = await run(['deploy']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^rolegate gates: unknown gates command "deploy"\nusage:/);
+    const badOption = await run(['build', '--force']);
+    expect(badOption.code).toBe(1);
+    expect(badOption.stderr).toMatch(/--force/);
+  });
+});

@@ -1,0 +1,147 @@
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAllRedirects } from '@netlify/redirect-parser';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildRedirects } from '../../src/gates/build.js';
+import { parseGateConfig, type GateConfigInput } from '../../src/gates/config.js';
+import { BEGIN_MARKER, END_MARKER } from '../../src/gates/redirects-file.js';
+import { edgeVerdict, loadMatcher, matchRequest } from './matcher.js';
+
+let site: string;
+beforeEach(async () => {
+  site = await mkdtemp(join(tmpdir(), 'rolegate-build-'));
+});
+afterEach(async () => {
+  await rm(site, { recursive: true, force: true });
+});
+
+const starter: GateConfigInput = {
+  gates: [
+    { path: '/admin/*', roles: ['admin'], public: ['/admin/login.html'] },
+    { path: '/members/*', roles: ['member', 'admin'] },
+  ],
+};
+
+const build = (input: GateConfigInput = starter) => buildRedirects({ siteRoot: site, config: parseGateConfig(input) });
+const output = (dir = 'public') => readFile(join(site, dir, '_redirects'), 'utf8');
+const handWritten = (text: string) => writeFile(join(site, '_redirects'), text);
+
+async function netlifyParseErrors(path: string): Promise<unknown[]> {
+  const { errors } = await parseAllRedirects({ redirectsFiles: [path], netlifyConfigPath: undefined, configRedirects: [], minimal: false });
+  return errors;
+}
+
+describe('gates build', () => {
+  it('writes only the marked block when the site has no hand-written rules', async () => {
+    const result = await build();
+    const text = await output();
+    expect(result).toMatchObject({ outputPath: join(site, 'public', '_redirects'), sourcePath: null, changed: true, ruleCount: 8 });
+    const lines = text.trimEnd().split('\n');
+    expect(lines[0]).toBe(BEGIN_MARKER);
+    expect(lines.at(-1)).toBe(END_MARKER);
+    expect(text.endsWith('\n')).toBe(true);
+    expect(await netlifyParseErrors(result.outputPath)).toEqual([]);
+  });
+
+  it('keeps hand-written rules in their order, below the block, so gates decide first', async () => {
+    await handWritten('# my rules\n/old /new 301\n/* /index.html 200\n');
+    await build();
+    const text = await output();
+    expect(text.indexOf(END_MARKER)).toBeLessThan(text.indexOf('/old /new 301'));
+    expect(text.endsWith('\n# my rules\n/old /new 301\n/* /index.html 200\n')).toBe(true);
+    expect(await netlifyParseErrors(join(site, 'public', '_redirects'))).toEqual([]);
+    // An SPA fallback below the block cannot serve a gated page to an anonymous visitor.
+    const matcher = await loadMatcher(text);
+    expect(edgeVerdict(matcher.match(matchRequest('/admin/secret.html')))).toBe('bounce');
+    expect(matcher.match(matchRequest('/some/app/route'))).toMatchObject({ from: '/*', to: '/index.html', status: 200 });
+    expect(matcher.match(matchRequest('/old'))).toMatchObject({ to: '/new', status: 301 });
+  });
+
+  it('is idempotent: building twice changes nothing', async () => {
+    await handWritten('/old /new 301\n');
+    await build();
+    const first = await output();
+    const again = await build();
+    expect(again.changed).toBe(false);
+    expect(await output()).toBe(first);
+    expect(await readdir(join(site, 'public'))).toEqual(['_redirects']);
+  });
+
+  it('puts the block between markers the hand-written file places, replacing what was there', async () => {
+    await handWritten(`/legacy/* /archive/:splat 301\n${BEGIN_MARKER}\n/stale rule 200\n${END_MARKER}\n/* /index.html 200\n`);
+    await build();
+    const lines = (await output()).trimEnd().split('\n');
+    expect(lines[0]).toBe('/legacy/* /archive/:splat 301');
+    expect(lines[1]).toBe(BEGIN_MARKER);
+    expect(lines).not.toContain('/stale rule 200');
+    expect(lines.at(-2)).toBe(END_MARKER);
+    expect(lines.at(-1)).toBe('/* /index.html 200');
+  });
+
+  it('updates the block when the gates change, leaving the rest alone', async () => {
+    await handWritten('/old /new 301\n');
+    await build();
+    await build({ gates: [{ path: '/team/*', roles: ['team'] }] });
+    const text = await output();
+    expect(text).toContain('/team/* /team/:splat 200! Role=team');
+    expect(text).not.toContain('/admin/');
+    expect(text.match(/rolegate:begin/g)).toHaveLength(1);
+    expect(text.endsWith('\n/old /new 301\n')).toBe(true);
+  });
+
+  it('refuses, writing nothing, when a hand-written rule above the block would decide a gated path', async () => {
+    await handWritten(`/admin/* /index.html 200\n/members/:page /m.html 200\n/about /about-us 301\n${BEGIN_MARKER}\n${END_MARKER}\n`);
+    await expect(build()).rejects.toThrow(
+      /refusing to build: .*\n {2}_redirects:1 "\/admin\/\* \/index\.html 200" matches paths of the gate "\/admin\/\*"\n {2}_redirects:2 "\/members\/:page \/m\.html 200" matches paths of the gate "\/members\/\*"\nmove them below/,
+    );
+    await expect(output()).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('refuses a catch-all placed above the block', async () => {
+    await handWritten(`/* /index.html 200\n${BEGIN_MARKER}\n${END_MARKER}\n`);
+    await expect(build()).rejects.toThrow(/_redirects:1 "\/\* \/index\.html 200" matches paths of the gate/);
+  });
+
+  it('refuses malformed markers', async () => {
+    await handWritten(`${BEGIN_MARKER}\n/a /b 301\n`);
+    await expect(build()).rejects.toThrow(/rolegate markers are malformed \(found 1 "# rolegate:begin" and 0 "# rolegate:end" lines\)/);
+  });
+
+  it('with publishDir ".", rewrites the site _redirects in place and stays idempotent', async () => {
+    await handWritten('/old /new 301\n');
+    const config: GateConfigInput = { ...starter, publishDir: '.' };
+    await build(config);
+    const first = await output('.');
+    expect(first.startsWith(`${BEGIN_MARKER}\n`)).toBe(true);
+    expect((await build(config)).changed).toBe(false);
+    expect(await output('.')).toBe(first);
+  });
+
+  it("uses an existing publish-dir _redirects (e.g. a framework's) when the site root has none", async () => {
+    await mkdir(join(site, 'dist'));
+    await writeFile(join(site, 'dist', '_redirects'), '/from-framework /x 200\n');
+    const config: GateConfigInput = { ...starter, publishDir: 'dist' };
+    const result = await build(config);
+    expect(result.sourcePath).toBe(join(site, 'dist', '_redirects'));
+    const first = await output('dist');
+    expect(first.endsWith('\n/from-framework /x 200\n')).toBe(true);
+    expect((await build(config)).changed).toBe(false);
+  });
+
+  it('warns when a gated page is also served under an ungated pretty-URL name', async () => {
+    await mkdir(join(site, 'public', 'docs'), { recursive: true });
+    await writeFile(join(site, 'public', 'members.html'), 'members only');
+    await writeFile(join(site, 'public', 'docs', 'index.html'), 'team docs');
+    const result = await build({ gates: [...starter.gates, { path: '/docs', roles: ['team'] }] });
+    expect(result.warnings).toEqual([
+      '/docs/index.html exists in the publish directory and is served at /docs/index.html, which the gate "/docs" does not cover; move it or gate that path too',
+      '/members.html exists in the publish directory and is served at /members.html, which the gate "/members/*" does not cover; move it or gate that path too',
+    ]);
+  });
+
+  it('refuses a config it cannot compile, before touching any file', async () => {
+    await expect(build({ gates: [{ path: '/*', roles: ['team'] }] })).rejects.toThrow(/loginPage "\/login": inside gates\[0\] "\/\*"/);
+    await expect(output()).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});

@@ -1,0 +1,121 @@
+import type { GateConfigInput } from '../../src/gates/config.js';
+import { TOKEN_KINDS, type TokenKind } from './matcher.js';
+
+/**
+ * One table of gate behaviour, shared by every gate implementation: the `_redirects` compiler
+ * checked with Netlify's matcher now, an edge-function gate later. Each case is a request an
+ * outsider can make: a path, a query, and a `nf_jwt` cookie of some kind.
+ */
+
+export type { TokenKind };
+
+export interface GateTruthCase {
+  name: string;
+  /** Decoded request path, as the edge matches it. */
+  path: string;
+  query?: string;
+  token: TokenKind;
+  /** Roles the token carries (ignored for `none`). */
+  roles: string[];
+  expect: 'allow' | 'bounce' | 'public';
+  /** For `bounce`: the `next` the refresh function receives. */
+  next?: string;
+}
+
+/** The gates the table is written against (nested gate listed after its parent on purpose). */
+export const truthTableConfig: GateConfigInput = {
+  gates: [
+    { path: '/admin/*', roles: ['admin'], public: ['/admin/login.html', '/admin/assets/*'] },
+    { path: '/members/*', roles: ['member', 'admin'] },
+    { path: '/staff/*', roles: ['staff'] },
+    { path: '/staff/admin/*', roles: ['admin'] },
+    { path: '/reports/annual.html', roles: ['finance'] },
+  ],
+};
+
+interface GateSample {
+  gate: string;
+  path: string;
+  next: string;
+  role: string;
+  otherRole: string;
+}
+
+const samples: GateSample[] = [
+  { gate: '/admin/*', path: '/admin/users.html', next: '/admin/users.html', role: 'admin', otherRole: 'member' },
+  { gate: '/members/*', path: '/members/news/2024.html', next: '/members/news/2024.html', role: 'member', otherRole: 'staff' },
+  { gate: '/members/* (second role)', path: '/members/', next: '/members/', role: 'admin', otherRole: 'Member' },
+  { gate: '/staff/*', path: '/staff/rota.html', next: '/staff/rota.html', role: 'staff', otherRole: 'admin' },
+  { gate: '/staff/admin/* (nested)', path: '/staff/admin/payroll.html', next: '/staff/admin/payroll.html', role: 'admin', otherRole: 'staff' },
+  { gate: '/reports/annual.html (exact)', path: '/reports/annual.html', next: '/reports/annual.html', role: 'finance', otherRole: 'admin' },
+];
+
+const perToken: GateTruthCase[] = samples.flatMap((sample) =>
+  TOKEN_KINDS.map((token): GateTruthCase => {
+    const roles = token === 'valid-without-role' ? [sample.otherRole] : [sample.role];
+    const expect = token === 'valid-with-role' ? 'allow' : 'bounce';
+    return {
+      name: `${sample.gate}: ${token}${token === 'none' ? '' : ` (${roles.join(',')})`}`,
+      path: sample.path,
+      token,
+      roles,
+      expect,
+      ...(expect === 'bounce' ? { next: sample.next } : {}),
+    };
+  }),
+);
+
+const c = (name: string, path: string, token: TokenKind, roles: string[], expect: GateTruthCase['expect'], extra: Partial<GateTruthCase> = {}): GateTruthCase => ({
+  name,
+  path,
+  token,
+  roles,
+  expect,
+  ...extra,
+});
+
+export const gateTruthTable: GateTruthCase[] = [
+  ...perToken,
+  // Public exceptions stay open to everyone, and only exactly what is listed.
+  c('public exception, no cookie', '/admin/login.html', 'none', [], 'public'),
+  c('public exception, trailing slash', '/admin/login.html/', 'none', [], 'public'),
+  c('public exception with a token without the role', '/admin/login.html', 'valid-without-role', ['member'], 'public'),
+  c('public exception tree root', '/admin/assets', 'none', [], 'public'),
+  c('public exception tree', '/admin/assets/css/site.css', 'none', [], 'public'),
+  c('below a public exception file is gated', '/admin/login.html/x', 'none', [], 'bounce', { next: '/admin/login.html/x' }),
+  c('public exception is case-sensitive', '/admin/Login.html', 'none', [], 'bounce', { next: '/admin/Login.html' }),
+  c('look-alike of a public exception', '/admin/login.htm', 'none', [], 'bounce', { next: '/admin/login.htm' }),
+  // Splats: the tree root with and without slash, deep paths, odd segments.
+  c('tree root without slash', '/admin', 'none', [], 'bounce', { next: '/admin/' }),
+  c('tree root with slash', '/admin/', 'none', [], 'bounce', { next: '/admin/' }),
+  c('tree root with the role', '/admin', 'valid-with-role', ['admin'], 'allow'),
+  c('deep path', '/admin/a/b/c.html', 'none', [], 'bounce', { next: '/admin/a/b/c.html' }),
+  c('empty segment stays inside the tree', '/admin//x', 'none', [], 'bounce', { next: '/admin//x' }),
+  c('dot-dot segment stays inside the tree', '/admin/../x', 'none', [], 'bounce', { next: '/admin/../x' }),
+  c('spaces and non-ASCII', '/members/a b/é.html', 'none', [], 'bounce', { next: '/members/a b/é.html' }),
+  c('upper-case path is not the gate', '/ADMIN/x', 'none', [], 'public'),
+  c('prefix look-alike is not the gate', '/adminx', 'none', [], 'public'),
+  c('sibling file is not the gate', '/admin.html', 'none', [], 'public'),
+  c('exact gate with trailing slash', '/reports/annual.html/', 'none', [], 'bounce', { next: '/reports/annual.html' }),
+  c('below an exact gate is not gated', '/reports/annual.html/x', 'none', [], 'public'),
+  c('sibling of an exact gate', '/reports/monthly.html', 'none', [], 'public'),
+  // Query strings never open a gate, and the bounce carries only the path (see compile.ts).
+  c('query string, no cookie', '/admin/users.html', 'none', [], 'bounce', { query: 'tab=2&sort=name', next: '/admin/users.html' }),
+  c('query string pretending to be a role', '/admin/users.html', 'none', [], 'bounce', { query: 'Role=admin&nf_jwt=x', next: '/admin/users.html' }),
+  c('query string with the role', '/admin/users.html', 'valid-with-role', ['admin'], 'allow', { query: 'tab=2' }),
+  c('splat smuggling a second next', '/admin/x&next=//evil.example', 'none', [], 'bounce', { next: '/admin/x&next=//evil.example' }),
+  // Nested gates: the inner gate decides, whatever the outer gate would say.
+  c('nested: outer role does not open the inner gate', '/staff/admin/payroll.html', 'valid-without-role', ['staff'], 'bounce', { next: '/staff/admin/payroll.html' }),
+  c('nested: inner role opens the inner gate', '/staff/admin/', 'valid-with-role', ['admin'], 'allow'),
+  c('nested: inner role does not open the outer gate', '/staff/rota.html', 'valid-without-role', ['admin'], 'bounce', { next: '/staff/rota.html' }),
+  c('nested: both roles', '/staff/admin/payroll.html', 'valid-with-role', ['staff', 'admin'], 'allow'),
+  c('nested: inner tree root', '/staff/admin', 'none', [], 'bounce', { next: '/staff/admin/' }),
+  c('nested: look-alike of the inner gate belongs to the outer', '/staff/administration', 'valid-with-role', ['staff'], 'allow'),
+  // Role names are case-sensitive.
+  c('role differing by case', '/admin/users.html', 'valid-without-role', ['Admin'], 'bounce', { next: '/admin/users.html' }),
+  // Auth paths and everything else stay public.
+  c('friendly login path', '/auth/login', 'none', [], 'public', { query: 'next=/admin/' }),
+  c('friendly refresh path', '/auth/refresh', 'expired', ['admin'], 'public'),
+  c('not gated', '/index.html', 'none', [], 'public'),
+  c('site root', '/', 'none', [], 'public'),
+];
