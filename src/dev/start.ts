@@ -1,6 +1,6 @@
 /**
  * `npm start`: the site on this machine, with no Netlify account and no
- * network. Applies the migrations to the embedded database (or the database
+ * network. Writes the gates into the publish directory's _redirects, applies the migrations to the embedded database (or the database
  * the environment names), seeds an admin, then runs `netlify dev --offline`
  * with the dev-only JWT secret from netlify.toml so the locally emulated role
  * gates and the functions agree.
@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { readDatabaseConfig, type Env } from '../core/config.js';
 import { hashPassword, passwordProblem } from '../core/password.js';
 import { openStore } from '../store/open-store.js';
+import { loadGateConfig } from '../gates/compile.js';
+import { buildRedirects } from '../gates/build.js';
 
 const DEFAULT_ADMIN_EMAIL = 'admin@example.com';
 const PORT = 8888;
@@ -54,6 +56,11 @@ async function main(): Promise<void> {
   // directory keeps them on the database seeded here.
   if (db.kind === 'embedded') env.ROLEGATE_DATA_DIR = db.dataDir;
   const cost = Number(env.BCRYPT_COST ?? 11);
+
+  // netlify dev does not run the build command: generate the gates here.
+  const { config: gateConfig } = loadGateConfig(readFileSync(join(root, 'rolegate.config.json'), 'utf8'));
+  const built = await buildRedirects({ siteRoot: root, config: gateConfig });
+  for (const warning of built.warnings) console.warn(`rolegate: warning: ${warning}`);
 
   const admin = await seedAdmin(env, cost);
   const where = db.kind === 'embedded' ? `embedded database in ${db.dataDir}` : `${db.kind} database`;
