@@ -8,6 +8,11 @@ export interface CliIo {
   /** Whole standard input, read on demand (for --password-stdin and piped files). */
   readStdin(): Promise<string>;
   stdinIsTTY: boolean;
+  /**
+   * Asks for a secret on the terminal without echoing it (only used when
+   * stdinIsTTY). Absent when no terminal can be driven.
+   */
+  promptSecret?(prompt: string): Promise<string>;
   env: Record<string, string | undefined>;
   cwd: string;
 }
@@ -17,5 +22,13 @@ export class CliError extends Error {
   constructor(message: string, readonly exitCode = 1) {
     super(message);
     this.name = 'CliError';
+  }
+}
+
+/** The command line itself is wrong (unknown command, missing option): printed with a pointer to the help. */
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(message, 1);
+    this.name = 'UsageError';
   }
 }

@@ -1,0 +1,28 @@
+import { resolve } from 'node:path';
+import { readDatabaseConfig, type DatabaseConfig } from '../core/config.js';
+import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
+import type { CliIo } from './io.js';
+
+/**
+ * The database the environment names, with a relative embedded data directory
+ * read against the command's working directory (not the process's), so
+ * in-process callers and the shell agree on which database is meant.
+ */
+export function cliDatabaseConfig(io: CliIo): DatabaseConfig {
+  const config = readDatabaseConfig(io.env);
+  if (config.kind === 'embedded' && !config.dataDir.startsWith('memory://')) {
+    return { ...config, dataDir: resolve(io.cwd, config.dataDir) };
+  }
+  return config;
+}
+
+/** Opens the store for one command and always closes it (releasing the embedded lock). */
+export async function withStore<T>(io: CliIo, use: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(cliDatabaseConfig(io));
+  try {
+    return await use(store);
+  } finally {
+    await store.close();
+  }
+}
