@@ -20,7 +20,7 @@ export class Secret {
   }
 
   /** The UTF-8 bytes, as jose and node:crypto want them for HMAC keys. */
-  bytes(): Uint8Array {
+  bytes(): Uint8Array<ArrayBuffer> {
     return new TextEncoder().encode(this.#value);
   }
 

@@ -1,0 +1,28 @@
+/**
+ * `npm run bench`: every goal that is about speed lives here, measured
+ * against a baseline taken in the same run, never in a timed test.
+ * `npm run bench -- verification login` runs only those sections.
+ */
+import { writeReport, type Row } from './report.js';
+import { benchVerify } from './verify.js';
+import { benchBcrypt } from './bcrypt.js';
+
+const sections: Record<string, () => Promise<Row[]>> = {
+  verification: benchVerify,
+  login: benchBcrypt,
+};
+
+const only = process.argv.slice(2);
+const rows: Row[] = [];
+for (const [name, run] of Object.entries(sections)) {
+  if (only.length && !only.includes(name)) continue;
+  const started = performance.now();
+  process.stdout.write(`bench: ${name} … `);
+  const result = await run();
+  rows.push(...result);
+  process.stdout.write(`${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+}
+writeReport(rows);
+for (const row of rows) {
+  console.log(`${row.section.padEnd(13)} ${row.name.padEnd(36)} ${row.result.median.toFixed(2).padStart(12)} ${row.unit}${row.ratio === undefined ? '' : `  ratio ${row.ratio.toFixed(3)}`}${row.met === undefined ? '' : row.met ? '  goal met' : '  GOAL MISSED'}`);
+}
