@@ -1,0 +1,156 @@
+/**
+ * The gates end to end, through the real `netlify dev --offline`: Netlify's
+ * own redirect engine reading the generated _redirects, the dev JWT secret and
+ * role path from netlify.toml [dev], and the functions as Netlify runs them,
+ * against a real PostgreSQL. Plain HTTP requests with a cookie jar; every
+ * redirect chain is capped at 5 hops so a loop fails instead of hanging.
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signAccessToken, nowSeconds } from '../../src/core/access-token.js';
+import { hashPassword } from '../../src/core/password.js';
+import { Secret } from '../../src/core/secret.js';
+import { loadGateConfig } from '../../src/gates/compile.js';
+import { buildRedirects } from '../../src/gates/build.js';
+import { openPostgresStore } from '../../src/store/postgres.js';
+import type { User } from '../../src/store/store.js';
+import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { startNetlifyDev, type NetlifyDev } from '../support/netlify-dev.js';
+import { CookieJar, follow, request } from '../support/http-client.js';
+
+const PASSWORD = 'correct horse battery staple';
+
+describe('gates through netlify dev', () => {
+  let db: TestDatabase;
+  let dev: NetlifyDev;
+  let admin: User;
+  let member: User;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const store = openPostgresStore({ connectionString: db.url });
+    const hash = await hashPassword(PASSWORD, 10);
+    const a = await store.createUser({ email: 'admin@example.com', passwordHash: hash, roles: ['admin'] });
+    const m = await store.createUser({ email: 'member@example.com', passwordHash: hash, roles: ['member'] });
+    await store.close();
+    if (a.status !== 'created' || m.status !== 'created') throw new Error('fixture users not created');
+    admin = a.user;
+    member = m.user;
+    const root = process.cwd();
+    const { config } = loadGateConfig(readFileSync('rolegate.config.json', 'utf8'));
+    await buildRedirects({ siteRoot: root, config });
+    dev = await startNetlifyDev({ DATABASE_URL: db.url, BCRYPT_COST: '10' });
+  }, 120_000);
+
+  afterAll(async () => {
+    await dev?.stop();
+    await db?.drop();
+  });
+
+  async function signIn(email: string): Promise<CookieJar> {
+    const jar = new CookieJar();
+    const response = await request(jar, `${dev.url}/.netlify/functions/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: dev.url, accept: 'application/json' },
+      body: JSON.stringify({ email, password: PASSWORD }),
+    });
+    expect(response.status, await response.clone().text()).toBe(200);
+    expect(jar.cookies.get('nf_jwt')).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    return jar;
+  }
+
+  async function tokenFor(user: User, options: { secret?: string; now?: number; roles?: string[] } = {}) {
+    const { token } = await signAccessToken({
+      subject: { id: user.id, email: user.email, roles: options.roles ?? user.roles },
+      sessionId: '00000000-0000-4000-8000-000000000000',
+      secret: new Secret(options.secret ?? dev.jwtSecret),
+      issuer: 'rolegate',
+      ttlSeconds: 60,
+      now: options.now ?? nowSeconds(),
+    });
+    return token;
+  }
+
+  it('sends a visitor without a session through the bounce to the login page, with next, and no loop', async () => {
+    const page = await follow(new CookieJar(), `${dev.url}/admin/`);
+    expect(page.status).toBe(200);
+    expect(page.hops.map((h) => h.status)).toEqual([302, 303, 200]);
+    expect(page.hops[0]?.location).toBe('/.netlify/functions/refresh/admin/');
+    const login = new URL(page.url);
+    expect(login.pathname).toBe('/login');
+    expect(login.searchParams.get('next')).toBe('/admin/');
+    expect(page.body).toContain('<form method="post" action="/.netlify/functions/login">');
+  });
+
+  it('serves the gated page to an admin who signed in', async () => {
+    const jar = await signIn('admin@example.com');
+    const page = await follow(jar, `${dev.url}/admin/`);
+    expect(page.hops).toHaveLength(1);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('Admin area');
+  });
+
+  it('lets a member into /members/ but sends them to the forbidden page for /admin/, never into a loop', async () => {
+    const jar = await signIn('member@example.com');
+    const members = await follow(jar, `${dev.url}/members/`);
+    expect(members.status).toBe(200);
+    expect(members.body).toContain('Members area');
+    const adminPage = await follow(jar, `${dev.url}/admin/`);
+    expect(new URL(adminPage.url).pathname).toMatch(/^\/403(\.html)?$/);
+    expect(adminPage.status).toBe(200);
+    expect(adminPage.body).toContain('Not allowed');
+  });
+
+  it('refreshes an expired access token on the way through and returns to the page, with no script', async () => {
+    const jar = await signIn('admin@example.com');
+    jar.cookies.set('nf_jwt', await tokenFor(admin, { now: nowSeconds() - 3600 }));
+    const page = await follow(jar, `${dev.url}/admin/`);
+    expect(page.hops.map((h) => h.status)).toEqual([302, 303, 200]);
+    expect(new URL(page.url).pathname).toBe('/admin/');
+    expect(page.body).toContain('Admin area');
+    // The bounce left a fresh token behind: the next visit goes straight through.
+    const again = await follow(jar, `${dev.url}/admin/`);
+    expect(again.hops).toHaveLength(1);
+  });
+
+  it('does not honour a token with the role that was signed with another secret', async () => {
+    const jar = new CookieJar();
+    jar.cookies.set('nf_jwt', await tokenFor(member, { roles: ['admin'], secret: 'an-attackers-secret-that-is-long-enough-1234' }));
+    const page = await follow(jar, `${dev.url}/admin/`);
+    expect(page.body).not.toContain('Admin area');
+    expect(new URL(page.url).pathname).toBe('/login');
+  });
+
+  it('logs out: the cookies are deleted and the gate sends the visitor to login again', async () => {
+    const jar = await signIn('admin@example.com');
+    const response = await request(jar, `${dev.url}/.netlify/functions/logout`, {
+      method: 'POST',
+      headers: { origin: dev.url, accept: 'application/json', 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(response.status).toBe(200);
+    expect(jar.cookies.has('nf_jwt')).toBe(false);
+    const page = await follow(jar, `${dev.url}/admin/`);
+    expect(new URL(page.url).pathname).toBe('/login');
+  });
+
+  it('never leaves junk in nf_jwt: the bounce deletes a malformed value that the edge would answer 400 for', async () => {
+    const jar = new CookieJar();
+    jar.cookies.set('nf_jwt', 'not-a-jwt');
+    const direct = await request(jar, `${dev.url}/admin/`);
+    expect(direct.status).toBe(400);
+    const bounce = await request(jar, `${dev.url}/.netlify/functions/refresh/admin/`);
+    expect(bounce.status).toBe(303);
+    expect(jar.cookies.has('nf_jwt')).toBe(false);
+    const page = await follow(jar, `${dev.url}/admin/`);
+    expect(new URL(page.url).pathname).toBe('/login');
+  });
+
+  it('keeps the public pages public', async () => {
+    for (const path of ['/', '/login', '/403']) {
+      const page = await follow(new CookieJar(), `${dev.url}${path}`);
+      expect(page.hops, path).toHaveLength(1);
+      expect(page.status, path).toBe(200);
+    }
+  });
+});
