@@ -18,6 +18,8 @@ export interface AuthConfig {
   refreshGraceSeconds: number;
   siteUrl: URL;
   cookieDomain?: string;
+  /** Origins whose POSTs are accepted: the site's own, plus ALLOWED_ORIGINS (subdomain SSO). */
+  allowedOrigins: string[];
   loginMaxFailuresPerAccount: number;
   loginMaxFailuresPerIp: number;
   loginThrottleWindowSeconds: number;
@@ -86,6 +88,13 @@ const authSchema = z.object({
   SITE_URL: httpUrl.optional(),
   URL: httpUrl.optional(),
   COOKIE_DOMAIN: z.string().trim().min(1).optional(),
+  ALLOWED_ORIGINS: z
+    .string()
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .refine((list) => list.every((o) => URL.canParse(o) && new URL(o).origin === o.replace(/\/$/, '').toLowerCase()), {
+      message: 'must be a comma-separated list of origins such as https://app.example.com',
+    })
+    .optional(),
   LOGIN_MAX_FAILURES_PER_ACCOUNT: integer(1, 1000, 5),
   LOGIN_MAX_FAILURES_PER_IP: integer(1, 100_000, 50),
   LOGIN_THROTTLE_WINDOW_SECONDS: integer(1, 86_400, 900),
@@ -190,6 +199,7 @@ export function readConfig(env: Env): Config {
       refreshGraceSeconds: a.REFRESH_GRACE_SECONDS,
       siteUrl,
       cookieDomain: a.COOKIE_DOMAIN?.replace(/^\./, '').toLowerCase(),
+      allowedOrigins: [...new Set([siteUrl.origin, ...(a.ALLOWED_ORIGINS ?? []).map((o) => new URL(o).origin)])],
       loginMaxFailuresPerAccount: a.LOGIN_MAX_FAILURES_PER_ACCOUNT,
       loginMaxFailuresPerIp: a.LOGIN_MAX_FAILURES_PER_IP,
       loginThrottleWindowSeconds: a.LOGIN_THROTTLE_WINDOW_SECONDS,

@@ -35,23 +35,8 @@ export class UserImportError extends Error {
 
 const ROLE_TOKEN = /^[A-Za-z0-9_:.-]+$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-// Pragmatic, not RFC 5322: one "@", no spaces or control characters, a domain
-// of non-empty dot-separated labels. Quoted local parts are not supported.
-const EMAIL = /^[^\s@\p{Cc}]+@[^\s@.\p{Cc}]+(\.[^\s@.\p{Cc}]+)*$/u;
-const MAX_EMAIL_LENGTH = 254; // RFC 5321 path limit
-
-/** The form emails are stored and looked up in: trimmed, NFC, lower-case. */
-export function normalizeEmail(email: string): string {
-  return email.trim().normalize('NFC').toLowerCase();
-}
-
-/** Why a (normalised) email cannot be used, or undefined when it can. */
-export function emailProblem(email: string): string | undefined {
-  if (email === '') return 'is empty';
-  if (email.length > MAX_EMAIL_LENGTH) return `is longer than ${MAX_EMAIL_LENGTH} characters`;
-  if (!EMAIL.test(email)) return `${JSON.stringify(email)} is not an email address`;
-  return undefined;
-}
+export { normalizeEmail, emailProblem } from './email.js';
+import { normalizeEmail, emailProblem } from './email.js';
 
 /** Why a role name cannot be stored, or undefined when it can. */
 export function roleProblem(role: string): string | undefined {

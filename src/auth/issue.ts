@@ -1,0 +1,29 @@
+import { signAccessToken } from '../core/access-token.js';
+import { sessionCookies } from '../http/cookies.js';
+import type { User } from '../store/store.js';
+import { cookiePolicy, type AuthDeps } from './deps.js';
+
+export interface IssuedSession {
+  accessToken: string;
+  expiresAt: number;
+  cookies: string[];
+}
+
+/** Signs a fresh access token for `user` in `sessionId` and the cookies that carry it and the refresh token. */
+export async function issueSession(deps: AuthDeps, user: User, sessionId: string, refreshToken: string): Promise<IssuedSession> {
+  const { config } = deps;
+  const { token, expiresAt } = await signAccessToken({
+    subject: { id: user.id, email: user.email, roles: user.roles, userMetadata: user.userMetadata },
+    sessionId,
+    secret: config.jwtSecret,
+    issuer: config.jwtIssuer,
+    ttlSeconds: config.accessTokenTtlSeconds,
+    now: deps.now(),
+  });
+  const cookies = sessionCookies(cookiePolicy(config), {
+    accessToken: token,
+    refreshToken,
+    session: { email: user.email, roles: user.roles, exp: expiresAt },
+  });
+  return { accessToken: token, expiresAt, cookies };
+}

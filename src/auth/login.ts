@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { AuthError } from '../core/auth-errors.js';
+import { normalizeEmail } from '../core/email.js';
+import { dummyPasswordHash, verifyPassword } from '../core/password.js';
+import { newRefreshToken, refreshTokenHash } from '../core/refresh-token.js';
+import type { ThrottleKey } from '../store/store.js';
+import type { AuthDeps } from './deps.js';
+import { issueSession } from './issue.js';
+
+const credentials = z.object({
+  email: z.string().min(1).max(320),
+  // Long enough for any passphrase; bcrypt itself only reads 72 bytes and
+  // verifyPassword refuses longer ones outright.
+  password: z.string().min(1).max(1024),
+});
+
+export interface LoginRequest {
+  fields: Record<string, unknown>;
+  ip: string;
+  userAgent?: string;
+}
+
+export interface LoginResult {
+  user: { id: string; email: string; roles: string[] };
+  expiresAt: number;
+  cookies: string[];
+}
+
+function throttleKeys(deps: AuthDeps, email: string, ip: string): ThrottleKey[] {
+  return [
+    { key: `account:${email}`, maxFailures: deps.config.loginMaxFailuresPerAccount },
+    { key: `ip:${ip}`, maxFailures: deps.config.loginMaxFailuresPerIp },
+  ];
+}
+
+/**
+ * Checks a password and starts a session. Unknown email, wrong password,
+ * disabled account and password-less account all end in the same
+ * `invalid_credentials`, after the same bcrypt work (a dummy hash stands in
+ * for a missing one). A throttled account or address gets `throttled` even
+ * with the right password.
+ *
+ * @example
+ * const { user, cookies } = await login(deps, { fields: { email, password }, ip: '203.0.113.7' });
+ */
+export async function login(deps: AuthDeps, request: LoginRequest): Promise<LoginResult> {
+  const parsed = credentials.safeParse(request.fields);
+  if (!parsed.success) throw new AuthError('bad_request', { message: 'Send an email and a password.' });
+  const email = normalizeEmail(parsed.data.email);
+  const { password } = parsed.data;
+  const keys = throttleKeys(deps, email, request.ip);
+  const windowSeconds = deps.config.loginThrottleWindowSeconds;
+
+  const throttle = await deps.store.loginThrottleStatus({ keys, windowSeconds });
+  if (throttle.throttled) throw new AuthError('throttled', { retryAfterSeconds: throttle.retryAfterSeconds });
+
+  const user = await deps.store.findUserForLogin(email);
+  const hash = user?.passwordHash ?? (await dummyPasswordHash(deps.config.bcryptCost));
+  const passwordMatches = await verifyPassword(password, hash);
+  if (!user || !user.passwordHash || user.disabledAt || !passwordMatches) {
+    await deps.store.recordLoginFailure({ keys, windowSeconds, userId: user?.id, ip: request.ip });
+    throw new AuthError('invalid_credentials');
+  }
+
+  const refreshToken = newRefreshToken();
+  const session = await deps.store.createSession({
+    userId: user.id,
+    refreshTokenHash: refreshTokenHash(refreshToken),
+    refreshTtlSeconds: deps.config.refreshTokenTtlSeconds,
+    userAgent: request.userAgent,
+    ip: request.ip,
+    clearThrottleKeys: [keys[0]!.key],
+  });
+  // Disabled between the lookup and now: the same answer as a wrong password.
+  if (session.status !== 'created') throw new AuthError('invalid_credentials');
+  const issued = await issueSession(deps, session.user, session.sessionId, refreshToken);
+  return {
+    user: { id: session.user.id, email: session.user.email, roles: session.user.roles },
+    expiresAt: issued.expiresAt,
+    cookies: issued.cookies,
+  };
+}

@@ -1,0 +1,64 @@
+import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
+import { AccessTokenError, rolesAtClaimPath, verifyAccessToken, nowSeconds, type AccessTokenClaims } from '../core/access-token.js';
+import { AuthError } from '../core/auth-errors.js';
+import { readConfig, type AuthConfig } from '../core/config.js';
+import { ACCESS_COOKIE } from '../http/cookies.js';
+import { cookiesOf, header } from '../http/request.js';
+import { errorResponse } from '../http/respond.js';
+
+export interface AuthenticatedUser {
+  id: string;
+  email: string;
+  roles: string[];
+  sessionId: string;
+  claims: AccessTokenClaims;
+}
+
+export type RequireRoleResult = { ok: true; user: AuthenticatedUser } | { ok: false; response: HandlerResponse };
+
+export interface RequireRoleOptions {
+  /** Defaults to the environment, read once. */
+  config?: AuthConfig;
+  /** Seconds since the epoch; for tests. */
+  now?: number;
+}
+
+let envConfig: AuthConfig | undefined;
+
+function tokenOf(event: HandlerEvent): string | undefined {
+  const authorization = header(event, 'authorization');
+  if (authorization) {
+    const match = /^Bearer\s+(\S+)$/iu.exec(authorization);
+    return match?.[1];
+  }
+  return cookiesOf(event)[ACCESS_COOKIE];
+}
+
+/**
+ * For the site's own functions: verifies the access token from the `nf_jwt`
+ * cookie or an `Authorization: Bearer` header exactly as rolegate does
+ * (HS256 only, typ JWT, issuer, expiry, size cap, current or previous secret)
+ * and checks that it carries any one of `roles` (none: any signed-in user).
+ *
+ * @example
+ * const auth = await requireRole(event, ['admin']);
+ * if (!auth.ok) return auth.response; // ready 401 or 403
+ */
+export async function requireRole(event: HandlerEvent, roles: readonly string[] = [], options: RequireRoleOptions = {}): Promise<RequireRoleResult> {
+  const config = options.config ?? (envConfig ??= readConfig(process.env).auth);
+  const token = tokenOf(event);
+  if (!token) return { ok: false, response: errorResponse(new AuthError('unauthenticated')) };
+  let claims: AccessTokenClaims;
+  try {
+    const secrets = [config.jwtSecret, ...(config.jwtSecretPrevious ? [config.jwtSecretPrevious] : [])];
+    claims = await verifyAccessToken(token, { secrets, issuer: config.jwtIssuer, now: options.now ?? nowSeconds() });
+  } catch (error) {
+    const code = error instanceof AccessTokenError && error.code === 'token_expired' ? 'session_expired' : 'unauthenticated';
+    return { ok: false, response: errorResponse(new AuthError(code)) };
+  }
+  const held = rolesAtClaimPath(claims);
+  if (roles.length && !roles.some((role) => held.includes(role))) {
+    return { ok: false, response: errorResponse(new AuthError('forbidden')) };
+  }
+  return { ok: true, user: { id: claims.sub, email: claims.email, roles: held, sessionId: claims.sid, claims } };
+}

@@ -1,0 +1,53 @@
+/**
+ * Every failure a client can cause or see, as data: a stable `code` and a
+ * short public message. The HTTP status of each code is decided in one table
+ * (src/http/respond.ts); causes stay in the log, never in the response.
+ */
+export type AuthErrorCode =
+  | 'invalid_credentials'
+  | 'throttled'
+  | 'refresh_token_reused'
+  | 'session_expired'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'bad_origin'
+  | 'bad_request'
+  | 'unsupported_media_type'
+  | 'payload_too_large'
+  | 'method_not_allowed'
+  | 'unavailable'
+  | 'internal';
+
+const MESSAGES: Record<AuthErrorCode, string> = {
+  invalid_credentials: 'The email or password is not right.',
+  throttled: 'Too many failed sign-ins. Try again later.',
+  refresh_token_reused: 'This session was ended because its refresh token was used twice.',
+  session_expired: 'The session has ended. Sign in again.',
+  unauthenticated: 'Sign in first.',
+  forbidden: 'Your account does not have the role this needs.',
+  bad_origin: 'This request must come from the site itself.',
+  bad_request: 'The request is not valid.',
+  unsupported_media_type: 'Send application/json or application/x-www-form-urlencoded.',
+  payload_too_large: 'The request body is too large.',
+  method_not_allowed: 'This method is not allowed here.',
+  unavailable: 'The service is temporarily unavailable. Try again shortly.',
+  internal: 'Something went wrong on our side.',
+};
+
+export class AuthError extends Error {
+  constructor(
+    readonly code: AuthErrorCode,
+    options: { message?: string; retryAfterSeconds?: number; allow?: string[]; cause?: unknown } = {},
+  ) {
+    super(options.message ?? MESSAGES[code], { cause: options.cause });
+    this.name = 'AuthError';
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.allow = options.allow;
+  }
+  readonly retryAfterSeconds?: number;
+  readonly allow?: string[];
+}
+
+export function publicMessage(code: AuthErrorCode): string {
+  return MESSAGES[code];
+}

@@ -1,0 +1,97 @@
+/**
+ * Every cookie rolegate reads or writes, in one place, and the only module
+ * that imports `cookie` (1.x: 2.x needs Node 22 and renamed these functions).
+ */
+import { parse, serialize, type SerializeOptions } from 'cookie';
+
+export const ACCESS_COOKIE = 'nf_jwt';
+export const SESSION_COOKIE = 'rolegate_session';
+const REFRESH_COOKIE_HOST = '__Host-rolegate_refresh';
+const REFRESH_COOKIE_SECURE = '__Secure-rolegate_refresh';
+/** Where the refresh cookie goes when it is shared across subdomains: only the functions, never pages. */
+export const FUNCTIONS_PATH = '/.netlify/functions';
+
+export interface CookiePolicy {
+  /** COOKIE_DOMAIN: share the session with every subdomain of it. */
+  domain?: string;
+  accessTtlSeconds: number;
+  refreshTtlSeconds: number;
+}
+
+export interface SessionInfo {
+  email: string;
+  roles: string[];
+  exp: number;
+}
+
+/**
+ * The refresh cookie's name and path. Without a Domain it is `__Host-` (the
+ * browser then guarantees Secure, Path=/ and no Domain, so no sibling
+ * subdomain can plant or overwrite it). With COOKIE_DOMAIN it must be
+ * `__Secure-` and goes only to /.netlify/functions, so pages of other
+ * subdomains never receive it.
+ */
+export function refreshCookie(policy: Pick<CookiePolicy, 'domain'>): { name: string; path: string } {
+  return policy.domain ? { name: REFRESH_COOKIE_SECURE, path: FUNCTIONS_PATH } : { name: REFRESH_COOKIE_HOST, path: '/' };
+}
+
+function base(policy: CookiePolicy, path = '/'): SerializeOptions {
+  // Secure always: browsers treat http://localhost as a secure context and
+  // accept Secure and prefixed cookies there (measured with Chromium), so
+  // local development needs no weaker setting.
+  return { secure: true, path, sameSite: 'lax', ...(policy.domain ? { domain: policy.domain } : {}) };
+}
+
+export interface IssuedCookies {
+  accessToken: string;
+  refreshToken: string;
+  session: SessionInfo;
+}
+
+/** Set-Cookie values after a login or refresh. */
+export function sessionCookies(policy: CookiePolicy, issued: IssuedCookies): string[] {
+  const refresh = refreshCookie(policy);
+  return [
+    serialize(ACCESS_COOKIE, issued.accessToken, { ...base(policy), httpOnly: true, maxAge: policy.accessTtlSeconds }),
+    serialize(refresh.name, issued.refreshToken, { ...base(policy, refresh.path), httpOnly: true, maxAge: policy.refreshTtlSeconds }),
+    // Readable on purpose (no HttpOnly): UIs show who is signed in. It carries no
+    // signature and decides nothing; the edge and functions read only nf_jwt.
+    serialize(SESSION_COOKIE, JSON.stringify(issued.session), { ...base(policy), maxAge: policy.refreshTtlSeconds }),
+  ];
+}
+
+/**
+ * Set-Cookie values that delete every cookie rolegate sets, with the same
+ * Domain and Path they were set with (a deletion with other attributes would
+ * leave the original in place). Both refresh-cookie variants go, in case
+ * COOKIE_DOMAIN changed since the cookie was set.
+ */
+export function clearedCookies(policy: Pick<CookiePolicy, 'domain'>): string[] {
+  const full = { ...policy, accessTtlSeconds: 0, refreshTtlSeconds: 0 };
+  const gone = { maxAge: 0, expires: new Date(0) };
+  const out = [
+    serialize(ACCESS_COOKIE, '', { ...base(full), httpOnly: true, ...gone }),
+    serialize(SESSION_COOKIE, '', { ...base(full), ...gone }),
+    serialize(REFRESH_COOKIE_HOST, '', { secure: true, path: '/', sameSite: 'lax', httpOnly: true, ...gone }),
+  ];
+  if (policy.domain) {
+    out.push(serialize(REFRESH_COOKIE_SECURE, '', { ...base(full, FUNCTIONS_PATH), httpOnly: true, ...gone }));
+  }
+  return out;
+}
+
+/** Parses a Cookie header. For a name sent twice, the first value counts (as most servers do). */
+export function readCookies(header: string | undefined): Record<string, string> {
+  if (!header) return {};
+  try {
+    return parse(header) as Record<string, string>;
+  } catch {
+    return {};
+  }
+}
+
+/** The refresh token from either cookie variant. */
+export function readRefreshToken(cookies: Record<string, string>, policy: Pick<CookiePolicy, 'domain'>): string | undefined {
+  const preferred = refreshCookie(policy).name;
+  return cookies[preferred] ?? cookies[REFRESH_COOKIE_HOST] ?? cookies[REFRESH_COOKIE_SECURE];
+}

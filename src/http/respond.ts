@@ -1,0 +1,61 @@
+/**
+ * Responses: the one table that maps error codes to HTTP statuses, and the
+ * headers every auth response carries (`Cache-Control: no-store`).
+ */
+import type { HandlerResponse } from '@netlify/functions';
+import { AuthError, publicMessage, type AuthErrorCode } from '../core/auth-errors.js';
+import { StoreLockedError, StoreUnavailableError } from '../store/errors.js';
+
+export const STATUS: Record<AuthErrorCode, number> = {
+  invalid_credentials: 401,
+  throttled: 429,
+  refresh_token_reused: 401,
+  session_expired: 401,
+  unauthenticated: 401,
+  forbidden: 403,
+  bad_origin: 403,
+  bad_request: 400,
+  unsupported_media_type: 415,
+  payload_too_large: 413,
+  method_not_allowed: 405,
+  unavailable: 503,
+  internal: 500,
+};
+
+const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
+
+export function json(statusCode: number, body: unknown, cookies: string[] = [], extraHeaders: Record<string, string> = {}): HandlerResponse {
+  return {
+    statusCode,
+    headers: { ...NO_STORE, 'Content-Type': 'application/json; charset=utf-8', ...extraHeaders },
+    multiValueHeaders: cookies.length ? { 'Set-Cookie': cookies } : {},
+    body: JSON.stringify(body),
+  };
+}
+
+export function redirect(location: string, cookies: string[] = [], extraHeaders: Record<string, string> = {}): HandlerResponse {
+  return {
+    statusCode: 303,
+    headers: { ...NO_STORE, Location: location, ...extraHeaders },
+    multiValueHeaders: cookies.length ? { 'Set-Cookie': cookies } : {},
+    body: '',
+  };
+}
+
+/** An AuthError (or a store outage, or anything unexpected) as a JSON error response. */
+export function errorResponse(error: unknown, cookies: string[] = []): HandlerResponse {
+  const authError = toAuthError(error);
+  const extra: Record<string, string> = {};
+  if (authError.retryAfterSeconds !== undefined) extra['Retry-After'] = String(Math.max(1, authError.retryAfterSeconds));
+  if (authError.allow) extra.Allow = authError.allow.join(', ');
+  return json(STATUS[authError.code], { error: { code: authError.code, message: authError.message } }, cookies, extra);
+}
+
+/** Maps anything thrown to an AuthError; unexpected errors are logged (message only) and become `internal`. */
+export function toAuthError(error: unknown): AuthError {
+  if (error instanceof AuthError) return error;
+  if (error instanceof StoreUnavailableError || error instanceof StoreLockedError) return new AuthError('unavailable', { cause: error });
+  // Never the stack or the error's text to the client; the log gets its class and message.
+  console.error(`rolegate: unexpected ${error instanceof Error ? `${error.name}: ${error.message.slice(0, 300)}` : typeof error}`);
+  return new AuthError('internal', { message: publicMessage('internal'), cause: error });
+}
