@@ -1,4 +1,4 @@
-import { createClient } from '@supabase/supabase-js';
+import { PostgrestClient } from '@supabase/postgrest-js';
 import { SqlStore, Json, type FunctionCaller, type SqlArgument } from './sql-store.js';
 import { StoreUnavailableError } from './errors.js';
 
@@ -41,11 +41,16 @@ class SupabaseCaller implements FunctionCaller {
       baseFetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs) });
     // The rolegate schema must be among the project's exposed schemas
     // (Dashboard → Project Settings → API → Exposed schemas, or `[api] schemas`
-    // in supabase/config.toml); supabase-js then sends it as Content-Profile.
-    this.#client = createClient(options.url, options.serviceRoleKey, {
-      db: { schema: 'rolegate' },
-      auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-      global: { fetch: timedFetch },
+    // in supabase/config.toml); the client sends it as Content-Profile.
+    //
+    // PostgrestClient is the client supabase-js's own `.rpc()` delegates to.
+    // It is used directly because supabase-js 2.109's createClient throws on
+    // Node 20 ("without native WebSocket support") for its realtime part, which
+    // rolegate never needs, and because it is a fraction of the bundle.
+    this.#client = new PostgrestClient(`${options.url.replace(/\/$/, '')}/rest/v1`, {
+      schema: 'rolegate',
+      headers: { apikey: options.serviceRoleKey, Authorization: `Bearer ${options.serviceRoleKey}` },
+      fetch: timedFetch,
     });
   }
 
@@ -72,7 +77,8 @@ class SupabaseCaller implements FunctionCaller {
 }
 
 /**
- * A Store on Supabase: every change is one PostgREST `rpc` call to the same
+ * A Store on Supabase: every change is one PostgREST `rpc` call (the
+ * client supabase-js uses for `.rpc()`) to the same
  * SQL functions the other adapters run, with the service-role key.
  *
  * @example
