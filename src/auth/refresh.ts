@@ -1,6 +1,8 @@
 import { AuthError } from '../core/auth-errors.js';
 import { looksLikeRefreshToken, refreshTokenHash, successorRefreshToken } from '../core/refresh-token.js';
-import { readRefreshToken } from '../http/cookies.js';
+import { verifyAccessToken } from '../core/access-token.js';
+import { fingerprintHash } from '../core/fingerprint.js';
+import { ACCESS_COOKIE, fingerprintCookieName, readRefreshToken } from '../http/cookies.js';
 import type { User } from '../store/store.js';
 import type { AuthDeps } from './deps.js';
 import { issueSession } from './issue.js';
@@ -23,6 +25,7 @@ export async function refresh(deps: AuthDeps, cookies: Record<string, string>): 
   const { config } = deps;
   const token = readRefreshToken(cookies, { domain: config.cookieDomain });
   if (!token || !looksLikeRefreshToken(token)) throw new AuthError('session_expired');
+  const fingerprint = config.tokenFingerprint ? await checkFingerprint(deps, cookies) : undefined;
   const successor = successorRefreshToken(token, config.jwtSecret);
   const result = await deps.store.rotateRefreshToken({
     tokenHash: refreshTokenHash(token),
@@ -32,7 +35,7 @@ export async function refresh(deps: AuthDeps, cookies: Record<string, string>): 
   });
   switch (result.status) {
     case 'rotated': {
-      const issued = await issueSession(deps, result.user, result.sessionId, successor);
+      const issued = await issueSession(deps, result.user, result.sessionId, successor, fingerprint);
       return { user: result.user, sessionId: result.sessionId, expiresAt: issued.expiresAt, cookies: issued.cookies };
     }
     case 'reused':
@@ -40,4 +43,23 @@ export async function refresh(deps: AuthDeps, cookies: Record<string, string>): 
     default:
       throw new AuthError('session_expired');
   }
+}
+
+/**
+ * With fingerprinting on, a refresh needs the fingerprint cookie, and when the
+ * request still carries an access token (expired or not) signed by us, that
+ * token's fingerprint must be this cookie's. Checked before rotating, so a
+ * refused request changes nothing.
+ */
+async function checkFingerprint(deps: AuthDeps, cookies: Record<string, string>): Promise<string> {
+  const { config } = deps;
+  const fingerprint = cookies[fingerprintCookieName({ domain: config.cookieDomain })];
+  if (!fingerprint) throw new AuthError('session_expired');
+  const access = cookies[ACCESS_COOKIE];
+  if (access) {
+    const secrets = [config.jwtSecret, ...(config.jwtSecretPrevious ? [config.jwtSecretPrevious] : [])];
+    const claims = await verifyAccessToken(access, { secrets, issuer: config.jwtIssuer, now: deps.now(), allowExpired: true }).catch(() => undefined);
+    if (claims?.fph !== undefined && claims.fph !== fingerprintHash(fingerprint)) throw new AuthError('session_expired');
+  }
+  return fingerprint;
 }

@@ -2,7 +2,8 @@ import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
 import { AccessTokenError, rolesAtClaimPath, verifyAccessToken, nowSeconds, type AccessTokenClaims } from '../core/access-token.js';
 import { AuthError } from '../core/auth-errors.js';
 import { readConfig, type AuthConfig } from '../core/config.js';
-import { ACCESS_COOKIE } from '../http/cookies.js';
+import { fingerprintHash } from '../core/fingerprint.js';
+import { ACCESS_COOKIE, fingerprintCookieName } from '../http/cookies.js';
 import { cookiesOf, header } from '../http/request.js';
 import { errorResponse } from '../http/respond.js';
 
@@ -55,6 +56,12 @@ export async function requireRole(event: HandlerEvent, roles: readonly string[] 
   } catch (error) {
     const code = error instanceof AccessTokenError && error.code === 'token_expired' ? 'session_expired' : 'unauthenticated';
     return { ok: false, response: errorResponse(new AuthError(code)) };
+  }
+  if (config.tokenFingerprint) {
+    const fingerprint = cookiesOf(event)[fingerprintCookieName({ domain: config.cookieDomain })];
+    if (!fingerprint || claims.fph !== fingerprintHash(fingerprint)) {
+      return { ok: false, response: errorResponse(new AuthError('unauthenticated')) };
+    }
   }
   const held = rolesAtClaimPath(claims);
   if (roles.length && !roles.some((role) => held.includes(role))) {

@@ -24,6 +24,8 @@ export interface AuthConfig {
   loginMaxFailuresPerIp: number;
   loginThrottleWindowSeconds: number;
   bcryptCost: number;
+  /** OWASP token-sidejacking defence: tokens are bound to an HttpOnly fingerprint cookie. */
+  tokenFingerprint: boolean;
 }
 
 export interface Config {
@@ -99,6 +101,7 @@ const authSchema = z.object({
   LOGIN_MAX_FAILURES_PER_IP: integer(1, 100_000, 50),
   LOGIN_THROTTLE_WINDOW_SECONDS: integer(1, 86_400, 900),
   BCRYPT_COST: integer(10, 15, 11),
+  TOKEN_FINGERPRINT: z.enum(['on', 'off'], { message: 'must be "on" or "off"' }).optional(),
 });
 
 const databaseSchema = z.object({
@@ -204,6 +207,7 @@ export function readConfig(env: Env): Config {
       loginMaxFailuresPerIp: a.LOGIN_MAX_FAILURES_PER_IP,
       loginThrottleWindowSeconds: a.LOGIN_THROTTLE_WINDOW_SECONDS,
       bcryptCost: a.BCRYPT_COST,
+      tokenFingerprint: a.TOKEN_FINGERPRINT === 'on',
     };
   }
   if (problems.length || !authConfig || !database) throw new ConfigError(problems);

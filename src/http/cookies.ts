@@ -8,6 +8,8 @@ export const ACCESS_COOKIE = 'nf_jwt';
 export const SESSION_COOKIE = 'rolegate_session';
 const REFRESH_COOKIE_HOST = '__Host-rolegate_refresh';
 const REFRESH_COOKIE_SECURE = '__Secure-rolegate_refresh';
+const FINGERPRINT_COOKIE_HOST = '__Host-rolegate_fp';
+const FINGERPRINT_COOKIE_SECURE = '__Secure-rolegate_fp';
 /** Where the refresh cookie goes when it is shared across subdomains: only the functions, never pages. */
 export const FUNCTIONS_PATH = '/.netlify/functions';
 
@@ -46,12 +48,23 @@ export interface IssuedCookies {
   accessToken: string;
   refreshToken: string;
   session: SessionInfo;
+  /** Set when token fingerprinting is on. */
+  fingerprint?: string;
+}
+
+/** The fingerprint cookie's name: `__Host-` unless shared across subdomains. */
+export function fingerprintCookieName(policy: Pick<CookiePolicy, 'domain'>): string {
+  return policy.domain ? FINGERPRINT_COOKIE_SECURE : FINGERPRINT_COOKIE_HOST;
 }
 
 /** Set-Cookie values after a login or refresh. */
 export function sessionCookies(policy: CookiePolicy, issued: IssuedCookies): string[] {
   const refresh = refreshCookie(policy);
+  const fingerprint = issued.fingerprint === undefined ? [] : [
+    serialize(fingerprintCookieName(policy), issued.fingerprint, { ...base(policy), httpOnly: true, maxAge: policy.refreshTtlSeconds }),
+  ];
   return [
+    ...fingerprint,
     serialize(ACCESS_COOKIE, issued.accessToken, { ...base(policy), httpOnly: true, maxAge: policy.accessTtlSeconds }),
     serialize(refresh.name, issued.refreshToken, { ...base(policy, refresh.path), httpOnly: true, maxAge: policy.refreshTtlSeconds }),
     // Readable on purpose (no HttpOnly): UIs show who is signed in. It carries no
@@ -73,9 +86,11 @@ export function clearedCookies(policy: Pick<CookiePolicy, 'domain'>): string[] {
     serialize(ACCESS_COOKIE, '', { ...base(full), httpOnly: true, ...gone }),
     serialize(SESSION_COOKIE, '', { ...base(full), ...gone }),
     serialize(REFRESH_COOKIE_HOST, '', { secure: true, path: '/', sameSite: 'lax', httpOnly: true, ...gone }),
+    serialize(FINGERPRINT_COOKIE_HOST, '', { secure: true, path: '/', sameSite: 'lax', httpOnly: true, ...gone }),
   ];
   if (policy.domain) {
     out.push(serialize(REFRESH_COOKIE_SECURE, '', { ...base(full, FUNCTIONS_PATH), httpOnly: true, ...gone }));
+    out.push(serialize(FINGERPRINT_COOKIE_SECURE, '', { ...base(full), httpOnly: true, ...gone }));
   }
   return out;
 }

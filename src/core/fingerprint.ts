@@ -1,0 +1,15 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/**
+ * Token sidejacking defence (OWASP JWT cheat sheet, "Token sidejacking"): a
+ * random value lives in a hardened HttpOnly cookie and only its SHA-256 is in
+ * the access token, so a token lifted from a log, a header or a script cannot
+ * be replayed without the cookie that scripts cannot read.
+ */
+export function newFingerprint(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export function fingerprintHash(fingerprint: string): string {
+  return createHash('sha256').update(fingerprint).digest('hex');
+}
