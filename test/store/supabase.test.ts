@@ -30,7 +30,7 @@ describeStoreContract('supabase (supabase-js → PostgREST stand-in → PostgreS
   };
 });
 
-describe('supabase store: keys and outages', () => {
+describe('supabase store over the PostgREST stand-in', () => {
   let db: TestDatabase;
   let standin: PostgrestStandin;
 
@@ -68,61 +68,50 @@ describe('supabase store: keys and outages', () => {
     const store = openSupabaseStore({ url, serviceRoleKey: standin.serviceRoleKey, timeoutMs: 500 });
     await expect(store.findUserByEmail('a@example.com')).rejects.toBeInstanceOf(StoreUnavailableError);
   });
-});
 
-describe('the PostgREST stand-in follows the documented contract', () => {
-  let db: TestDatabase;
-  let standin: PostgrestStandin;
-  const rpc = (fn: string, body: unknown, headers: Record<string, string> = {}) =>
-    fetch(`${standin.url}/rest/v1/rpc/${fn}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'content-profile': 'rolegate', authorization: `Bearer ${standin.serviceRoleKey}`, ...headers },
-      body: JSON.stringify(body),
+  describe('the PostgREST stand-in follows the documented contract', () => {
+    const rpc = (fn: string, body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${standin.url}/rest/v1/rpc/${fn}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-profile': 'rolegate', authorization: `Bearer ${standin.serviceRoleKey}`, ...headers },
+        body: JSON.stringify(body),
+      });
+  
+    it('calls a function with named arguments, jsonb and text[] included, and returns its JSON', async () => {
+      const r = await rpc('create_user', { p_email: 'rpc@example.com', p_password_hash: null, p_roles: ['a', 'b"c'], p_user_metadata: { n: 1 } });
+      expect(r.status).toBe(200);
+      expect(await r.json()).toMatchObject({ status: 'created', user: { email: 'rpc@example.com', roles: ['a', 'b"c'], user_metadata: { n: 1 } } });
     });
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    standin = await startPostgrestStandin({ databaseUrl: asLogin(db.url, 'authenticator'), jwtSecret: JWT_SECRET });
-  });
-  afterAll(async () => {
-    await standin.close();
-    await db.drop();
-  });
-
-  it('calls a function with named arguments, jsonb and text[] included, and returns its JSON', async () => {
-    const r = await rpc('create_user', { p_email: 'rpc@example.com', p_password_hash: null, p_roles: ['a', 'b"c'], p_user_metadata: { n: 1 } });
-    expect(r.status).toBe(200);
-    expect(await r.json()).toMatchObject({ status: 'created', user: { email: 'rpc@example.com', roles: ['a', 'b"c'], user_metadata: { n: 1 } } });
-  });
-
-  it('answers 404 PGRST202 for an unknown function or unknown argument names', async () => {
-    for (const [fn, body] of [['no_such_function', {}], ['find_user', { p_nope: 1 }]] as const) {
-      const r = await rpc(fn, body);
-      expect(r.status).toBe(404);
-      expect(await r.json()).toMatchObject({ code: 'PGRST202', message: expect.stringContaining('Could not find the function') });
-    }
-  });
-
-  it('answers 406 PGRST106 for a schema that is not exposed, and 401 PGRST301 for a bad key', async () => {
-    expect((await rpc('list_users', {}, { 'content-profile': 'pg_catalog' })).status).toBe(406);
-    const bad = await rpc('list_users', {}, { authorization: 'Bearer not.a.jwt' });
-    expect(bad.status).toBe(401);
-    expect((await bad.json()).code).toBe('PGRST301');
-  });
-
-  it('maps SQL errors to their documented statuses', async () => {
-    const anon = await rpc('list_users', {}, { authorization: `Bearer ${standin.anonKey}` });
-    expect(anon.status).toBe(401);
-    expect((await anon.json()).code).toBe('42501');
-    const badHash = await rpc('create_user', { p_email: 'x@example.com', p_password_hash: 'plain' });
-    expect(badHash.status).toBe(400);
-    expect((await badHash.json()).code).toBe('23514');
-    const badUuid = await rpc('find_user', { p_user_id: 'nope' });
-    expect(badUuid.status).toBe(400);
-    expect((await badUuid.json()).code).toBe('22P02');
-  });
-
-  it('answers 204 for a void function', async () => {
-    expect((await rpc('audit', { p_event: 'standin_test' })).status).toBe(204);
+  
+    it('answers 404 PGRST202 for an unknown function or unknown argument names', async () => {
+      for (const [fn, body] of [['no_such_function', {}], ['find_user', { p_nope: 1 }]] as const) {
+        const r = await rpc(fn, body);
+        expect(r.status).toBe(404);
+        expect(await r.json()).toMatchObject({ code: 'PGRST202', message: expect.stringContaining('Could not find the function') });
+      }
+    });
+  
+    it('answers 406 PGRST106 for a schema that is not exposed, and 401 PGRST301 for a bad key', async () => {
+      expect((await rpc('list_users', {}, { 'content-profile': 'pg_catalog' })).status).toBe(406);
+      const bad = await rpc('list_users', {}, { authorization: 'Bearer not.a.jwt' });
+      expect(bad.status).toBe(401);
+      expect((await bad.json()).code).toBe('PGRST301');
+    });
+  
+    it('maps SQL errors to their documented statuses', async () => {
+      const anon = await rpc('list_users', {}, { authorization: `Bearer ${standin.anonKey}` });
+      expect(anon.status).toBe(401);
+      expect((await anon.json()).code).toBe('42501');
+      const badHash = await rpc('create_user', { p_email: 'x@example.com', p_password_hash: 'plain' });
+      expect(badHash.status).toBe(400);
+      expect((await badHash.json()).code).toBe('23514');
+      const badUuid = await rpc('find_user', { p_user_id: 'nope' });
+      expect(badUuid.status).toBe(400);
+      expect((await badUuid.json()).code).toBe('22P02');
+    });
+  
+    it('answers 204 for a void function', async () => {
+      expect((await rpc('audit', { p_event: 'standin_test' })).status).toBe(204);
+    });
   });
 });
