@@ -12,6 +12,9 @@
 const SESSION_COOKIE = 'rolegate_session';
 const LOCK_NAME = 'rolegate-refresh';
 const CHANNEL_NAME = 'rolegate';
+// When the last successful refresh of any tab finished (ms). Expiry times have
+// one-second resolution, too coarse to tell whether another tab refreshed.
+const REFRESHED_AT_KEY = 'rolegate:refreshed-at';
 // Refresh this long before expiry, so a request never leaves with a token about to lapse.
 const EARLY_SECONDS = 60;
 
@@ -63,16 +66,20 @@ export function onChange(listener) {
   return () => listeners.delete(listener);
 }
 
-async function refreshNow(expBefore) {
+function lastRefreshAt() {
+  try { return Number(localStorage.getItem(REFRESHED_AT_KEY)) || 0; } catch { return 0; }
+}
+
+async function refreshNow(askedAt) {
   // Another tab refreshed while this one waited for the lock: nothing to do.
-  const current = session();
-  if (current && current.exp > expBefore && secondsLeft(current) > EARLY_SECONDS) return true;
+  if (lastRefreshAt() >= askedAt && secondsLeft() > EARLY_SECONDS) return true;
   const response = await fetch(options.refreshUrl, {
     method: 'POST',
     credentials: 'same-origin',
     headers: { accept: 'application/json' },
   });
   if (response.ok) {
+    try { localStorage.setItem(REFRESHED_AT_KEY, String(Date.now())); } catch { /* storage off: tabs may refresh twice */ }
     channel?.postMessage({ type: 'refreshed' });
     notify('refreshed');
     return true;
@@ -88,8 +95,8 @@ async function refreshNow(expBefore) {
  */
 export function refresh() {
   if (inFlight) return inFlight;
-  const expBefore = session()?.exp ?? 0;
-  const run = () => refreshNow(expBefore);
+  const askedAt = Date.now();
+  const run = () => refreshNow(askedAt);
   inFlight = (navigator.locks ? navigator.locks.request(LOCK_NAME, run) : run()).finally(() => {
     inFlight = null;
   });

@@ -4,8 +4,9 @@
  * Netlify bundles them. The JWT secret and role path come from netlify.toml
  * `[dev]`, exactly as for `npm start`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { devJwtSecret } from '../../src/dev/start.js';
 import { freePort } from './postgres-cluster.js';
@@ -25,13 +26,28 @@ export function repoDevJwtSecret(): string {
   return secret;
 }
 
-export async function startNetlifyDev(env: Record<string, string>): Promise<NetlifyDev> {
+/**
+ * A throwaway copy of the site (sources symlinked, node_modules shared) in a
+ * fresh git repository, so a second `netlify dev` never shares .netlify/ with
+ * another suite's.
+ */
+export function copySite(): { root: string; remove(): void } {
+  const root = mkdtempSync(join(tmpdir(), 'rolegate-site-'));
+  for (const entry of ['netlify', 'src', 'supabase', 'public', 'rolegate.config.json', 'netlify.toml', 'package.json', 'tsconfig.json']) {
+    cpSync(join(ROOT, entry), join(root, entry), { recursive: true });
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
+  spawnSync('git', ['init', '-q'], { cwd: root });
+  return { root, remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+export async function startNetlifyDev(env: Record<string, string>, cwd = ROOT): Promise<NetlifyDev> {
   const port = await freePort();
   const jwtSecret = repoDevJwtSecret();
   let log = '';
-  const child: ChildProcess = spawn(join(ROOT, 'node_modules', '.bin', 'netlify'),
+  const child: ChildProcess = spawn(join(cwd, 'node_modules', '.bin', 'netlify'),
     ['dev', '--offline', '--internal-disable-edge-functions', '--port', String(port)], {
-      cwd: ROOT,
+      cwd,
       detached: true,
       env: { ...process.env, CI: 'true', JWT_SECRET: jwtSecret, SITE_URL: `http://localhost:${port}`, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
