@@ -14,8 +14,11 @@ export function configure(overrides: { refreshUrl?: string; logoutUrl?: string }
 /** The signed-in user from the session cookie, or null. No signature: for display only, never for access decisions. */
 export function session(): RolegateSession | null;
 
-/** One shared refresh for every caller and every tab; true when a fresh access token is in place. */
-export function refresh(): Promise<boolean>;
+/**
+ * One shared refresh for every caller and every tab; true when a fresh access token is in place.
+ * `since` (ms since the epoch, default now): a refresh by any tab after this moment counts.
+ */
+export function refresh(since?: number): Promise<boolean>;
 
 /** `fetch` with one shared refresh and one retry on 401. */
 export function authFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;

@@ -70,9 +70,10 @@ function lastRefreshAt() {
   try { return Number(localStorage.getItem(REFRESHED_AT_KEY)) || 0; } catch { return 0; }
 }
 
-async function refreshNow(askedAt) {
-  // Another tab refreshed while this one waited for the lock: nothing to do.
-  if (lastRefreshAt() >= askedAt && secondsLeft() > EARLY_SECONDS) return true;
+async function refreshNow(since) {
+  // Some tab refreshed after the failed request left (perhaps while this one
+  // waited for the lock): its cookies are already in place, nothing to do.
+  if (lastRefreshAt() >= since && secondsLeft() > EARLY_SECONDS) return true;
   const response = await fetch(options.refreshUrl, {
     method: 'POST',
     credentials: 'same-origin',
@@ -91,12 +92,13 @@ async function refreshNow(askedAt) {
 
 /**
  * Refreshes the session once, however many callers and tabs ask at the same
- * moment. Resolves true when a fresh access token is in place.
+ * moment. `since` (ms): the time the request that failed was sent; a refresh
+ * by any tab after that moment is enough. Resolves true when a fresh access
+ * token is in place.
  */
-export function refresh() {
+export function refresh(since = Date.now()) {
   if (inFlight) return inFlight;
-  const askedAt = Date.now();
-  const run = () => refreshNow(askedAt);
+  const run = () => refreshNow(since);
   inFlight = (navigator.locks ? navigator.locks.request(LOCK_NAME, run) : run()).finally(() => {
     inFlight = null;
   });
@@ -106,9 +108,10 @@ export function refresh() {
 /** `fetch`, but a 401 triggers one shared refresh and one retry. */
 export async function authFetch(input, init) {
   const retryable = !(init && init.body instanceof ReadableStream);
+  const sentAt = Date.now();
   const first = await fetch(input, { credentials: 'same-origin', ...init });
   if (first.status !== 401 || !retryable) return first;
-  if (!(await refresh())) return first;
+  if (!(await refresh(sentAt))) return first;
   return fetch(input, { credentials: 'same-origin', ...init });
 }
 
