@@ -6,8 +6,10 @@
 import { writeReport, type Row } from './report.js';
 import { benchVerify } from './verify.js';
 import { benchBcrypt } from './bcrypt.js';
+import { benchColdStart } from './cold-start.js';
 
 const sections: Record<string, () => Promise<Row[]>> = {
+  'cold-start': benchColdStart,
   verification: benchVerify,
   login: benchBcrypt,
 };

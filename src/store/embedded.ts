@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { SqlStore, type FunctionCaller, type SqlArgument } from './sql-store.js';
 import { functionCallStatement } from './sql-call.js';
 import { acquireEmbeddedLock } from './embedded-lock.js';
@@ -27,6 +27,9 @@ const registry: Registry = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY
   ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] = new Map());
 
 async function openDatabase(dataDir: string, runMigrations: boolean): Promise<OpenDatabase> {
+  // Imported here, not at the top: a bundled function would otherwise load
+  // PGlite on every cold start even when it runs against Supabase or Postgres.
+  const { PGlite } = await import('@electric-sql/pglite');
   if (dataDir.startsWith('memory://')) {
     const db = await PGlite.create();
     if (runMigrations) await migrate(pgliteConnection(db));
