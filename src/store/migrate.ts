@@ -24,11 +24,15 @@ const MIGRATION_LOCK_ID = 7_261_122_001;
  * using rolegate, or `netlify dev`), then next to this package.
  */
 export function migrationsDirectory(): string {
+  // Undefined when a bundler turned this module into CommonJS (netlify dev
+  // does for functions); the working directory then has to do.
+  const moduleUrl: unknown = import.meta.url;
+  const here = typeof moduleUrl === 'string' ? dirname(fileURLToPath(moduleUrl)) : undefined;
   const candidates = [
     process.env.ROLEGATE_MIGRATIONS_DIR,
     resolve(process.cwd(), 'supabase/migrations'),
-    resolve(dirname(fileURLToPath(import.meta.url)), '../../supabase/migrations'),
-    resolve(dirname(fileURLToPath(import.meta.url)), '../supabase/migrations'),
+    here && resolve(here, '../../supabase/migrations'),
+    here && resolve(here, '../supabase/migrations'),
   ].filter((p): p is string => Boolean(p));
   const found = candidates.find((dir) => existsSync(dir));
   if (!found) throw new Error(`cannot find supabase/migrations (looked in ${candidates.join(', ')})`);
