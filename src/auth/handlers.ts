@@ -94,8 +94,10 @@ export function logoutHandler(getDeps: GetDeps): Handler {
     try {
       requireMethod(event, ['POST']);
       const deps = await getDeps();
-      clear = clearedCookies({ domain: deps.config.cookieDomain });
+      // Origin first: a refused cross-site post must not clear the visitor's
+      // cookies either, or any site could sign people out (logout CSRF).
       requireSameOrigin(event, deps.config.allowedOrigins);
+      clear = clearedCookies({ domain: deps.config.cookieDomain });
       const body = parseBody(event, { allowEmpty: true });
       const scope = body.fields.scope ?? 'local';
       if (scope !== 'local' && scope !== 'global') throw new AuthError('bad_request', { message: 'scope must be "local" or "global".' });

@@ -193,8 +193,18 @@ describe('refresh and logout against real PostgreSQL', () => {
       expect(evil.headers?.Location).toBe('/');
     });
 
-    it('refuses a cross-site logout and a bad scope', async () => {
-      expect((await logout(event({ json: {}, origin: 'https://evil.example' }))).statusCode).toBe(403);
+    it('refuses a cross-site or origin-less logout without touching the cookies or the session', async () => {
+      const user = await makeUser(store);
+      const cookies = await signIn(user);
+      for (const origin of ['https://evil.example', null]) {
+        const forged = await logout(event({ path: '/.netlify/functions/logout', cookies, form: { scope: 'global' }, origin }));
+        expect(forged.statusCode, String(origin)).toBe(403);
+        expect(setCookies(forged), String(origin)).toEqual([]);
+      }
+      expect((await postRefresh({ [REFRESH]: cookies[REFRESH]! })).statusCode).toBe(200);
+    });
+
+    it('refuses a bad scope', async () => {
       expect(body(await post({}, { scope: 'everyone' })).error.code).toBe('bad_request');
     });
   });
