@@ -2,7 +2,7 @@ import { AuthError } from '../core/auth-errors.js';
 import { safeNextPath } from '../core/next-path.js';
 import { clearedCookies } from '../http/cookies.js';
 import { nextFromBouncePath, requiredRolesFor } from '../gates/table.js';
-import type { AuthDeps } from './deps.js';
+import { cookiePolicy, type AuthDeps } from './deps.js';
 import { refresh } from './refresh.js';
 
 export interface BounceRequest {
@@ -51,6 +51,6 @@ export async function bounce(deps: AuthDeps, request: BounceRequest): Promise<{ 
   } catch (error) {
     if (!(error instanceof AuthError)) throw error;
     const login = `${deps.gates.loginPage}?next=${encodeURIComponent(next)}${error.code === 'refresh_token_reused' ? '&error=session_expired' : ''}`;
-    return { location: login, cookies: clearedCookies({ domain: deps.config.cookieDomain }) };
+    return { location: login, cookies: clearedCookies(cookiePolicy(deps)) };
   }
 }

@@ -1,5 +1,6 @@
 import type { AuthConfig } from '../core/config.js';
 import type { GateTable } from '../gates/table.js';
+import type { CookiePolicy } from '../http/cookies.js';
 import type { Store } from '../store/store.js';
 
 /** What every auth use case receives instead of reaching for globals. */
@@ -12,6 +13,13 @@ export interface AuthDeps {
   now: () => number;
 }
 
-export function cookiePolicy(config: AuthConfig) {
-  return { domain: config.cookieDomain, accessTtlSeconds: config.accessTokenTtlSeconds, refreshTtlSeconds: config.refreshTokenTtlSeconds };
+/** How this site's cookies are set and deleted: COOKIE_DOMAIN, lifetimes, and the friendly auth paths from the gate table. */
+export function cookiePolicy(deps: Pick<AuthDeps, 'config' | 'gates'>): CookiePolicy {
+  const { config, gates } = deps;
+  return {
+    domain: config.cookieDomain,
+    accessTtlSeconds: config.accessTokenTtlSeconds,
+    refreshTtlSeconds: config.refreshTokenTtlSeconds,
+    friendlyPaths: gates.rules.filter((rule) => rule.access === 'public' && rule.reason === 'friendly-path').map((rule) => rule.from),
+  };
 }

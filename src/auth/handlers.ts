@@ -10,7 +10,7 @@ import { clearedCookies } from '../http/cookies.js';
 import { clientIp, cookiesOf, header, parseBody, requireMethod, requireSameOrigin, wantsRedirects } from '../http/request.js';
 import { errorResponse, json, redirect, toAuthError } from '../http/respond.js';
 import { bounce } from './bounce.js';
-import type { AuthDeps } from './deps.js';
+import { cookiePolicy, type AuthDeps } from './deps.js';
 import { login } from './login.js';
 import { logout } from './logout.js';
 import { refresh } from './refresh.js';
@@ -63,7 +63,7 @@ export function refreshHandler(getDeps: GetDeps): Handler {
     try {
       requireMethod(event, ['GET', 'POST']);
       const deps = await getDeps();
-      clear = clearedCookies({ domain: deps.config.cookieDomain });
+      clear = clearedCookies(cookiePolicy(deps));
       const cookies = cookiesOf(event);
       if (event.httpMethod === 'GET') {
         const path = event.rawUrl && URL.canParse(event.rawUrl) ? new URL(event.rawUrl).pathname : event.path;
@@ -97,7 +97,7 @@ export function logoutHandler(getDeps: GetDeps): Handler {
       // Origin first: a refused cross-site post must not clear the visitor's
       // cookies either, or any site could sign people out (logout CSRF).
       requireSameOrigin(event, deps.config.allowedOrigins);
-      clear = clearedCookies({ domain: deps.config.cookieDomain });
+      clear = clearedCookies(cookiePolicy(deps));
       const body = parseBody(event, { allowEmpty: true });
       const scope = body.fields.scope ?? 'local';
       if (scope !== 'local' && scope !== 'global') throw new AuthError('bad_request', { message: 'scope must be "local" or "global".' });

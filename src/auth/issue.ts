@@ -27,7 +27,7 @@ export async function issueSession(deps: AuthDeps, user: User, sessionId: string
     now: deps.now(),
     ...(boundTo ? { fingerprintHash: fingerprintHash(boundTo) } : {}),
   });
-  const cookies = sessionCookies(cookiePolicy(config), {
+  const cookies = sessionCookies(cookiePolicy(deps), {
     accessToken: token,
     refreshToken,
     session: { email: user.email, roles: user.roles, exp: expiresAt },

@@ -18,6 +18,12 @@ export interface CookiePolicy {
   domain?: string;
   accessTtlSeconds: number;
   refreshTtlSeconds: number;
+  /**
+   * The friendly auth paths (`/auth/refresh`, `/auth/logout`, …) rewritten to
+   * the functions. A browser sends a cookie by the path it requested, not the
+   * function it reached, so a path-limited refresh cookie must name them too.
+   */
+  friendlyPaths?: readonly string[];
 }
 
 export interface SessionInfo {
@@ -27,14 +33,18 @@ export interface SessionInfo {
 }
 
 /**
- * The refresh cookie's name and path. Without a Domain it is `__Host-` (the
- * browser then guarantees Secure, Path=/ and no Domain, so no sibling
- * subdomain can plant or overwrite it). With COOKIE_DOMAIN it must be
- * `__Secure-` and goes only to /.netlify/functions, so pages of other
- * subdomains never receive it.
+ * The refresh cookie's name and the paths it is set on. Without a Domain it
+ * is `__Host-` (the browser then guarantees Secure, Path=/ and no Domain, so
+ * no sibling subdomain can plant or overwrite it). With COOKIE_DOMAIN it must
+ * be `__Secure-` and is path-limited, so the pages of every subdomain never
+ * receive it: one cookie of the same name and value per path, for
+ * /.netlify/functions and for each friendly auth path (RFC 6265bis §5.1.4
+ * path-match is by the requested path, and a cookie has one Path).
  */
-export function refreshCookie(policy: Pick<CookiePolicy, 'domain'>): { name: string; path: string } {
-  return policy.domain ? { name: REFRESH_COOKIE_SECURE, path: FUNCTIONS_PATH } : { name: REFRESH_COOKIE_HOST, path: '/' };
+export function refreshCookie(policy: Pick<CookiePolicy, 'domain' | 'friendlyPaths'>): { name: string; paths: string[] } {
+  if (!policy.domain) return { name: REFRESH_COOKIE_HOST, paths: ['/'] };
+  const friendly = (policy.friendlyPaths ?? []).filter((p) => p !== FUNCTIONS_PATH && !p.startsWith(`${FUNCTIONS_PATH}/`));
+  return { name: REFRESH_COOKIE_SECURE, paths: [...new Set([FUNCTIONS_PATH, ...friendly])] };
 }
 
 function base(policy: CookiePolicy, path = '/'): SerializeOptions {
@@ -66,7 +76,7 @@ export function sessionCookies(policy: CookiePolicy, issued: IssuedCookies): str
   return [
     ...fingerprint,
     serialize(ACCESS_COOKIE, issued.accessToken, { ...base(policy), httpOnly: true, maxAge: policy.accessTtlSeconds }),
-    serialize(refresh.name, issued.refreshToken, { ...base(policy, refresh.path), httpOnly: true, maxAge: policy.refreshTtlSeconds }),
+    ...refresh.paths.map((path) => serialize(refresh.name, issued.refreshToken, { ...base(policy, path), httpOnly: true, maxAge: policy.refreshTtlSeconds })),
     // Readable on purpose (no HttpOnly): UIs show who is signed in. It carries no
     // signature and decides nothing; the edge and functions read only nf_jwt.
     serialize(SESSION_COOKIE, JSON.stringify(issued.session), { ...base(policy), maxAge: policy.refreshTtlSeconds }),
@@ -79,7 +89,7 @@ export function sessionCookies(policy: CookiePolicy, issued: IssuedCookies): str
  * leave the original in place). Both refresh-cookie variants go, in case
  * COOKIE_DOMAIN changed since the cookie was set.
  */
-export function clearedCookies(policy: Pick<CookiePolicy, 'domain'>): string[] {
+export function clearedCookies(policy: Pick<CookiePolicy, 'domain' | 'friendlyPaths'>): string[] {
   const full = { ...policy, accessTtlSeconds: 0, refreshTtlSeconds: 0 };
   const gone = { maxAge: 0, expires: new Date(0) };
   const out = [
@@ -89,7 +99,9 @@ export function clearedCookies(policy: Pick<CookiePolicy, 'domain'>): string[] {
     serialize(FINGERPRINT_COOKIE_HOST, '', { secure: true, path: '/', sameSite: 'lax', httpOnly: true, ...gone }),
   ];
   if (policy.domain) {
-    out.push(serialize(REFRESH_COOKIE_SECURE, '', { ...base(full, FUNCTIONS_PATH), httpOnly: true, ...gone }));
+    for (const path of refreshCookie(policy).paths) {
+      out.push(serialize(REFRESH_COOKIE_SECURE, '', { ...base(full, path), httpOnly: true, ...gone }));
+    }
     out.push(serialize(FINGERPRINT_COOKIE_SECURE, '', { ...base(full), httpOnly: true, ...gone }));
   }
   return out;

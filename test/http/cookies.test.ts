@@ -40,7 +40,7 @@ describe('cookies on a site without COOKIE_DOMAIN', () => {
     const refresh = cookies['__Host-rolegate_refresh']!;
     expect(refresh.value).toBe(issued.refreshToken);
     expect(refresh.attrs).toEqual({ 'max-age': '2592000', path: '/', httponly: true, secure: true, samesite: 'Lax' });
-    expect(refreshCookie({})).toEqual({ name: '__Host-rolegate_refresh', path: '/' });
+    expect(refreshCookie({ friendlyPaths: ['/auth/refresh'] })).toEqual({ name: '__Host-rolegate_refresh', paths: ['/'] });
   });
 
   it('sets a readable, unsigned session cookie with only email, roles and exp', () => {
@@ -87,6 +87,16 @@ describe('cookies for subdomain single sign-on (COOKIE_DOMAIN)', () => {
       'max-age': '2592000', domain: 'example.com', path: '/.netlify/functions', httponly: true, secure: true, samesite: 'Lax',
     });
     expect(cookies['__Secure-rolegate_fp']!.attrs).toMatchObject({ domain: 'example.com', httponly: true, secure: true });
+  });
+
+  it('also sets the path-limited refresh cookie on the friendly auth paths, which browsers request by that name', () => {
+    const friendly = { ...sso, friendlyPaths: ['/auth/login', '/auth/refresh', '/auth/logout', '/.netlify/functions/refresh'] };
+    const refreshes = sessionCookies(friendly, issued).filter((c) => c.startsWith('__Secure-rolegate_refresh=')).map(attributes);
+    expect(refreshes.map((c) => c.attrs.path)).toEqual(['/.netlify/functions', '/auth/login', '/auth/refresh', '/auth/logout']);
+    for (const c of refreshes) expect(c).toMatchObject({ value: issued.refreshToken, attrs: { domain: 'example.com', httponly: true, secure: true } });
+    const deletions = clearedCookies(friendly).filter((c) => c.startsWith('__Secure-rolegate_refresh=')).map(attributes);
+    expect(deletions.map((c) => [c.attrs.path, c.attrs.domain, c.attrs['max-age']])).toEqual(
+      refreshes.map((c) => [c.attrs.path, 'example.com', '0']));
   });
 
   it('deletes with the same Domain and Path, and also removes a host-only refresh cookie left from before COOKIE_DOMAIN', () => {
