@@ -63,7 +63,12 @@ class SupabaseCaller implements FunctionCaller {
     }
     const { data, error, status } = result;
     if (!error) return data ?? null;
-    // supabase-js reports network failures and timeouts as an error with no
+    // Supabase's API gateway refuses a wrong key before PostgREST sees it,
+    // with a 401 and no PostgREST code: a deployment mistake, named as such.
+    if ((status === 401 || status === 403) && !error.code) {
+      throw new StoreRequestError(`the Supabase API refused the service-role key: ${error.message}`, 'invalid_api_key', status);
+    }
+    // postgrest-js reports network failures and timeouts as an error with no
     // PostgREST code and status 0; a 5xx is the API or database being down.
     if (status === 0 || status >= 500 || !error.code) {
       throw new StoreUnavailableError(`the Supabase API failed (status ${status})`, { cause: new Error(error.message) });

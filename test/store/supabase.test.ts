@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSupabaseStore } from '../../src/store/supabase.js';
 import { StoreUnavailableError } from '../../src/store/errors.js';
 import { asLogin, createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { startPostgrestStandin, type PostgrestStandin } from '../support/postgrest-standin.js';
+import { startPostgrestStandin, statusForSqlState, type PostgrestStandin } from '../support/postgrest-standin.js';
 import { describeStoreContract, uniqueEmail } from './contract.js';
 
 const JWT_SECRET = 'postgrest-standin-jwt-secret-for-tests-only';
@@ -58,7 +58,8 @@ describe('supabase store over the PostgREST stand-in', () => {
     const forged = await new SignJWT({ role: 'service_role' }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .sign(new TextEncoder().encode('not-the-project-secret-at-all-0123456789'));
     const store = openSupabaseStore({ url: standin.url, serviceRoleKey: forged });
-    await expect(store.listUsers()).rejects.toMatchObject({ code: 'PGRST301', status: 401 });
+    // Supabase's gateway checks the apikey header first and names the problem.
+    await expect(store.listUsers()).rejects.toMatchObject({ code: 'invalid_api_key', status: 401 });
   });
 
   it('reports an unreachable API as StoreUnavailableError within the timeout', async () => {
@@ -73,7 +74,10 @@ describe('supabase store over the PostgREST stand-in', () => {
     const rpc = (fn: string, body: unknown, headers: Record<string, string> = {}) =>
       fetch(`${standin.url}/rest/v1/rpc/${fn}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-profile': 'rolegate', authorization: `Bearer ${standin.serviceRoleKey}`, ...headers },
+        headers: {
+          'content-type': 'application/json', 'content-profile': 'rolegate',
+          apikey: standin.serviceRoleKey, authorization: `Bearer ${standin.serviceRoleKey}`, ...headers,
+        },
         body: JSON.stringify(body),
       });
   
@@ -112,6 +116,34 @@ describe('supabase store over the PostgREST stand-in', () => {
   
     it('answers 204 for a void function', async () => {
       expect((await rpc('audit', { p_event: 'standin_test' })).status).toBe(204);
+    });
+
+    it('refuses requests without a valid apikey, as Supabase\'s gateway does', async () => {
+      const missing = await rpc('list_users', {}, { apikey: '' });
+      expect(missing.status).toBe(401);
+      expect((await missing.json()).message).toBe('No API key found in request');
+      const invalid = await rpc('list_users', {}, { apikey: 'not-a-key' });
+      expect(invalid.status).toBe(401);
+      expect((await invalid.json()).message).toBe('Invalid API key');
+    });
+
+    it('answers 401 PGRST303 for an expired token', async () => {
+      const { SignJWT } = await import('jose');
+      const expired = await new SignJWT({ role: 'service_role' }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(new TextEncoder().encode(JWT_SECRET));
+      const r = await rpc('list_users', {}, { authorization: `Bearer ${expired}` });
+      expect(r.status).toBe(401);
+      expect(r.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expect((await r.json()).code).toBe('PGRST303');
+    });
+
+    it('maps SQLSTATEs by PostgREST\'s table', () => {
+      expect(statusForSqlState('23505', 'service_role')).toBe(409);
+      expect(statusForSqlState('42501', 'anon')).toBe(401);
+      expect(statusForSqlState('42501', 'service_role')).toBe(403);
+      expect(statusForSqlState('08006', 'service_role')).toBe(503);
+      expect(statusForSqlState('PT418', 'service_role')).toBe(418);
+      expect(statusForSqlState('22P02', 'service_role')).toBe(400);
     });
   });
 });
