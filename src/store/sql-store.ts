@@ -2,7 +2,9 @@ import type {
   AuditEntry, CreateSessionResult, CreateUserResult, ImportResult, NewSession, NewUser,
   RevokeSessionResult, RevokeUserSessionsResult, RotateRequest, RotateResult, Store,
   ThrottleQuery, ThrottleStatus, UpdateResult, User, UserWithPasswordHash,
+  IdentityUpsertReport, MirroredIdentityUser,
 } from './store.js';
+import type { IdentityUser } from '../core/identity-user.js';
 import { StoreContractError } from './errors.js';
 
 /** Marks an argument that the SQL function declares as jsonb. */
@@ -214,6 +216,42 @@ export class SqlStore implements Store {
       p_ip: entry.ip ?? null,
       p_detail: new Json(entry.detail ?? {}),
     });
+  }
+
+  async upsertIdentityUsers(users: IdentityUser[]): Promise<IdentityUpsertReport> {
+    if (users.length === 0) return { created: 0, updated: 0, unchanged: 0, stale: 0 };
+    const rows = users.map((u) => ({
+      id: u.id, email: u.email, roles: u.roles, app_metadata: u.appMetadata, user_metadata: u.userMetadata,
+      created_at: u.createdAt, updated_at: u.updatedAt, confirmed_at: u.confirmedAt,
+      last_login_at: u.lastLoginAt, instance_id: u.instanceId,
+    }));
+    const row = asRow(await this.db.call('upsert_identity_users', { p_users: new Json(rows) }), 'upsert_identity_users');
+    return { created: Number(row.created), updated: Number(row.updated), unchanged: Number(row.unchanged), stale: Number(row.stale) };
+  }
+
+  async findIdentityUser(which: { id?: string; email?: string }): Promise<MirroredIdentityUser | null> {
+    if (which.id !== undefined && !isUuid(which.id)) return null;
+    const value = await this.db.call('find_identity_user', { p_id: which.id ?? null, p_email: which.id === undefined ? (which.email ?? null) : null });
+    if (value === null || value === undefined) return null;
+    const row = asRow(value, 'find_identity_user');
+    const time = (v: unknown) => (v === null || v === undefined ? null : new Date(String(v)).toISOString());
+    return {
+      id: String(row.id),
+      email: String(row.email),
+      roles: Array.isArray(row.roles) ? row.roles.map(String) : [],
+      appMetadata: (row.app_metadata as Record<string, unknown>) ?? {},
+      userMetadata: (row.user_metadata as Record<string, unknown>) ?? {},
+      createdAt: time(row.created_at),
+      updatedAt: time(row.updated_at)!,
+      confirmedAt: time(row.confirmed_at),
+      lastLoginAt: time(row.last_login_at),
+      instanceId: (row.instance_id as string | null) ?? null,
+      syncedAt: time(row.synced_at)!,
+    };
+  }
+
+  async recordWebhookReceipt(signatureSha256: string): Promise<boolean> {
+    return (await this.db.call('record_webhook_receipt', { p_signature_sha256: signatureSha256 })) === true;
   }
 
   close(): Promise<void> {

@@ -1,3 +1,5 @@
+import type { IdentityUser } from '../core/identity-user.js';
+
 /**
  * The storage boundary: verbs of the domain, nothing generic. Every adapter
  * implements it by calling the same SQL functions from supabase/migrations,
@@ -97,6 +99,17 @@ export interface AuditEntry {
   detail?: Record<string, unknown>;
 }
 
+/** What an upsert of Identity users did: every user lands in exactly one count. */
+export interface IdentityUpsertReport {
+  created: number;
+  updated: number;
+  unchanged: number;
+  /** Older than what the mirror already holds: ignored. */
+  stale: number;
+}
+
+export type MirroredIdentityUser = IdentityUser & { syncedAt: string };
+
 export interface Store {
   /** Which adapter this is, for logs and `rolegate` output. */
   readonly kind: 'embedded' | 'postgres' | 'supabase';
@@ -120,6 +133,12 @@ export interface Store {
   loginThrottleStatus(query: ThrottleQuery): Promise<ThrottleStatus>;
   recordLoginFailure(query: ThrottleQuery & { userId?: string; ip?: string }): Promise<ThrottleStatus>;
   audit(entry: AuditEntry): Promise<void>;
+
+  /** The Identity mirror: one statement per batch, ordered by updatedAt (see the migration). */
+  upsertIdentityUsers(users: IdentityUser[]): Promise<IdentityUpsertReport>;
+  findIdentityUser(which: { id?: string; email?: string }): Promise<MirroredIdentityUser | null>;
+  /** False when this webhook signature was already taken (a replay). */
+  recordWebhookReceipt(signatureSha256: string): Promise<boolean>;
 
   close(): Promise<void>;
 }

@@ -3,9 +3,10 @@
  * calls describeStoreContract with a factory; the same assertions then run
  * against PGlite, real PostgreSQL and supabase-js over PostgREST.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/store.js';
+import type { IdentityUser } from '../../src/core/identity-user.js';
 
 export interface ContractTarget {
   store: Store;
@@ -311,6 +312,60 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         const rows = await target.query('select event, detail from rolegate.audit_log where user_id = $1 order by id', [user.id]);
         expect(rows.map((r) => r.event)).toEqual(['user_created', 'login_succeeded', 'login_failed', 'logout']);
         expect(rows[3]?.detail).toEqual({ scope: 'local' });
+      });
+    });
+
+    describe('identity mirror', () => {
+      const identityUser = (over: Partial<IdentityUser> = {}): IdentityUser => ({
+        id: randomUUID(), email: uniqueEmail('identity'), roles: ['editor'],
+        appMetadata: { provider: 'email', roles: ['editor'] }, userMetadata: { full_name: 'Ada' },
+        createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-02T00:00:00.000Z',
+        confirmedAt: null, lastLoginAt: null, instanceId: 'instance-1', ...over,
+      });
+
+      it('creates, then leaves an identical copy unchanged and ignores an older one', async () => {
+        const user = identityUser();
+        expect(await store.upsertIdentityUsers([user])).toEqual({ created: 1, updated: 0, unchanged: 0, stale: 0 });
+        expect(await store.upsertIdentityUsers([user])).toEqual({ created: 0, updated: 0, unchanged: 1, stale: 0 });
+        const older = { ...user, roles: ['old'], updatedAt: '2026-01-01T12:00:00.000Z' };
+        expect(await store.upsertIdentityUsers([older])).toEqual({ created: 0, updated: 0, unchanged: 0, stale: 1 });
+        expect(await store.findIdentityUser({ id: user.id })).toMatchObject({ roles: ['editor'], updatedAt: user.updatedAt, appMetadata: user.appMetadata });
+      });
+
+      it('takes newer data, keeps last_login_at moving forward only, and finds by email in any case', async () => {
+        const user = identityUser();
+        await store.upsertIdentityUsers([user]);
+        const newer = { ...user, roles: ['admin'], updatedAt: '2026-02-01T00:00:00.000Z', lastLoginAt: '2026-02-01T00:00:00.000Z' };
+        expect(await store.upsertIdentityUsers([newer])).toEqual({ created: 0, updated: 1, unchanged: 0, stale: 0 });
+        const lateLogin = { ...user, lastLoginAt: '2026-01-15T00:00:00.000Z' };
+        expect((await store.upsertIdentityUsers([lateLogin])).stale).toBe(1);
+        const found = await store.findIdentityUser({ email: user.email.toUpperCase() });
+        expect(found).toMatchObject({ id: user.id, roles: ['admin'], lastLoginAt: '2026-02-01T00:00:00.000Z' });
+        const laterLogin = { ...newer, lastLoginAt: '2026-03-01T00:00:00.000Z' };
+        expect((await store.upsertIdentityUsers([laterLogin])).updated).toBe(1);
+        expect((await store.findIdentityUser({ id: user.id }))?.lastLoginAt).toBe('2026-03-01T00:00:00.000Z');
+      });
+
+      it('upserts a batch in one call, the newest copy of a repeated id winning', async () => {
+        const users = Array.from({ length: 25 }, () => identityUser());
+        const repeated = { ...users[0]!, roles: ['newest'], updatedAt: '2026-05-01T00:00:00.000Z' };
+        expect(await store.upsertIdentityUsers([...users, repeated])).toEqual({ created: 25, updated: 0, unchanged: 0, stale: 0 });
+        expect((await store.findIdentityUser({ id: users[0]!.id }))?.roles).toEqual(['newest']);
+        expect(await store.upsertIdentityUsers([])).toEqual({ created: 0, updated: 0, unchanged: 0, stale: 0 });
+      });
+
+      it('rejects a malformed row and writes nothing of its batch', async () => {
+        const good = identityUser();
+        const bad = { ...identityUser(), updatedAt: 'not a time' };
+        await expect(store.upsertIdentityUsers([good, bad])).rejects.toThrow();
+        expect(await store.findIdentityUser({ id: good.id })).toBeNull();
+      });
+
+      it('takes each webhook signature once', async () => {
+        const signature = tokenHash();
+        expect(await store.recordWebhookReceipt(signature)).toBe(true);
+        expect(await store.recordWebhookReceipt(signature)).toBe(false);
+        expect(await store.recordWebhookReceipt(tokenHash())).toBe(true);
       });
     });
   });

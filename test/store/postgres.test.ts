@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgresStore, migratePostgres } from '../../src/store/postgres.js';
 import { StoreUnavailableError } from '../../src/store/errors.js';
+import { loadMigrations } from '../../src/store/migrate.js';
 import { freePort } from '../support/postgres-cluster.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { describeStoreContract } from './contract.js';
@@ -61,7 +62,19 @@ describe('postgres schema security', () => {
     for (const role of ['anon', 'authenticated']) {
       await expect(asRole(role, `select rolegate.find_user_for_login('secret@example.com')`)).rejects.toThrow(/permission denied/);
       await expect(asRole(role, `select rolegate.create_user('x@example.com', null)`)).rejects.toThrow(/permission denied/);
+      await expect(asRole(role, `select rolegate.upsert_identity_users('[]')`)).rejects.toThrow(/permission denied/);
     }
+    // Every function of every migration, not only the ones named above.
+    const callable = await client.query(`
+      select r.rolname, p.oid::regprocedure::text as fn
+      from pg_proc p join pg_namespace n on n.oid = p.pronamespace, pg_roles r
+      where n.nspname = 'rolegate' and r.rolname in ('anon', 'authenticated')
+        and has_function_privilege(r.oid, p.oid, 'execute')`);
+    expect(callable.rows).toEqual([]);
+    const serviceCannot = await client.query(`
+      select p.oid::regprocedure::text as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+      where n.nspname = 'rolegate' and not has_function_privilege('service_role', p.oid, 'execute')`);
+    expect(serviceCannot.rows).toEqual([]);
   });
 
   it('has row-level security on every table, with no policy that could open it', async () => {
@@ -86,7 +99,9 @@ describe('postgres schema security', () => {
     const fresh = await createTestDatabase({ migrate: false });
     try {
       const results = await Promise.all([migratePostgres(fresh.url), migratePostgres(fresh.url), migratePostgres(fresh.url)]);
-      expect(results.flat()).toHaveLength(1);
+      // Each migration applied exactly once between the three of them.
+      const versions = (await loadMigrations()).map((m) => m.version);
+      expect(results.flat().sort()).toEqual(versions);
       expect(await migratePostgres(fresh.url)).toEqual([]);
     } finally {
       await fresh.drop();

@@ -1,0 +1,25 @@
+import type { IdentityUser } from '../core/identity-user.js';
+import type { IdentityUpsertReport } from '../store/store.js';
+
+/** What one upsert did to the users it was given (the store's own report shape). */
+export type SinkReport = IdentityUpsertReport;
+
+/**
+ * Somewhere Identity users are copied to. Every sink must be idempotent and
+ * ordered by `updatedAt`: the same users upserted twice, or an older copy
+ * after a newer one, change nothing. That is what makes retries and
+ * re-running a backfill safe. Throw on failure; the caller retries.
+ *
+ * Adding a sink is one file exporting a factory, plus its name in
+ * `src/sync/sinks.ts`.
+ */
+export interface IdentitySink {
+  readonly name: string;
+  upsert(users: IdentityUser[], signal?: AbortSignal): Promise<SinkReport>;
+}
+
+export const emptyReport = (): SinkReport => ({ created: 0, updated: 0, unchanged: 0, stale: 0 });
+
+export function addReports(a: SinkReport, b: SinkReport): SinkReport {
+  return { created: a.created + b.created, updated: a.updated + b.updated, unchanged: a.unchanged + b.unchanged, stale: a.stale + b.stale };
+}
