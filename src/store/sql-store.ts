@@ -254,6 +254,15 @@ export class SqlStore implements Store {
     return (await this.db.call('record_webhook_receipt', { p_signature_sha256: signatureSha256 })) === true;
   }
 
+  async getSyncCursor(name: string): Promise<Record<string, unknown> | null> {
+    const value = await this.db.call('get_sync_cursor', { p_name: name });
+    return value === null || value === undefined ? null : asRow(value, 'get_sync_cursor');
+  }
+
+  async setSyncCursor(name: string, cursor: Record<string, unknown> | null): Promise<void> {
+    await this.db.call('set_sync_cursor', { p_name: name, p_cursor: cursor === null ? null : new Json(cursor) });
+  }
+
   close(): Promise<void> {
     return this.db.close();
   }

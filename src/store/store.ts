@@ -139,6 +139,9 @@ export interface Store {
   findIdentityUser(which: { id?: string; email?: string }): Promise<MirroredIdentityUser | null>;
   /** False when this webhook signature was already taken (a replay). */
   recordWebhookReceipt(signatureSha256: string): Promise<boolean>;
+  /** A resumable job's position; null when it has none (never run, or finished). */
+  getSyncCursor(name: string): Promise<Record<string, unknown> | null>;
+  setSyncCursor(name: string, cursor: Record<string, unknown> | null): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -35,6 +35,15 @@ create table rolegate.identity_webhook_receipts (
 
 alter table rolegate.identity_webhook_receipts enable row level security;
 
+-- Where a resumable job (`rolegate sync backfill`) got to, by job name.
+create table rolegate.sync_cursors (
+  name text primary key,
+  cursor jsonb not null,
+  updated_at timestamptz not null default now()
+);
+
+alter table rolegate.sync_cursors enable row level security;
+
 -- Upserts a batch of Identity users (a JSON array of
 -- {id, email, roles, app_metadata, user_metadata, created_at, updated_at,
 -- confirmed_at, last_login_at, instance_id}) in one statement and reports what
@@ -146,13 +155,31 @@ begin
   return inserted = 1;
 end $$;
 
+create function rolegate.get_sync_cursor(p_name text) returns jsonb
+language sql stable as $$
+  select cursor from rolegate.sync_cursors where name = p_name
+$$;
+
+-- A null cursor deletes the row: the job is finished and starts over next time.
+create function rolegate.set_sync_cursor(p_name text, p_cursor jsonb) returns void
+language plpgsql as $$
+begin
+  if p_cursor is null or p_cursor = 'null'::jsonb then
+    delete from rolegate.sync_cursors where name = p_name;
+  else
+    insert into rolegate.sync_cursors (name, cursor) values (p_name, p_cursor)
+    on conflict (name) do update set cursor = excluded.cursor, updated_at = now();
+  end if;
+end $$;
+
 -- ---------------------------------------------------------------- grants
 -- As in the first migration: nothing for PUBLIC or the browser roles, all
 -- for the service role.
 
-revoke all on rolegate.identity_users, rolegate.identity_webhook_receipts from public;
+revoke all on rolegate.identity_users, rolegate.identity_webhook_receipts, rolegate.sync_cursors from public;
 revoke all on function rolegate.upsert_identity_users(jsonb), rolegate.identity_user_json(rolegate.identity_users),
-  rolegate.find_identity_user(uuid, text), rolegate.record_webhook_receipt(text, integer) from public;
+  rolegate.find_identity_user(uuid, text), rolegate.record_webhook_receipt(text, integer),
+  rolegate.get_sync_cursor(text), rolegate.set_sync_cursor(text, jsonb) from public;
 
 do $$
 declare
@@ -160,12 +187,12 @@ declare
 begin
   foreach browser_role in array array['anon', 'authenticated'] loop
     if exists (select 1 from pg_roles where rolname = browser_role) then
-      execute format('revoke all on rolegate.identity_users, rolegate.identity_webhook_receipts from %I', browser_role);
+      execute format('revoke all on rolegate.identity_users, rolegate.identity_webhook_receipts, rolegate.sync_cursors from %I', browser_role);
       execute format('revoke all on all functions in schema rolegate from %I', browser_role);
     end if;
   end loop;
   if exists (select 1 from pg_roles where rolname = 'service_role') then
-    grant all on rolegate.identity_users, rolegate.identity_webhook_receipts to service_role;
+    grant all on rolegate.identity_users, rolegate.identity_webhook_receipts, rolegate.sync_cursors to service_role;
     grant execute on all functions in schema rolegate to service_role;
   end if;
 end $$;

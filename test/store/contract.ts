@@ -367,6 +367,16 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         expect(await store.recordWebhookReceipt(signature)).toBe(false);
         expect(await store.recordWebhookReceipt(tokenHash())).toBe(true);
       });
+
+      it('keeps a job cursor until it is cleared', async () => {
+        const name = `backfill-${randomUUID()}`;
+        expect(await store.getSyncCursor(name)).toBeNull();
+        await store.setSyncCursor(name, { page: 3, perPage: 100 });
+        await store.setSyncCursor(name, { page: 4, perPage: 100 });
+        expect(await store.getSyncCursor(name)).toEqual({ page: 4, perPage: 100 });
+        await store.setSyncCursor(name, null);
+        expect(await store.getSyncCursor(name)).toBeNull();
+      });
     });
   });
 }
