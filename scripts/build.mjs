@@ -4,6 +4,7 @@
 // functions itself (netlify.toml: node_bundler = "esbuild").
 import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
+import { bundleEdgeRuntime } from './edge-bundle.mjs';
 
 const entries = { cli: 'src/cli/main.ts', dev: 'src/dev/start.ts' };
 await Promise.all(
@@ -23,3 +24,6 @@ await Promise.all(
       }),
     ),
 );
+
+// The edge gate's runtime (see scripts/edge-bundle.mjs).
+if (existsSync('src/edge/entry.ts')) await bundleEdgeRuntime('dist/edge-gate.js');

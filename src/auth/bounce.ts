@@ -32,6 +32,14 @@ export function bounceNext(deps: Pick<AuthDeps, 'gates'>, request: Pick<BounceRe
 }
 
 /**
+ * The login page with `next`, where a visitor without a session is sent. Shared with the edge
+ * gate (src/edge/gate.ts), so both modes send visitors to the same address.
+ */
+export function loginLocation(gates: Pick<AuthDeps['gates'], 'loginPage'>, next: string, code?: AuthError['code']): string {
+  return `${gates.loginPage}?next=${encodeURIComponent(next)}${code === 'refresh_token_reused' ? '&error=session_expired' : ''}`;
+}
+
+/**
  * The gate's fallback lands here. Refresh the session and go back; or, when
  * even the fresh token lacks the role that the gate for `next` requires, go to
  * the forbidden page (so the visitor is never bounced in a loop); or, without
@@ -50,7 +58,6 @@ export async function bounce(deps: AuthDeps, request: BounceRequest): Promise<{ 
     return { location: next, cookies: refreshed.cookies };
   } catch (error) {
     if (!(error instanceof AuthError)) throw error;
-    const login = `${deps.gates.loginPage}?next=${encodeURIComponent(next)}${error.code === 'refresh_token_reused' ? '&error=session_expired' : ''}`;
-    return { location: login, cookies: clearedCookies(cookiePolicy(deps)) };
+    return { location: loginLocation(deps.gates, next, error.code), cookies: clearedCookies(cookiePolicy(deps)) };
   }
 }

@@ -4,12 +4,14 @@ import { parseArgs } from 'node:util';
 import { buildRedirects } from '../gates/build.js';
 import { loadGateConfig, type CompiledGates } from '../gates/compile.js';
 import { GateConfigError, gateConfigJsonSchema, type GateConfig } from '../gates/config.js';
+import { buildEdgeGate, EDGE_FUNCTIONS_DIR, EDGE_GATE_NAME, EdgeRuntimeMissingError, removeEdgeGate } from '../gates/edge-build.js';
 import { RedirectsFileError } from '../gates/redirects-file.js';
 import { explainPath, type GateTableRule, type PathVerdict } from '../gates/table.js';
 import { CliError, type CliIo } from './io.js';
 
 const USAGE = `usage:
-  rolegate gates build [--config FILE]                 write <publishDir>/_redirects
+  rolegate gates build [--config FILE]                 write <publishDir>/_redirects (and, in mode "edge",
+                                                       netlify/edge-functions/rolegate-gate/)
   rolegate gates check URL_PATH [--roles a,b] [--config FILE]
                                                        which rule applies to a visitor and why
   rolegate gates explain [--config FILE]               the table of gates, in matcher order
@@ -41,6 +43,13 @@ async function build(argv: string[], io: CliIo): Promise<number> {
   const where = relative(io.cwd, result.outputPath) || result.outputPath;
   const from = result.sourcePath ? ` (hand-written rules kept from ${relative(io.cwd, result.sourcePath) || result.sourcePath})` : '';
   io.stdout.write(result.changed ? `wrote ${where}: ${result.ruleCount} rolegate rules${from}\n` : `${where} is up to date (${result.ruleCount} rolegate rules)\n`);
+  if (config.mode === 'edge') {
+    const edge = await buildEdgeGate({ siteRoot: dirname(path), config });
+    const entry = relative(io.cwd, edge.entryPath) || edge.entryPath;
+    io.stdout.write(`${edge.changed ? 'wrote' : 'up to date:'} ${entry}: edge gate on ${edge.patterns.length} gated ${edge.patterns.length === 1 ? 'path' : 'paths'} (mode "edge")\n`);
+  } else if (await removeEdgeGate(dirname(path))) {
+    io.stdout.write(`removed the generated edge gate (${EDGE_FUNCTIONS_DIR}/${EDGE_GATE_NAME}): mode is "redirects"\n`);
+  }
   return 0;
 }
 
@@ -111,6 +120,7 @@ async function explain(argv: string[], io: CliIo): Promise<number> {
   out.push('');
   out.push('Most specific first; the first matching gate decides. A visitor whose token lacks every role');
   out.push(`is bounced (302) to ${config.functions.refresh}/PATH, which refreshes the session and returns to PATH.`);
+  if (config.mode === 'edge') out.push(`mode "edge": the edge function ${EDGE_FUNCTIONS_DIR}/${EDGE_GATE_NAME} decides, refreshing inline when it can.`);
   out.push(`auth paths: ${Object.entries(config.friendlyPaths).map(([name, p]) => `${p} → ${config.functions[name as keyof GateConfig['functions']]}`).join(', ')}`);
   out.push(`login page ${config.loginPage}, forbidden page ${config.forbiddenPage}, roles read from ${config.roleClaimPath}, output ${config.publishDir}/_redirects`);
   io.stdout.write(`${out.join('\n')}\n`);
@@ -148,7 +158,7 @@ export async function gatesCommand(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write(`rolegate gates: ${error.message}\n`);
       return error.exitCode;
     }
-    if (error instanceof GateConfigError || error instanceof RedirectsFileError) {
+    if (error instanceof GateConfigError || error instanceof RedirectsFileError || error instanceof EdgeRuntimeMissingError) {
       io.stderr.write(`rolegate gates: ${error.message}\n`);
       return 1;
     }

@@ -78,10 +78,6 @@ function gateLabel(gate: OrderedGate): string {
 function checkGates(config: GateConfig, gates: OrderedGate[], table: GateTable): { errors: string[]; warnings: string[] } {
   const errors: string[] = [];
   const warnings: string[] = [];
-  if (config.mode === 'edge') {
-    errors.push('mode "edge": edge-function gates are reserved for a later version; use "redirects" (the default) for now');
-  }
-
   const platformPaths: Array<[string, string]> = [
     ...config.gates.flatMap((gate, i): Array<[string, string]> => [
       [`gates[${i}].path`, gate.path],
@@ -191,7 +187,10 @@ export function compileGates(config: GateConfig): CompiledGates {
   for (const [name, from] of Object.entries(config.friendlyPaths)) {
     rules.push(`${from} ${config.functions[name as keyof GateConfig['functions']]} 200`);
   }
-  for (const gate of gates) rules.push(...gateRules(config, gate));
+  // In edge mode the generated edge function decides gated paths (src/edge/gate.ts); `Role=`
+  // rules would bounce everyone on plans where Netlify does not check the site's JWT secret,
+  // so only the auth path rewrites go into _redirects.
+  if (config.mode === 'redirects') for (const gate of gates) rules.push(...gateRules(config, gate));
   return { rules, table, warnings };
 }
 

@@ -62,7 +62,7 @@ export const gateConfigSchema = z
     mode: z
       .enum(['redirects', 'edge'])
       .default('redirects')
-      .describe('"redirects" compiles gates into _redirects. "edge" is reserved for edge-function gates (not available yet).'),
+      .describe('"redirects" compiles gates into role rules in _redirects (needs a plan where Netlify checks the site\'s own JWT secret). "edge" generates a Netlify Edge Function that checks the token itself and refreshes inline (every plan; one edge invocation per gated request).'),
     gates: z.array(gateSchema).describe('Gated paths. The most specific gate wins, whatever the order here.'),
     loginPage: exactPath.default('/login').describe('Where visitors without a session are sent to log in.'),
     forbiddenPage: exactPath.default('/403').describe('Where logged-in visitors without the role are sent.'),
@@ -83,7 +83,7 @@ export const gateConfigSchema = z
       .default('public')
       .describe('The publish directory, relative to the site root; _redirects is written there.'),
   })
-  .describe('rolegate configuration: role-gated paths compiled into Netlify _redirects.');
+  .describe('rolegate configuration: role-gated paths compiled into Netlify _redirects or an edge function.');
 
 export type GateConfig = z.output<typeof gateConfigSchema>;
 export type GateConfigInput = z.input<typeof gateConfigSchema>;

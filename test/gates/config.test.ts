@@ -52,7 +52,7 @@ describe('rolegate.config.json errors name the entry and the reason', () => {
     ['login page inside a gate', { gates: [gate('/*', ['team'])], loginPage: '/login' }, 'loginPage "/login": inside gates[0] "/*", so visitors without a session could never reach the login page'],
     ['forbidden page inside a gate', { gates: [gate('/members/*', ['member'])], forbiddenPage: '/members/403.html' }, 'forbiddenPage "/members/403.html": inside gates[0] "/members/*", so visitors without the role would be bounced'],
     ['function moved inside a gate', { gates: [gate('/api/*', ['team'])], functions: { refresh: '/api/refresh' } }, 'functions.refresh "/api/refresh": inside gates[0] "/api/*", so the bounce would loop'],
-    ['edge mode', { mode: 'edge', gates: [] }, 'mode "edge": edge-function gates are reserved for a later version; use "redirects"'],
+    ['unknown mode', { mode: 'lambda', gates: [] }, 'mode "lambda": '],
     ['unknown key', { gates: [{ path: '/a/*', role: ['admin'] }] }, 'gates[0]: unknown key "role"'],
     ['missing gates', {}, 'gates: is required'],
     ['publishDir outside the site', { gates: [], publishDir: '../elsewhere' }, 'publishDir "../elsewhere": must be a relative path inside the site'],

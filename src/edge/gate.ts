@@ -1,0 +1,146 @@
+/**
+ * The edge gate: rolegate's gates as a Netlify Edge Function, for sites whose plan does not
+ * check the site's own JWT secret in `_redirects` (see README, "Choosing a gate mode").
+ *
+ * Same table, same rules, same answers as redirects mode (test/gates/edge-truth-table.test.ts
+ * runs the shared truth table through both): the gate table decides which paths are gated,
+ * `verifyAccessToken` decides whether `nf_jwt` is good, and a visitor who does not pass is
+ * sent to the refresh function's bounce with the same address the `_redirects` fallback uses.
+ * The one difference: when the refresh cookie is readable here and the users live in Supabase
+ * (reachable over HTTP; edge code cannot open a Postgres socket), the refresh runs inline —
+ * the same `refresh` use case as the function — and the page is served in the same response
+ * with the new cookies.
+ */
+import { AccessTokenError, rolesAtClaimPath, verifyAccessToken } from '../core/access-token.js';
+import { AuthError } from '../core/auth-errors.js';
+import { fingerprintHash } from '../core/fingerprint.js';
+import { safeNextPath } from '../core/next-path.js';
+import { ACCESS_COOKIE, clearedCookies, fingerprintCookieName, readCookies, readRefreshToken } from '../http/cookies.js';
+import { loginLocation } from '../auth/bounce.js';
+import { cookiePolicy, type AuthDeps } from '../auth/deps.js';
+import { refresh } from '../auth/refresh.js';
+import { bounceNextFor, matchingRule, type GateTable, type GateTableRule } from '../gates/table.js';
+import { loadEdgeRuntime, type EdgeRuntime, type EdgeRuntimeOptions } from './runtime.js';
+
+/**
+ * The part of Netlify's edge `Context` the gate uses
+ * (https://docs.netlify.com/edge-functions/api/#netlify-specific-context-object):
+ * `next()` continues to the static file (or the next function) and resolves to its response.
+ */
+export interface EdgeContext {
+  next(request?: Request): Promise<Response>;
+}
+
+export type EdgeHandler = (request: Request, context: EdgeContext) => Promise<Response>;
+
+export interface EdgeGateOptions extends EdgeRuntimeOptions {
+  /** The compiled gate table (`compileGates(config).table`), embedded in the generated function. */
+  table: GateTable;
+}
+
+type RolesRule = Extract<GateTableRule, { access: 'roles' }>;
+
+/** Netlify's matcher compares decoded paths; an undecodable one is compared as sent, as bounce.ts does. */
+function decodedPath(pathname: string): string {
+  try {
+    return decodeURIComponent(pathname);
+  } catch {
+    return pathname;
+  }
+}
+
+/** A decoded path made fit for a Location header again (`?`, `#` and `%` stay part of the path). */
+function encodedPath(path: string): string {
+  return encodeURI(path).replace(/[?#]/g, (char) => encodeURIComponent(char));
+}
+
+function redirect(location: string, cookies: readonly string[] = []): Response {
+  // 302, as the `_redirects` fallback answers; no-store, as every auth response.
+  const headers = new Headers({ Location: location, 'Cache-Control': 'no-store' });
+  for (const cookie of cookies) headers.append('Set-Cookie', cookie);
+  return new Response(null, { status: 302, headers });
+}
+
+/** The page itself, carrying the cookies of an inline refresh. */
+function withCookies(page: Response, cookies: readonly string[]): Response {
+  const response = new Response(page.body, page);
+  for (const cookie of cookies) response.headers.append('Set-Cookie', cookie);
+  // A response that sets a session must never be stored by a shared cache and replayed.
+  response.headers.set('Cache-Control', 'private, no-store');
+  return response;
+}
+
+/** The roles of a usable `nf_jwt`, or [] for a missing, expired, forged or unbound token. */
+async function tokenRoles(runtime: EdgeRuntime, table: GateTable, cookies: Record<string, string>): Promise<string[]> {
+  const { auth } = runtime;
+  const token = cookies[ACCESS_COOKIE];
+  if (!auth || !token) return [];
+  try {
+    const secrets = [auth.jwtSecret, ...(auth.jwtSecretPrevious ? [auth.jwtSecretPrevious] : [])];
+    const claims = await verifyAccessToken(token, { secrets, issuer: auth.jwtIssuer, now: runtime.now() });
+    if (auth.tokenFingerprint) {
+      // The edge can check what `_redirects` cannot: the token's fingerprint cookie.
+      const fingerprint = cookies[fingerprintCookieName({ domain: auth.cookieDomain })];
+      if (!fingerprint || claims.fph !== fingerprintHash(fingerprint)) return [];
+    }
+    return rolesAtClaimPath(claims, table.roleClaimPath);
+  } catch (error) {
+    if (error instanceof AccessTokenError) return [];
+    throw error;
+  }
+}
+
+/**
+ * Refresh in place: serve the page with the new cookies, or send the visitor on exactly as the
+ * bounce would (forbidden page when the fresh token still lacks the role, login page otherwise).
+ * Returns null when the store could not answer, so the caller falls back to the bounce.
+ */
+async function refreshInline(deps: AuthDeps, rule: RolesRule, request: Request, context: EdgeContext, cookies: Record<string, string>, next: string): Promise<Response | null> {
+  try {
+    const refreshed = await refresh(deps, cookies);
+    if (!rule.roles.some((role) => refreshed.user.roles.includes(role))) return redirect(deps.gates.forbiddenPage, refreshed.cookies);
+    return withCookies(await context.next(request), refreshed.cookies);
+  } catch (error) {
+    if (error instanceof AuthError && (error.code === 'session_expired' || error.code === 'refresh_token_reused')) {
+      return redirect(loginLocation(deps.gates, next, error.code), clearedCookies(cookiePolicy(deps)));
+    }
+    // The database is unreachable from here (or answered something unexpected): the refresh
+    // function may still reach it, and a rotation that did commit is answered again there
+    // within the grace interval, so bouncing is safe.
+    console.error(`rolegate edge gate: inline refresh failed, bouncing instead: ${(error as Error).name}: ${(error as Error).message}`);
+    return null;
+  }
+}
+
+/**
+ * Builds the edge function's handler.
+ *
+ * @example
+ * export default createEdgeGate({ table, env: () => Netlify.env.toObject() });
+ */
+export function createEdgeGate(options: EdgeGateOptions): EdgeHandler {
+  const { table } = options;
+  let runtime: EdgeRuntime | undefined;
+  return async (request, context) => {
+    const url = new URL(request.url);
+    const path = decodedPath(url.pathname);
+    const rule = matchingRule(table, path);
+    if (!rule || rule.access !== 'roles') return context.next();
+
+    runtime ??= loadEdgeRuntime(options, table);
+    const cookies = readCookies(request.headers.get('cookie') ?? undefined);
+    const roles = await tokenRoles(runtime, table, cookies);
+    if (rule.roles.some((role) => roles.includes(role))) return context.next();
+
+    // The address the `_redirects` fallback would send this visitor to: the original path
+    // rides in the refresh function's path, the visitor's query string after it.
+    const bouncePath = encodedPath(bounceNextFor(rule.gate, path));
+    const bounce = redirect(`${table.refreshFunction}${bouncePath}${url.search}`);
+    const { deps, auth } = runtime;
+    // With COOKIE_DOMAIN the refresh cookie is path-limited to the auth functions and never
+    // reaches a page, so only the bounce can use it.
+    if (!deps || !auth || !readRefreshToken(cookies, { domain: auth.cookieDomain })) return bounce;
+    const next = safeNextPath(`${bouncePath}${url.search}`, '/');
+    return (await refreshInline(deps, rule, request, context, cookies, next)) ?? bounce;
+  };
+}

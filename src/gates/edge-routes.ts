@@ -1,0 +1,61 @@
+import { parsePathPattern } from './path-pattern.js';
+import type { GateTable } from './table.js';
+
+/**
+ * Which requests Netlify hands to the edge gate: one `pattern` (a regular expression over the
+ * request path, https://docs.netlify.com/edge-functions/declarations/) per gate.
+ *
+ * These are only a pre-filter. The edge gate decodes the path and asks the gate table, so
+ * public exceptions, auth paths and look-alikes are decided there, exactly as in redirects
+ * mode. What the pre-filter must never do is *miss* a gated path, or the static file would be
+ * served with no check at all. Netlify matches edge declarations against the path as sent,
+ * percent-escapes included, while the table (like Netlify's redirect matcher) sees the decoded
+ * path. A plain `path: "/admin/*"` would therefore let `/%61dmin/secret.html` through
+ * (URLPattern compares escapes literally). So every character of a gate's literal part may
+ * also appear as its UTF-8 percent-escape, in either hex case, and `/` as `%2F`.
+ *
+ * @example
+ * edgeRoutePatterns(table) // ['^(?:/|%2[fF])(?:a|%61)(?:d|%64)…(?:$|(?:/|%2[fF]).*$)', …]
+ */
+export function edgeRoutePatterns(table: Pick<GateTable, 'rules'>): string[] {
+  const patterns: string[] = [];
+  for (const rule of table.rules) {
+    if (rule.access !== 'roles') continue;
+    const pattern = parsePathPattern(rule.from);
+    if (pattern.kind === 'splat') {
+      // `/p/*` covers `/p`, `/p/` and everything below; `/*` covers every path.
+      patterns.push(pattern.prefix === '' ? '^/.*$' : `^${escapedLiteral(pattern.prefix)}(?:${SLASH}.*)?$`);
+    } else {
+      // An exact gate also covers its path with one trailing slash.
+      patterns.push(`^${escapedLiteral(pattern.path)}(?:${SLASH})?$`);
+    }
+  }
+  return [...new Set(patterns)];
+}
+
+const SLASH = '/|%2[fF]';
+
+function hexAnyCase(byte: number): string {
+  return byte
+    .toString(16)
+    .toUpperCase()
+    .padStart(2, '0')
+    .split('')
+    .map((digit) => (/[A-F]/.test(digit) ? `[${digit}${digit.toLowerCase()}]` : digit))
+    .join('');
+}
+
+function regExpLiteral(char: string): string {
+  return char.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+}
+
+/** A regular expression matching `literal` with any of its characters percent-escaped. */
+function escapedLiteral(literal: string): string {
+  let out = '';
+  for (const char of literal) {
+    const escapes = [...new TextEncoder().encode(char)].map((byte) => `%${hexAnyCase(byte)}`).join('');
+    const plain = char === '/' ? '/' : regExpLiteral(char);
+    out += `(?:${plain}|${escapes})`;
+  }
+  return out;
+}
