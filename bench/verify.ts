@@ -1,16 +1,24 @@
 /**
- * Verification throughput: verifyAccessToken (HS256 verify + claim checks,
- * what every gated request of the site's own functions pays) against the
- * physical floor, one raw HMAC-SHA256 over the same signing input.
+ * Verification throughput: what every gated request to a site's own function
+ * pays (requireRole: HS256 verify + claim checks), against the physical floor,
+ * one raw HMAC-SHA256 over the same signing input. requireRole uses the
+ * node:crypto fast path; the jose path (kept for Web runtimes) is measured
+ * beside it against the same floor.
  */
 import { createHmac } from 'node:crypto';
+import type { HandlerEvent } from '@netlify/functions';
 import { signAccessToken, verifyAccessToken, nowSeconds } from '../src/core/access-token.js';
+import { verifyAccessTokenSync } from '../src/core/access-token-node.js';
+import { readConfig } from '../src/core/config.js';
+import { requireRole } from '../src/auth/require-role.js';
 import { Secret } from '../src/core/secret.js';
 import { throughput } from './stats.js';
 import type { Row } from './report.js';
 
+const SECRET = 'bench-secret-0123456789-abcdefghijklmnop';
+
 export async function benchVerify(): Promise<Row[]> {
-  const secret = new Secret('bench-secret-0123456789-abcdefghijklmnop');
+  const secret = new Secret(SECRET);
   const now = nowSeconds();
   const { token } = await signAccessToken({
     subject: { id: '6f0e6c1e-0000-4000-8000-000000000000', email: 'bench@example.com', roles: ['admin', 'member'] },
@@ -18,11 +26,25 @@ export async function benchVerify(): Promise<Row[]> {
   });
   const signingInput = token.slice(0, token.lastIndexOf('.'));
   const key = secret.bytes();
+  const config = readConfig({ JWT_SECRET: SECRET, ROLEGATE_DATA_DIR: 'unused' }).auth;
+  const event = { httpMethod: 'GET', path: '/.netlify/functions/whoami', headers: { cookie: `nf_jwt=${token}` } } as unknown as HandlerEvent;
+  // A check that cannot fail proves nothing: each candidate must accept this token first.
+  if (!(await requireRole(event, ['admin'], { config, now })).ok) throw new Error('requireRole refused the bench token');
+  verifyAccessTokenSync(token, { secrets: [secret], issuer: 'rolegate', now });
+
   const floor = await throughput(() => createHmac('sha256', key).update(signingInput).digest('base64url'), { seconds: 2 });
-  const verify = await throughput(() => verifyAccessToken(token, { secrets: [secret], issuer: 'rolegate', now }), { seconds: 2 });
-  const ratio = verify.median / floor.median;
-  return [{
-    section: 'verification', name: 'verifyAccessToken per core', unit: 'ops/s', result: verify,
-    baseline: { name: 'raw HMAC-SHA256', result: floor }, ratio, goal: '≥ 0.1 of the floor', met: ratio >= 0.1,
-  }];
+  const candidates: Array<[string, () => unknown]> = [
+    ['requireRole (node:crypto fast path)', () => requireRole(event, ['admin'], { config, now })],
+    ['verifyAccessTokenSync (node:crypto)', () => verifyAccessTokenSync(token, { secrets: [secret], issuer: 'rolegate', now })],
+    ['verifyAccessToken (jose, Web runtimes)', () => verifyAccessToken(token, { secrets: [secret], issuer: 'rolegate', now })],
+  ];
+  const rows: Row[] = [];
+  for (const [name, run] of candidates) {
+    const result = await throughput(run, { seconds: 2 });
+    const ratio = result.median / floor.median;
+    // The goal is requireRole's; the other two show where its time goes.
+    const goal = name.startsWith('requireRole') ? { goal: '≥ 0.1 of the floor', met: ratio >= 0.1 } : {};
+    rows.push({ section: 'verification', name: `${name} per core`, unit: 'ops/s', result, baseline: { name: 'raw HMAC-SHA256', result: floor }, ratio, ...goal });
+  }
+  return rows;
 }

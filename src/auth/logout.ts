@@ -1,4 +1,4 @@
-import { verifyAccessToken } from '../core/access-token.js';
+import { verifyAccessTokenSync } from '../core/access-token-node.js';
 import { looksLikeRefreshToken, refreshTokenHash } from '../core/refresh-token.js';
 import { ACCESS_COOKIE, readRefreshToken } from '../http/cookies.js';
 import type { AuthDeps } from './deps.js';
@@ -19,7 +19,12 @@ export async function logout(deps: AuthDeps, cookies: Record<string, string>, sc
     : ({ status: 'not_found' } as const);
   if (revoked.status === 'not_found' && cookies[ACCESS_COOKIE]) {
     const secrets = [config.jwtSecret, ...(config.jwtSecretPrevious ? [config.jwtSecretPrevious] : [])];
-    const claims = await verifyAccessToken(cookies[ACCESS_COOKIE], { secrets, issuer: config.jwtIssuer, now: deps.now() }).catch(() => undefined);
+    let claims: ReturnType<typeof verifyAccessTokenSync> | undefined;
+    try {
+      claims = verifyAccessTokenSync(cookies[ACCESS_COOKIE], { secrets, issuer: config.jwtIssuer, now: deps.now() });
+    } catch {
+      claims = undefined;
+    }
     if (claims) revoked = await store.revokeSession({ sessionId: claims.sid, reason: 'logout' });
   }
   if (revoked.status === 'not_found') return { ended: false };

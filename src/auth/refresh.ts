@@ -1,6 +1,6 @@
 import { AuthError } from '../core/auth-errors.js';
 import { looksLikeRefreshToken, refreshTokenHash, successorRefreshToken } from '../core/refresh-token.js';
-import { verifyAccessToken } from '../core/access-token.js';
+import { verifyAccessTokenSync } from '../core/access-token-node.js';
 import { fingerprintHash } from '../core/fingerprint.js';
 import { ACCESS_COOKIE, fingerprintCookieName, readRefreshToken } from '../http/cookies.js';
 import type { User } from '../store/store.js';
@@ -58,7 +58,12 @@ async function checkFingerprint(deps: AuthDeps, cookies: Record<string, string>)
   const access = cookies[ACCESS_COOKIE];
   if (access) {
     const secrets = [config.jwtSecret, ...(config.jwtSecretPrevious ? [config.jwtSecretPrevious] : [])];
-    const claims = await verifyAccessToken(access, { secrets, issuer: config.jwtIssuer, now: deps.now(), allowExpired: true }).catch(() => undefined);
+    let claims: ReturnType<typeof verifyAccessTokenSync> | undefined;
+    try {
+      claims = verifyAccessTokenSync(access, { secrets, issuer: config.jwtIssuer, now: deps.now(), allowExpired: true });
+    } catch {
+      claims = undefined;
+    }
     if (claims?.fph !== undefined && claims.fph !== fingerprintHash(fingerprint)) throw new AuthError('session_expired');
   }
   return fingerprint;

@@ -1,5 +1,6 @@
 import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
-import { AccessTokenError, rolesAtClaimPath, verifyAccessToken, nowSeconds, type AccessTokenClaims } from '../core/access-token.js';
+import { AccessTokenError, rolesAtClaimPath, nowSeconds, type AccessTokenClaims } from '../core/access-token-claims.js';
+import { verifyAccessTokenSync } from '../core/access-token-node.js';
 import { AuthError } from '../core/auth-errors.js';
 import { readConfig, type AuthConfig } from '../core/config.js';
 import { fingerprintHash } from '../core/fingerprint.js';
@@ -52,7 +53,7 @@ export async function requireRole(event: HandlerEvent, roles: readonly string[] 
   let claims: AccessTokenClaims;
   try {
     const secrets = [config.jwtSecret, ...(config.jwtSecretPrevious ? [config.jwtSecretPrevious] : [])];
-    claims = await verifyAccessToken(token, { secrets, issuer: config.jwtIssuer, now: options.now ?? nowSeconds() });
+    claims = verifyAccessTokenSync(token, { secrets, issuer: config.jwtIssuer, now: options.now ?? nowSeconds() });
   } catch (error) {
     const code = error instanceof AccessTokenError && error.code === 'token_expired' ? 'session_expired' : 'unauthenticated';
     return { ok: false, response: errorResponse(new AuthError(code)) };

@@ -1,4 +1,4 @@
-import { nowSeconds } from '../core/access-token.js';
+import { nowSeconds } from '../core/access-token-claims.js';
 import { readConfig, type Env } from '../core/config.js';
 import { gateTableFromConfig } from '../gates/compile.js';
 import { openStore } from '../store/open-store.js';

@@ -1,41 +1,34 @@
-import { SignJWT, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import type { Secret } from './secret.js';
+import {
+  ACCESS_TOKEN_HEADER,
+  AccessTokenError,
+  MAX_ACCESS_TOKEN_BYTES,
+  accessTokenClaims,
+  hasRolegateClaimTypes,
+  type AccessTokenClaims,
+  type SignAccessTokenOptions,
+  type VerifyAccessTokenOptions,
+} from './access-token-claims.js';
 
-/** Where Netlify's edge looks for roles unless the site says otherwise (`jwtRolePath`). */
-export const DEFAULT_ROLE_CLAIM_PATH = 'app_metadata.authorization.roles';
-
-/** Tokens larger than this are refused before any parsing: a cookie cannot carry more anyway. */
-export const MAX_ACCESS_TOKEN_BYTES = 4096;
-
-export interface AccessTokenSubject {
-  id: string;
-  email: string;
-  roles: readonly string[];
-  userMetadata?: Record<string, unknown>;
-}
-
-export interface SignAccessTokenOptions {
-  subject: AccessTokenSubject;
-  sessionId: string;
-  secret: Secret;
-  issuer: string;
-  ttlSeconds: number;
-  /** Seconds since the epoch; injected so tests need no clock tricks. */
-  now: number;
-  /** SHA-256 (hex) of the fingerprint cookie, when token sidejacking protection is on. */
-  fingerprintHash?: string;
-}
-
-export interface AccessTokenClaims extends JWTPayload {
-  sub: string;
-  email: string;
-  sid: string;
-  iat: number;
-  exp: number;
-  app_metadata: { authorization: { roles: string[] } };
-  user_metadata: Record<string, unknown>;
-  fph?: string;
-}
+/**
+ * Access tokens on jose and WebCrypto: the implementation that runs in any
+ * Web runtime (Deno, edge functions, browsers). Node functions use the
+ * synchronous node:crypto twin in access-token-node.ts, which follows the same
+ * rules (test/core/access-token*.test.ts run both over the same tokens).
+ */
+export {
+  AccessTokenError,
+  DEFAULT_ROLE_CLAIM_PATH,
+  MAX_ACCESS_TOKEN_BYTES,
+  nowSeconds,
+  rolesAtClaimPath,
+  type AccessTokenClaims,
+  type AccessTokenErrorCode,
+  type AccessTokenSubject,
+  type SignAccessTokenOptions,
+  type VerifyAccessTokenOptions,
+} from './access-token-claims.js';
 
 /**
  * Signs the access token in exactly the form Netlify's role-based redirects
@@ -47,23 +40,15 @@ export interface AccessTokenClaims extends JWTPayload {
  * const { token, expiresAt } = await signAccessToken({ subject, sessionId, secret, issuer: 'rolegate', ttlSeconds: 900, now: nowSeconds() });
  */
 export async function signAccessToken(options: SignAccessTokenOptions): Promise<{ token: string; expiresAt: number }> {
-  const { subject, now } = options;
-  const expiresAt = now + options.ttlSeconds;
-  const payload: Omit<AccessTokenClaims, 'iss' | 'iat' | 'exp' | 'sub'> = {
-    email: subject.email,
-    sid: options.sessionId,
-    app_metadata: { authorization: { roles: [...subject.roles] } },
-    user_metadata: subject.userMetadata ?? {},
-  };
-  if (options.fingerprintHash) payload.fph = options.fingerprintHash;
+  const { sub, iss, iat, exp, ...payload } = accessTokenClaims(options);
   const token = await new SignJWT(payload)
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(subject.id)
-    .setIssuer(options.issuer)
-    .setIssuedAt(now)
-    .setExpirationTime(expiresAt)
+    .setProtectedHeader({ ...ACCESS_TOKEN_HEADER })
+    .setSubject(sub)
+    .setIssuer(iss!)
+    .setIssuedAt(iat)
+    .setExpirationTime(exp)
     .sign(await hmacKey(options.secret));
-  return { token, expiresAt };
+  return { token, expiresAt: exp };
 }
 
 // jose re-imports a raw key on every call; importing each secret once halves
@@ -76,29 +61,6 @@ function hmacKey(secret: Secret): Promise<CryptoKey> {
     importedKeys.set(secret, key);
   }
   return key;
-}
-
-export type AccessTokenErrorCode = 'token_missing' | 'token_expired' | 'token_invalid';
-
-/** Why a token was refused. `code` is stable; the cause stays internal. */
-export class AccessTokenError extends Error {
-  constructor(readonly code: AccessTokenErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'AccessTokenError';
-  }
-}
-
-export interface VerifyAccessTokenOptions {
-  /** Current secret first, then the previous one during a rotation. */
-  secrets: readonly Secret[];
-  issuer: string;
-  now: number;
-  /** Accept a token whose only fault is its age (used to read the fingerprint claim of an expired token at refresh). */
-  allowExpired?: boolean;
-}
-
-function isStringArray(value: unknown): value is string[] {
-  return Array.isArray(value) && value.every((v) => typeof v === 'string');
 }
 
 /**
@@ -123,8 +85,7 @@ export async function verifyAccessToken(token: string, options: VerifyAccessToke
         requiredClaims: ['sub', 'exp', 'iat', 'sid'],
         ...(options.allowExpired ? { clockTolerance: Number.MAX_SAFE_INTEGER } : {}),
       });
-      const roles = (payload.app_metadata as { authorization?: { roles?: unknown } } | undefined)?.authorization?.roles;
-      if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string' || typeof payload.email !== 'string' || !isStringArray(roles)) {
+      if (!hasRolegateClaimTypes(payload)) {
         throw new AccessTokenError('token_invalid', 'access token claims have the wrong types');
       }
       return payload as AccessTokenClaims;
@@ -137,19 +98,4 @@ export async function verifyAccessToken(token: string, options: VerifyAccessToke
     }
   }
   throw new AccessTokenError('token_invalid', 'access token rejected', { cause: lastError });
-}
-
-/** Reads a dotted claim path (e.g. `app_metadata.authorization.roles`) and returns the roles there, or []. */
-export function rolesAtClaimPath(claims: Record<string, unknown>, path = DEFAULT_ROLE_CLAIM_PATH): string[] {
-  let value: unknown = claims;
-  for (const part of path.split('.')) {
-    if (!value || typeof value !== 'object') return [];
-    value = (value as Record<string, unknown>)[part];
-  }
-  return isStringArray(value) ? value : [];
-}
-
-/** Whole seconds since the epoch. */
-export function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
 }

@@ -1,6 +1,7 @@
 import { SignJWT, UnsecuredJWT, decodeProtectedHeader, exportSPKI, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { AccessTokenError, MAX_ACCESS_TOKEN_BYTES, rolesAtClaimPath, signAccessToken, verifyAccessToken } from '../../src/core/access-token.js';
+import { AccessTokenError, MAX_ACCESS_TOKEN_BYTES, rolesAtClaimPath, signAccessToken, verifyAccessToken, type AccessTokenClaims, type VerifyAccessTokenOptions } from '../../src/core/access-token.js';
+import { signAccessTokenSync, verifyAccessTokenSync } from '../../src/core/access-token-node.js';
 import { Secret } from '../../src/core/secret.js';
 
 const secret = new Secret('access-token-test-secret-0123456789abcdef');
@@ -9,23 +10,34 @@ const NOW = 1_800_000_000;
 const subject = { id: '7d0e2a52-5f0c-4d7e-9d7e-111111111111', email: 'ada@example.com', roles: ['admin'] };
 const verifyOptions = { secrets: [secret], issuer: 'rolegate', now: NOW };
 
-const sign = (overrides: Partial<Parameters<typeof signAccessToken>[0]> = {}) =>
-  signAccessToken({ subject, sessionId: 'sess-1', secret, issuer: 'rolegate', ttlSeconds: 900, now: NOW, ...overrides });
-
-async function refusal(token: string, options = verifyOptions): Promise<string> {
-  try {
-    await verifyAccessToken(token, options);
-  } catch (error) {
-    expect(error).toBeInstanceOf(AccessTokenError);
-    return (error as AccessTokenError).code;
-  }
-  return 'accepted';
-}
+// Every test runs against both implementations: jose (Web runtimes) and the
+// synchronous node:crypto fast path the Node functions use.
+const implementations = [
+  { name: 'jose', signToken: signAccessToken, verify: verifyAccessToken },
+  {
+    name: 'node:crypto fast path',
+    signToken: async (options: Parameters<typeof signAccessToken>[0]) => signAccessTokenSync(options),
+    verify: async (token: string, options: VerifyAccessTokenOptions): Promise<AccessTokenClaims> => verifyAccessTokenSync(token, options),
+  },
+];
 
 const hmac = (bytes: Uint8Array<ArrayBuffer>) => crypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
 const claims = { email: subject.email, sid: 'sess-1', app_metadata: { authorization: { roles: ['admin'] } }, user_metadata: {} };
 
-describe('access tokens', () => {
+describe.each(implementations)('access tokens ($name)', ({ signToken, verify: verifyAccessToken }) => {
+  const sign = (overrides: Partial<Parameters<typeof signAccessToken>[0]> = {}) =>
+    signToken({ subject, sessionId: 'sess-1', secret, issuer: 'rolegate', ttlSeconds: 900, now: NOW, ...overrides });
+
+  async function refusal(token: string, options = verifyOptions): Promise<string> {
+    try {
+      await verifyAccessToken(token, options);
+    } catch (error) {
+      expect(error).toBeInstanceOf(AccessTokenError);
+      return (error as AccessTokenError).code;
+    }
+    return 'accepted';
+  }
+
   it('have exactly the header Netlify reads and the claims rolegate promises', async () => {
     const { token, expiresAt } = await sign({ subject: { ...subject, userMetadata: { full_name: 'Ada' } } });
     expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256', typ: 'JWT' });
