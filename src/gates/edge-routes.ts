@@ -27,13 +27,13 @@ export function edgeRoutePatterns(table: Pick<GateTable, 'rules'>): string[] {
       patterns.push(pattern.prefix === '' ? '^/.*$' : `^${escapedLiteral(pattern.prefix)}(?:${SLASH}.*)?$`);
     } else {
       // An exact gate also covers its path with one trailing slash.
-      patterns.push(`^${escapedLiteral(pattern.path)}(?:${SLASH})?$`);
+      patterns.push(`^${escapedLiteral(pattern.path)}${SLASH}?$`);
     }
   }
   return [...new Set(patterns)];
 }
 
-const SLASH = '/|%2[fF]';
+const SLASH = '(?:/|%2[fF])';
 
 function hexAnyCase(byte: number): string {
   return byte
@@ -54,8 +54,7 @@ function escapedLiteral(literal: string): string {
   let out = '';
   for (const char of literal) {
     const escapes = [...new TextEncoder().encode(char)].map((byte) => `%${hexAnyCase(byte)}`).join('');
-    const plain = char === '/' ? '/' : regExpLiteral(char);
-    out += `(?:${plain}|${escapes})`;
+    out += char === '/' ? SLASH : `(?:${regExpLiteral(char)}|${escapes})`;
   }
   return out;
 }

@@ -1,0 +1,120 @@
+/**
+ * The edge gate as Netlify would run it: the real generated function (written by
+ * `buildEdgeGate` into a throwaway site, with the runtime bundled by scripts/edge-bundle.mjs),
+ * a Web-standard Request, and a context shaped like Netlify's edge `Context` whose `next()`
+ * serves the static page. The route patterns from the generated `config` decide whether Netlify
+ * would invoke the function at all.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Env } from '../../src/core/config.js';
+import type { EdgeHandler, EdgeGateOptions } from '../../src/edge/gate.js';
+import { buildEdgeGate } from '../../src/gates/edge-build.js';
+import { parseGateConfig, type GateConfigInput } from '../../src/gates/config.js';
+// @ts-expect-error: a plain ES module without types (build tooling)
+import { bundleEdgeRuntime } from '../../scripts/edge-bundle.mjs';
+
+export const SITE = 'https://site.example';
+export const PAGE_BODY = 'the static page';
+
+export interface EdgeSite {
+  root: string;
+  entryPath: string;
+  runtimePath: string;
+  /** The generated `config` export. */
+  declaration: { pattern: string[]; onError: string };
+  /** The generated default export, with `Netlify.env` set to `env` while it loads. */
+  loadGenerated(env: Env): Promise<EdgeHandler>;
+  /** The bundled runtime's `createEdgeGate`, for gates with other options. */
+  createEdgeGate(options: EdgeGateOptions): EdgeHandler;
+  close(): Promise<void>;
+}
+
+let loads = 0;
+
+/** Bundles the runtime and generates the edge function for `config` (mode forced to "edge"). */
+export async function makeEdgeSite(config: GateConfigInput): Promise<EdgeSite> {
+  const root = await mkdtemp(join(tmpdir(), 'rolegate-edge-'));
+  const runtimePath = join(root, 'edge-gate.js');
+  await bundleEdgeRuntime(runtimePath);
+  const { entryPath } = await buildEdgeGate({ siteRoot: root, config: parseGateConfig({ ...config, mode: 'edge' }), runtimePath });
+  const generated = await import(pathToFileURL(entryPath).href);
+  const runtime = await import(pathToFileURL(join(root, 'netlify/edge-functions/rolegate-gate/runtime.js')).href);
+  return {
+    root,
+    entryPath,
+    runtimePath,
+    declaration: generated.config,
+    async loadGenerated(env) {
+      // A fresh module instance per environment, as a fresh edge isolate would read it.
+      const fresh = await import(`${pathToFileURL(entryPath).href}?load=${++loads}`);
+      const handler: EdgeHandler = fresh.default;
+      return async (request, context) => {
+        (globalThis as { Netlify?: unknown }).Netlify = { env: { toObject: () => ({ ...env }) } };
+        try {
+          return await handler(request, context);
+        } finally {
+          delete (globalThis as { Netlify?: unknown }).Netlify;
+        }
+      };
+    },
+    createEdgeGate: runtime.createEdgeGate,
+    close: () => rm(root, { recursive: true, force: true }),
+  };
+}
+
+/** Netlify's edge `Context`, as far as the gate uses it: `next()` serves the page and is counted. */
+export function pageContext(): { next(request?: Request): Promise<Response>; calls: number; forwarded: Request[] } {
+  const context = {
+    calls: 0,
+    forwarded: [] as Request[],
+    async next(request?: Request) {
+      context.calls += 1;
+      if (request) context.forwarded.push(request);
+      return new Response(PAGE_BODY, { status: 200, headers: { 'content-type': 'text/html', 'cache-control': 'public, max-age=0, must-revalidate' } });
+    },
+  };
+  return context;
+}
+
+/** Whether Netlify would hand `pathname` (as sent, percent-escapes included) to the edge gate. */
+export function routedToGate(declaration: EdgeSite['declaration'], pathname: string): boolean {
+  return declaration.pattern.some((source) => new RegExp(source).test(pathname));
+}
+
+/** A decoded path as a browser would send it. */
+export function encodedRequestPath(path: string): string {
+  return encodeURI(path).replace(/[?#]/g, (c) => encodeURIComponent(c));
+}
+
+export function cookieHeader(cookies: Record<string, string>): string {
+  return Object.entries(cookies).filter(([, v]) => v !== '').map(([k, v]) => `${k}=${v}`).join('; ');
+}
+
+export interface EdgeAnswer {
+  served: boolean;
+  status: number;
+  location: string | null;
+  setCookies: string[];
+  response: Response;
+}
+
+/**
+ * One request through Netlify's routing and the gate: when no declared pattern matches, the
+ * function is not invoked and the page is served as it is.
+ */
+export async function askGate(site: Pick<EdgeSite, 'declaration'>, gate: EdgeHandler, pathAndQuery: string, cookies: Record<string, string> = {}): Promise<EdgeAnswer> {
+  const request = new Request(`${SITE}${pathAndQuery}`, { headers: cookies && Object.keys(cookies).length ? { cookie: cookieHeader(cookies) } : {} });
+  const context = pageContext();
+  const routed = routedToGate(site.declaration, new URL(request.url).pathname);
+  const response = routed ? await gate(request, context) : await context.next();
+  return {
+    served: context.calls === 1 && response.status === 200 && (await response.clone().text()) === PAGE_BODY,
+    status: response.status,
+    location: response.headers.get('location'),
+    setCookies: response.headers.getSetCookie(),
+    response,
+  };
+}
