@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { Secret } from './secret.js';
 import { checkCookieDomain } from './cookie-domain.js';
 
@@ -47,85 +46,141 @@ export class ConfigError extends Error {
 const DEFAULT_DATA_DIR = '.rolegate/data';
 const DEFAULT_SITE_URL = 'http://localhost:8888';
 
-const integer = (min: number, max: number, fallback: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, { message: 'must be a whole number' })
-    .transform(Number)
-    .pipe(z.number().min(min, { message: `must be at least ${min}` }).max(max, { message: `must be at most ${max}` }))
-    .optional()
-    .transform((v) => v ?? fallback);
+// Hand-written checks rather than zod: every function checks its environment
+// at cold start, and zod costs ~440 KB of bundle and ~30 ms of start-up there
+// (BENCHMARKS.md, cold start). Each check returns the value or records a
+// problem naming the variable, never its value.
 
-const secret = (minBytes: number) =>
-  z
-    .string()
-    .refine((v) => Buffer.byteLength(v, 'utf8') >= minBytes, {
-      message: `must be at least ${minBytes} bytes (generate one with: openssl rand -base64 48)`,
-    })
-    .transform((v) => new Secret(v));
+/** Collects problems as `NAME message`, in the order the variables are checked. */
+class Problems {
+  readonly list: string[] = [];
+  add(name: string, message: string): undefined {
+    this.list.push(`${name} ${message}`);
+    return undefined;
+  }
+}
 
-const httpUrl = z
-  .string()
-  .trim()
-  .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), {
-    message: 'must be an absolute http(s) URL',
-  });
+function integer(env: Env, problems: Problems, name: string, min: number, max: number, fallback: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) return problems.add(name, 'must be a whole number') ?? fallback;
+  const value = Number(raw);
+  if (value < min) return problems.add(name, `must be at least ${min}`) ?? fallback;
+  if (value > max) return problems.add(name, `must be at most ${max}`) ?? fallback;
+  return value;
+}
 
-const postgresUrl = z
-  .string()
-  .trim()
-  .refine((v) => URL.canParse(v) && /^postgres(ql)?:$/.test(new URL(v).protocol), {
-    message: 'must be a postgres:// or postgresql:// connection string',
-  })
-  .transform((v) => new Secret(v));
+function secret(env: Env, problems: Problems, name: string, minBytes: number): Secret | undefined {
+  const raw = env[name];
+  if (raw === undefined) return undefined;
+  if (Buffer.byteLength(raw, 'utf8') < minBytes) {
+    return problems.add(name, `must be at least ${minBytes} bytes (generate one with: openssl rand -base64 48)`);
+  }
+  return new Secret(raw);
+}
 
-const authSchema = z.object({
-  JWT_SECRET: z.string({ message: 'is required' }).pipe(secret(32)),
-  JWT_SECRET_PREVIOUS: secret(32).optional(),
-  JWT_ISSUER: z.string().trim().min(1, { message: 'must not be empty' }).optional(),
-  ACCESS_TOKEN_TTL_SECONDS: integer(5, 86_400, 900),
-  REFRESH_TOKEN_TTL_SECONDS: integer(60, 31_536_000, 2_592_000),
-  REFRESH_GRACE_SECONDS: integer(0, 300, 10),
-  SITE_URL: httpUrl.optional(),
-  URL: httpUrl.optional(),
-  COOKIE_DOMAIN: z.string().trim().min(1).optional(),
-  ALLOWED_ORIGINS: z
-    .string()
-    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
-    .refine((list) => list.every((o) => URL.canParse(o) && new URL(o).origin === o.replace(/\/$/, '').toLowerCase()), {
-      message: 'must be a comma-separated list of origins such as https://app.example.com',
-    })
-    .optional(),
-  LOGIN_MAX_FAILURES_PER_ACCOUNT: integer(1, 1000, 5),
-  LOGIN_MAX_FAILURES_PER_IP: integer(1, 100_000, 50),
-  LOGIN_THROTTLE_WINDOW_SECONDS: integer(1, 86_400, 900),
-  BCRYPT_COST: integer(10, 15, 11),
-  TOKEN_FINGERPRINT: z.enum(['on', 'off'], { message: 'must be "on" or "off"' }).optional(),
-});
+function nonEmpty(env: Env, problems: Problems, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined) return undefined;
+  return raw ? raw : problems.add(name, 'must not be empty');
+}
 
-const databaseSchema = z.object({
-  SUPABASE_URL: httpUrl.optional(),
-  SUPABASE_SERVICE_ROLE_KEY: z.string().min(20, { message: 'does not look like a service role key' }).transform((v) => new Secret(v)).optional(),
-  DATABASE_URL: postgresUrl.optional(),
-  NETLIFY_DB_URL: postgresUrl.optional(),
-  ROLEGATE_DATA_DIR: z.string().trim().min(1).optional(),
-  DB_TIMEOUT_MS: integer(100, 120_000, 5000),
-});
+function httpUrl(env: Env, problems: Problems, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined) return undefined;
+  if (URL.canParse(raw) && /^https?:$/.test(new URL(raw).protocol)) return raw;
+  return problems.add(name, 'must be an absolute http(s) URL');
+}
+
+function postgresUrl(env: Env, problems: Problems, name: string): Secret | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined) return undefined;
+  if (URL.canParse(raw) && /^postgres(ql)?:$/.test(new URL(raw).protocol)) return new Secret(raw);
+  return problems.add(name, 'must be a postgres:// or postgresql:// connection string');
+}
+
+function origins(env: Env, problems: Problems, name: string): string[] | undefined {
+  const raw = env[name];
+  if (raw === undefined) return undefined;
+  const list = raw.split(',').map((o) => o.trim()).filter(Boolean);
+  if (list.every((o) => URL.canParse(o) && new URL(o).origin === o.replace(/\/$/, '').toLowerCase())) return list;
+  return problems.add(name, 'must be a comma-separated list of origins such as https://app.example.com');
+}
+
+function onOff(env: Env, problems: Problems, name: string): 'on' | 'off' | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === 'on' || raw === 'off') return raw;
+  return problems.add(name, 'must be "on" or "off"');
+}
+
+interface AuthVariables {
+  JWT_SECRET?: Secret;
+  JWT_SECRET_PREVIOUS?: Secret;
+  JWT_ISSUER?: string;
+  ACCESS_TOKEN_TTL_SECONDS: number;
+  REFRESH_TOKEN_TTL_SECONDS: number;
+  REFRESH_GRACE_SECONDS: number;
+  SITE_URL?: string;
+  URL?: string;
+  COOKIE_DOMAIN?: string;
+  ALLOWED_ORIGINS?: string[];
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: number;
+  LOGIN_MAX_FAILURES_PER_IP: number;
+  LOGIN_THROTTLE_WINDOW_SECONDS: number;
+  BCRYPT_COST: number;
+  TOKEN_FINGERPRINT?: 'on' | 'off';
+}
+
+function authVariables(env: Env, problems: Problems): AuthVariables {
+  const jwtSecret = secret(env, problems, 'JWT_SECRET', 32);
+  if (env.JWT_SECRET === undefined) problems.add('JWT_SECRET', 'is required');
+  return {
+    JWT_SECRET: jwtSecret,
+    JWT_SECRET_PREVIOUS: secret(env, problems, 'JWT_SECRET_PREVIOUS', 32),
+    JWT_ISSUER: nonEmpty(env, problems, 'JWT_ISSUER'),
+    ACCESS_TOKEN_TTL_SECONDS: integer(env, problems, 'ACCESS_TOKEN_TTL_SECONDS', 5, 86_400, 900),
+    REFRESH_TOKEN_TTL_SECONDS: integer(env, problems, 'REFRESH_TOKEN_TTL_SECONDS', 60, 31_536_000, 2_592_000),
+    REFRESH_GRACE_SECONDS: integer(env, problems, 'REFRESH_GRACE_SECONDS', 0, 300, 10),
+    SITE_URL: httpUrl(env, problems, 'SITE_URL'),
+    URL: httpUrl(env, problems, 'URL'),
+    COOKIE_DOMAIN: nonEmpty(env, problems, 'COOKIE_DOMAIN'),
+    ALLOWED_ORIGINS: origins(env, problems, 'ALLOWED_ORIGINS'),
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: integer(env, problems, 'LOGIN_MAX_FAILURES_PER_ACCOUNT', 1, 1000, 5),
+    LOGIN_MAX_FAILURES_PER_IP: integer(env, problems, 'LOGIN_MAX_FAILURES_PER_IP', 1, 100_000, 50),
+    LOGIN_THROTTLE_WINDOW_SECONDS: integer(env, problems, 'LOGIN_THROTTLE_WINDOW_SECONDS', 1, 86_400, 900),
+    BCRYPT_COST: integer(env, problems, 'BCRYPT_COST', 10, 15, 11),
+    TOKEN_FINGERPRINT: onOff(env, problems, 'TOKEN_FINGERPRINT'),
+  };
+}
+
+interface DatabaseVariables {
+  SUPABASE_URL?: string;
+  SUPABASE_SERVICE_ROLE_KEY?: Secret;
+  DATABASE_URL?: Secret;
+  NETLIFY_DB_URL?: Secret;
+  ROLEGATE_DATA_DIR?: string;
+  DB_TIMEOUT_MS: number;
+}
+
+function databaseVariables(env: Env, problems: Problems): DatabaseVariables {
+  const key = env.SUPABASE_SERVICE_ROLE_KEY;
+  if (key !== undefined && key.length < 20) problems.add('SUPABASE_SERVICE_ROLE_KEY', 'does not look like a service role key');
+  return {
+    SUPABASE_URL: httpUrl(env, problems, 'SUPABASE_URL'),
+    SUPABASE_SERVICE_ROLE_KEY: key !== undefined && key.length >= 20 ? new Secret(key) : undefined,
+    DATABASE_URL: postgresUrl(env, problems, 'DATABASE_URL'),
+    NETLIFY_DB_URL: postgresUrl(env, problems, 'NETLIFY_DB_URL'),
+    ROLEGATE_DATA_DIR: nonEmpty(env, problems, 'ROLEGATE_DATA_DIR'),
+    DB_TIMEOUT_MS: integer(env, problems, 'DB_TIMEOUT_MS', 100, 120_000, 5000),
+  };
+}
 
 /** Empty strings count as unset, as they do in Netlify's UI and most .env loaders. */
 function present(env: Env): Env {
   return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
 }
 
-function describe(error: z.ZodError): string[] {
-  return error.issues.map((issue) => {
-    const name = issue.path.join('.') || 'environment';
-    return `${name} ${issue.message}`;
-  });
-}
-
-function databaseFrom(db: z.infer<typeof databaseSchema>): { value?: DatabaseConfig; problems: string[] } {
+function databaseFrom(db: DatabaseVariables): { value?: DatabaseConfig; problems: string[] } {
   const problems: string[] = [];
   if (db.SUPABASE_URL && !db.SUPABASE_SERVICE_ROLE_KEY) problems.push('SUPABASE_SERVICE_ROLE_KEY is required when SUPABASE_URL is set');
   if (!db.SUPABASE_URL && db.SUPABASE_SERVICE_ROLE_KEY) problems.push('SUPABASE_URL is required when SUPABASE_SERVICE_ROLE_KEY is set');
@@ -157,9 +212,10 @@ function databaseFrom(db: z.infer<typeof databaseSchema>): { value?: DatabaseCon
  * const db = readDatabaseConfig(process.env); // { kind: 'embedded', dataDir: '.rolegate/data' }
  */
 export function readDatabaseConfig(env: Env): DatabaseConfig {
-  const parsed = databaseSchema.safeParse(present(env));
-  if (!parsed.success) throw new ConfigError(describe(parsed.error));
-  const { value, problems } = databaseFrom(parsed.data);
+  const found = new Problems();
+  const variables = databaseVariables(present(env), found);
+  if (found.list.length) throw new ConfigError(found.list);
+  const { value, problems } = databaseFrom(variables);
   if (!value) throw new ConfigError(problems);
   return value;
 }
@@ -174,20 +230,19 @@ export function readDatabaseConfig(env: Env): DatabaseConfig {
  */
 export function readConfig(env: Env): Config {
   const vars = present(env);
-  const problems: string[] = [];
-  const auth = authSchema.safeParse(vars);
-  if (!auth.success) problems.push(...describe(auth.error));
-  const db = databaseSchema.safeParse(vars);
+  const authProblems = new Problems();
+  const a = authVariables(vars, authProblems);
+  const dbProblems = new Problems();
+  const db = databaseVariables(vars, dbProblems);
+  const problems = [...authProblems.list, ...dbProblems.list];
   let database: DatabaseConfig | undefined;
-  if (!db.success) problems.push(...describe(db.error));
-  else {
-    const chosen = databaseFrom(db.data);
+  if (!dbProblems.list.length) {
+    const chosen = databaseFrom(db);
     problems.push(...chosen.problems);
     database = chosen.value;
   }
   let authConfig: AuthConfig | undefined;
-  if (auth.success) {
-    const a = auth.data;
+  if (!authProblems.list.length && a.JWT_SECRET) {
     const siteUrl = new URL(a.SITE_URL ?? a.URL ?? DEFAULT_SITE_URL);
     if (a.COOKIE_DOMAIN) {
       const problem = checkCookieDomain(a.COOKIE_DOMAIN, siteUrl.hostname);

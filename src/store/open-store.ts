@@ -25,3 +25,40 @@ export async function openStore(config: DatabaseConfig): Promise<Store> {
     }
   }
 }
+
+/**
+ * A Store that loads and opens its adapter on the first call that needs the
+ * database. A function instance answers many requests without one (the
+ * gate's bounce for a visitor with no session, a malformed login, a refused
+ * origin) and those should not pay for loading a driver at cold start: `pg`
+ * alone takes ~30 ms to import on Node 20 (BENCHMARKS.md, cold start). A
+ * failed open is forgotten, so the next call tries again.
+ *
+ * @example
+ * const store = openStoreOnFirstUse(config.database);
+ * await store.findUserByEmail('a@example.com'); // the adapter is imported and opened here
+ */
+export function openStoreOnFirstUse(config: DatabaseConfig, open: (config: DatabaseConfig) => Promise<Store> = openStore): Store {
+  let opened: Promise<Store> | undefined;
+  const store = (): Promise<Store> => {
+    opened ??= open(config).catch((error: unknown) => {
+      opened = undefined;
+      throw error;
+    });
+    return opened;
+  };
+  return new Proxy({} as Store, {
+    get(_target, name) {
+      if (name === 'kind') return config.kind;
+      // Not a thenable: `await deps.store` must not call a method named then.
+      if (typeof name !== 'string' || name === 'then') return undefined;
+      if (name === 'close') return async () => (opened ? (await opened).close() : undefined);
+      return async (...args: unknown[]) => {
+        const target = await store();
+        const method = (target as unknown as Record<string, unknown>)[name];
+        if (typeof method !== 'function') throw new TypeError(`Store has no method ${name}`);
+        return method.apply(target, args) as unknown;
+      };
+    },
+  });
+}
