@@ -5,10 +5,11 @@
  * serves the static page. The route patterns from the generated `config` decide whether Netlify
  * would invoke the function at all.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Env } from '../../src/core/config.js';
 import type { EdgeHandler, EdgeGateOptions } from '../../src/edge/gate.js';
 import { buildEdgeGate } from '../../src/gates/edge-build.js';
@@ -117,4 +118,43 @@ export async function askGate(site: Pick<EdgeSite, 'declaration'>, gate: EdgeHan
     setCookies: response.headers.getSetCookie(),
     response,
   };
+}
+
+export interface DenoAnswer {
+  status: number;
+  location: string | null;
+  served: boolean;
+  setCookies: string[];
+  cacheControl: string | null;
+}
+
+const DENO_BINARY = fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url));
+const HARNESS = fileURLToPath(new URL('./edge-deno-harness.mjs', import.meta.url));
+
+/** Whether the `deno` devDependency's binary is installed and runs here. */
+export function denoAvailable(): boolean {
+  return spawnSync(DENO_BINARY, ['--version'], { encoding: 'utf8' }).status === 0;
+}
+
+/**
+ * Sends `requests` to the generated edge function under Deno, in one process. Permissions are
+ * the least it needs: read the site, reach `allowNet` (the store's host), nothing else.
+ */
+export async function askGateUnderDeno(site: Pick<EdgeSite, 'root' | 'entryPath'>, env: Env, requests: Array<{ url: string; cookie?: string }>, allowNet?: string): Promise<{ runtime: string; answers: DenoAnswer[] }> {
+  const inputPath = join(site.root, `deno-input-${++loads}.json`);
+  await writeFile(inputPath, JSON.stringify({ entry: site.entryPath, env, pageBody: PAGE_BODY, requests }));
+  const args = ['run', '--no-config', '--no-lock', '--no-remote', '--no-npm', '--no-prompt', `--allow-read=${site.root}`];
+  if (allowNet) args.push(`--allow-net=${allowNet}`);
+  const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolvePromise, reject) => {
+    const child = spawn(DENO_BINARY, [...args, HARNESS, inputPath], { env: { PATH: process.env.PATH ?? '', HOME: site.root, DENO_DIR: join(site.root, '.deno'), NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+  });
+  if (result.code !== 0) throw new Error(`deno exited with ${result.code}:\n${result.stderr}`);
+  const lastLine = result.stdout.trim().split('\n').at(-1) ?? '';
+  return JSON.parse(lastLine);
 }
