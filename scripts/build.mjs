@@ -2,11 +2,14 @@
 // without a TypeScript loader: the `rolegate` CLI and the `npm start` script.
 // Dependencies stay external (they are installed anyway). Netlify bundles the
 // functions itself (netlify.toml: node_bundler = "esbuild").
+//
+// Then compiles rolegate.config.json into netlify/gate-table.json, the gate
+// table the auth functions import instead of validating the config at every
+// cold start (src/auth/prebuilt-gates.ts says why and how staleness is caught).
 import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
-import { bundleEdgeRuntime } from './edge-bundle.mjs';
 
-const entries = { cli: 'src/cli/main.ts', dev: 'src/dev/start.ts' };
+const entries = { cli: 'src/cli/main.ts', dev: 'src/dev/start.ts', 'gate-table': 'src/auth/gate-table-file.ts' };
 await Promise.all(
   Object.entries(entries)
     .filter(([, file]) => existsSync(file))
@@ -25,5 +28,5 @@ await Promise.all(
     ),
 );
 
-// The edge gate's runtime (see scripts/edge-bundle.mjs).
-if (existsSync('src/edge/entry.ts')) await bundleEdgeRuntime('dist/edge-gate.js');
+const { writePrebuiltGateTable } = await import('../dist/gate-table.js');
+await writePrebuiltGateTable('rolegate.config.json', 'netlify/gate-table.json');

@@ -1,19 +1,20 @@
 import { nowSeconds } from '../core/access-token-claims.js';
 import { readConfig, type Env } from '../core/config.js';
-import { gateTableFromConfig } from '../gates/compile.js';
 import { openStoreOnFirstUse } from '../store/open-store.js';
 import type { AuthDeps } from './deps.js';
+import { prebuiltGateTable } from './prebuilt-gates.js';
 
 /**
  * What a function instance sets up once, at cold start: the environment
  * (checked now, so a bad value fails the first request with a message naming
- * the variable), the gate table, and a store whose adapter is loaded and
+ * the variable), the gate table compiled at build time from `gateConfig`
+ * (prebuilt-gates.ts: refused when the config changed since), and a store whose adapter is loaded and
  * opened by the first request that needs the database, then kept for the life
  * of the instance.
  */
-export function functionRuntime(env: Env, gateConfig: unknown): () => Promise<AuthDeps> {
+export function functionRuntime(env: Env, gateConfig: unknown, prebuiltGates: unknown): () => Promise<AuthDeps> {
   const config = readConfig(env);
-  const gates = gateTableFromConfig(gateConfig);
+  const gates = prebuiltGateTable(gateConfig, prebuiltGates);
   const deps: AuthDeps = { store: openStoreOnFirstUse(config.database), config: config.auth, gates, now: nowSeconds };
   return async () => deps;
 }

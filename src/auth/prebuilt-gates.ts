@@ -1,0 +1,46 @@
+import { createHash } from 'node:crypto';
+import type { GateTable } from '../gates/table.js';
+
+/**
+ * The gate table the auth functions use, compiled at build time.
+ *
+ * Validating rolegate.config.json needs zod, which costs ~440 KB of bundle and
+ * ~30 ms of every cold start (BENCHMARKS.md, cold start). So `npm run build`
+ * (scripts/build.mjs, also run by `npm install`, `npm start` and `npm test`)
+ * compiles the config through the same parseGateConfig and compileGates that
+ * write `_redirects` and stores the table in netlify/gate-table.json together
+ * with a SHA-256 of the config it came from. A function imports both files
+ * and uses the table only when the digest still matches: a config edited
+ * after the last build fails the cold start with a message saying what to
+ * run, never a stale table.
+ */
+export interface PrebuiltGateTable {
+  /** SHA-256 (hex) of `JSON.stringify(config)` of the rolegate.config.json this was compiled from. */
+  configSha256: string;
+  table: GateTable;
+}
+
+export class StaleGateTableError extends Error {
+  readonly code = 'gate_table_stale';
+  constructor() {
+    super('netlify/gate-table.json was not compiled from this rolegate.config.json; run "npm run build" (or "npm install") to compile it again');
+    this.name = 'StaleGateTableError';
+  }
+}
+
+/** The digest a prebuilt table records: of the parsed JSON, so formatting and the import route do not matter. */
+export function gateConfigDigest(config: unknown): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex');
+}
+
+/**
+ * The prebuilt table for `config`, or StaleGateTableError.
+ *
+ * @example
+ * const gates = prebuiltGateTable(gateConfig, prebuilt); // both imported as JSON
+ */
+export function prebuiltGateTable(config: unknown, prebuilt: unknown): GateTable {
+  const candidate = prebuilt as Partial<PrebuiltGateTable> | null;
+  if (!candidate || candidate.configSha256 !== gateConfigDigest(config) || candidate.table?.version !== 1) throw new StaleGateTableError();
+  return candidate.table;
+}
