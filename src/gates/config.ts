@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { identityConfigSchema } from '../sync/config.js';
 import { DEFAULT_ROLE_CLAIM_PATH } from '../core/access-token.js';
 import { EXACT_PATH_PATTERN, GATE_PATH_PATTERN, pathPatternProblem } from './path-pattern.js';
 import { ROLE_NAME_PATTERN, roleNameProblem } from './role-name.js';
@@ -82,6 +83,7 @@ export const gateConfigSchema = z
       .regex(/^(?!\/)(?![A-Za-z]:)(?!.*(?:^|[\\/])\.\.(?:[\\/]|$)).+$/u, { error: 'must be a relative path inside the site (no "..")' })
       .default('public')
       .describe('The publish directory, relative to the site root; _redirects is written there.'),
+    identity: identityConfigSchema.optional(),
   })
   .describe('rolegate configuration: role-gated paths compiled into Netlify _redirects or an edge function.');
 

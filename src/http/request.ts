@@ -52,10 +52,11 @@ export function requireSameOrigin(event: HandlerEvent, allowedOrigins: readonly 
   if (!origin || origin === 'null' || !allowedOrigins.includes(origin.toLowerCase())) throw new AuthError('bad_origin');
 }
 
-function rawBody(event: HandlerEvent): string {
+/** The body's bytes, base64 undone, refused above `maxBytes` before anything is decoded. */
+export function rawBodyBytes(event: HandlerEvent, maxBytes = MAX_BODY_BYTES): Buffer {
   const body = event.body ?? '';
   // Base64 inflates by 4/3: reject on the encoded length before decoding anything.
-  if (body.length > (event.isBase64Encoded ? Math.ceil((MAX_BODY_BYTES * 4) / 3) + 4 : MAX_BODY_BYTES * 4)) {
+  if (body.length > (event.isBase64Encoded ? Math.ceil((maxBytes * 4) / 3) + 4 : maxBytes * 4)) {
     throw new AuthError('payload_too_large');
   }
   let bytes: Buffer;
@@ -65,9 +66,12 @@ function rawBody(event: HandlerEvent): string {
   } else {
     bytes = Buffer.from(body, 'utf8');
   }
-  if (bytes.length > MAX_BODY_BYTES) throw new AuthError('payload_too_large');
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
-  return text;
+  if (bytes.length > maxBytes) throw new AuthError('payload_too_large');
+  return bytes;
+}
+
+function rawBody(event: HandlerEvent): string {
+  return new TextDecoder('utf-8', { fatal: false }).decode(rawBodyBytes(event));
 }
 
 /** Parses a JSON object or an x-www-form-urlencoded body. */

@@ -1,0 +1,6 @@
+import siteConfig from '../../rolegate.config.json' with { type: 'json' };
+import { identityEventHandler } from '../../src/sync/handlers.js';
+import { syncRuntime } from '../../src/sync/runtime.js';
+
+// Netlify calls this function on every Identity "signup" event (the file name is the trigger).
+export const handler = identityEventHandler('signup', syncRuntime(process.env, siteConfig));

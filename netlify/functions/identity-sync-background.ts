@@ -1,0 +1,6 @@
+import siteConfig from '../../rolegate.config.json' with { type: 'json' };
+import { identityRetryHandler } from '../../src/sync/handlers.js';
+import { syncRuntime } from '../../src/sync/runtime.js';
+
+// A background function (the -background suffix): retries deliveries the event functions queued.
+export const handler = identityRetryHandler(syncRuntime(process.env, siteConfig));

@@ -1,0 +1,68 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { errors, jwtVerify } from 'jose';
+
+/**
+ * Netlify Identity's outgoing webhook signature: `X-Webhook-Signature` is an
+ * HS256 JWT signed with the webhook secret set in the Identity settings, with
+ * claims {iat, sub: instance id, iss: "gotrue", sha256: hex SHA-256 of the
+ * exact body} (netlify/gotrue api/hooks.go, `webhookClaims`).
+ */
+export type WebhookErrorCode = 'missing_signature' | 'invalid_signature' | 'stale_signature' | 'body_mismatch' | 'replayed_request';
+
+export class WebhookError extends Error {
+  constructor(readonly code: WebhookErrorCode, message: string) {
+    super(message);
+    this.name = 'WebhookError';
+  }
+}
+
+export interface WebhookCheck {
+  secret: Uint8Array;
+  /** When set, `sub` must equal it; otherwise it must equal the body's instance_id. */
+  instanceId?: string;
+  /** How old `iat` may be. GoTrue retries a timed-out hook with a fresh signature, so this can be short. */
+  maxAgeSeconds: number;
+  /** Seconds since the epoch. */
+  now: number;
+}
+
+const MAX_SIGNATURE_LENGTH = 2048;
+// iat a little in the future is clock skew between GoTrue and us; more is forged or broken.
+const CLOCK_SKEW_SECONDS = 30;
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Verifies the signature against the raw body; returns the SHA-256 of the signature, the key for replay detection. */
+export async function verifyWebhookSignature(rawBody: string, signature: string | undefined, bodyInstanceId: string | null, check: WebhookCheck): Promise<string> {
+  if (!signature) throw new WebhookError('missing_signature', 'the X-Webhook-Signature header is missing');
+  if (signature.length > MAX_SIGNATURE_LENGTH) throw new WebhookError('invalid_signature', 'the signature is not a valid JWT');
+  let claims;
+  try {
+    ({ payload: claims } = await jwtVerify(signature, check.secret, {
+      algorithms: ['HS256'],
+      issuer: 'gotrue',
+      requiredClaims: ['iat', 'sub', 'sha256'],
+      maxTokenAge: check.maxAgeSeconds,
+      clockTolerance: CLOCK_SKEW_SECONDS,
+      currentDate: new Date(check.now * 1000),
+    }));
+  } catch (error) {
+    if (error instanceof errors.JWTExpired || (error instanceof errors.JWTClaimValidationFailed && error.claim === 'iat')) {
+      throw new WebhookError('stale_signature', 'the signature is too old or not yet valid');
+    }
+    throw new WebhookError('invalid_signature', 'the signature does not verify with the webhook secret');
+  }
+  if (typeof claims.iat !== 'number' || claims.iat > check.now + CLOCK_SKEW_SECONDS) {
+    throw new WebhookError('stale_signature', 'the signature is too old or not yet valid');
+  }
+  const instance = check.instanceId ?? bodyInstanceId;
+  if (!instance || claims.sub !== instance) throw new WebhookError('invalid_signature', 'the signature was made for another Identity instance');
+  const expected = Buffer.from(sha256Hex(rawBody));
+  const signed = Buffer.from(typeof claims.sha256 === 'string' ? claims.sha256.toLowerCase() : '');
+  if (signed.length !== expected.length || !timingSafeEqual(signed, expected)) {
+    throw new WebhookError('body_mismatch', 'the body is not the one that was signed');
+  }
+  return sha256Hex(signature);
+}
