@@ -46,7 +46,11 @@ export async function login(deps: AuthDeps, request: LoginRequest): Promise<Logi
   // Long enough for any passphrase; bcrypt itself only reads 72 bytes and
   // verifyPassword refuses longer ones outright.
   const password = field(request.fields, 'password', 1024);
-  if (rawEmail === undefined || password === undefined) throw new AuthError('bad_request', { message: 'Send an email and a password.' });
+  // PostgreSQL text cannot hold U+0000, so the lookup of such an email failed
+  // with a 500; no stored address contains one, so it is a malformed request.
+  if (rawEmail === undefined || password === undefined || rawEmail.includes('\u0000')) {
+    throw new AuthError('bad_request', { message: 'Send an email and a password.' });
+  }
   const email = normalizeEmail(rawEmail);
   const keys = throttleKeys(deps, email, request.ip);
   const windowSeconds = deps.config.loginThrottleWindowSeconds;

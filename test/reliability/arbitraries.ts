@@ -1,0 +1,205 @@
+/**
+ * fast-check arbitraries for what an attacker can send to a function:
+ * methods, paths, headers, bodies and cookies. Cookies that need the server's
+ * state (a live refresh token, a validly signed access token) are generated
+ * as recipes and made real by the test just before the request.
+ */
+import fc from 'fast-check';
+
+export const SITE = 'https://site.example';
+
+/** Printable ASCII and Latin-1: what an HTTP header value can carry (no CR, LF or NUL). */
+const headerChar = fc.integer({ min: 0x20, max: 0xff }).filter((c) => c !== 0x7f).map((c) => String.fromCharCode(c));
+export const headerValue = fc.oneof(
+  fc.string({ unit: headerChar, maxLength: 40 }),
+  fc.string({ unit: headerChar, maxLength: 400 }),
+  fc.integer({ min: 4_000, max: 20_000 }).map((n) => 'A'.repeat(n)),
+);
+
+/** Strings that break naive code: lone surrogates, NUL, control characters, RTL marks, huge. */
+export const nastyString = fc.oneof(
+  fc.string({ maxLength: 30 }),
+  fc.string({ unit: 'binary', maxLength: 30 }),
+  fc.constantFrom('', ' ', '\u0000', 'a\u0000b@example.com', '\ud800', '\udfff@x.y', '\u202e', '%00', '%', '%zz', '\\', '"', "'", '<script>', '__proto__', 'constructor', 'null', 'undefined', 'NaN', '-1', '1e309', '\r\n', '\t'),
+  fc.integer({ min: 300, max: 70_000 }).map((n) => 'x'.repeat(n)),
+);
+
+export interface Known {
+  email: string;
+  password: string;
+  /** Emails of users who must never get in: disabled, password-less. */
+  lockedEmails: string[];
+}
+
+/** A field value of any JSON type, weighted toward the values that reach the database. */
+function fieldValue(known: Known, kind: 'email' | 'password' | 'other') {
+  const credible = kind === 'email'
+    ? fc.constantFrom(known.email, known.email.toUpperCase(), ` ${known.email} `, 'nobody@example.com', `${known.email}\u0000`, 'a%00b@example.com', ...known.lockedEmails)
+    : kind === 'password'
+      ? fc.constantFrom(known.password, 'wrong password', `${known.password} `, 'é'.repeat(40), 'p'.repeat(73))
+      : fc.constantFrom('/', '/admin/x', '//evil.example', 'https://evil.example/', '/%2F%2Fevil', 'local', 'global');
+  return fc.oneof(
+    { weight: 4, arbitrary: credible },
+    { weight: 2, arbitrary: nastyString },
+    { weight: 1, arbitrary: fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.object({ maxDepth: 2 })) },
+  );
+}
+
+function deepJson(depth: number, object: boolean): string {
+  return object ? `${'{"email":'.repeat(depth)}1${'}'.repeat(depth)}` : `${'['.repeat(depth)}${']'.repeat(depth)}`;
+}
+
+function formEncode(pairs: Array<[string, string]>, raw: boolean): string {
+  return pairs.map(([k, v]) => (raw ? `${k}=${v}` : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)).join('&');
+}
+
+export interface BodyRecipe {
+  body: string | null;
+  contentType?: string;
+  isBase64Encoded: boolean;
+}
+
+/** Bodies: credible and hostile JSON, deep JSON, huge strings, form posts with repeated keys, invalid UTF-8, lying base64 flags. */
+export function bodyArb(known: Known): fc.Arbitrary<BodyRecipe> {
+  const fields = { email: fieldValue(known, 'email'), password: fieldValue(known, 'password'), next: fieldValue(known, 'other'), scope: fieldValue(known, 'other') };
+  const anyFields = fc.record(fields, { requiredKeys: [] });
+  const credentials = fc.record(fields, { requiredKeys: ['email', 'password'] });
+  // The right password for a real account: the paths past bcrypt must be reached too.
+  const rightOnes = fc.record({ ...fields, email: fc.constantFrom(known.email, known.email.toUpperCase(), ` ${known.email}`), password: fc.constant(known.password) }, { requiredKeys: ['email', 'password'] });
+  const json = fc.oneof(
+    { weight: 2, arbitrary: anyFields.map((v) => JSON.stringify(v)) },
+    { weight: 3, arbitrary: credentials.map((v) => JSON.stringify(v)) },
+    { weight: 2, arbitrary: rightOnes.map((v) => JSON.stringify(v)) },
+    { weight: 1, arbitrary: fc.json({ maxDepth: 4 }) },
+    { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 1, max: 5_000 }), fc.boolean()).map(([d, o]) => deepJson(d, o)) },
+    { weight: 1, arbitrary: fc.constantFrom('{', '{"email":', 'null', '[]', '"str"', '1', '{"__proto__":{"email":"x@y.z"}}', '{"email":"a@b.c","email":"d@e.f"}') },
+    { weight: 1, arbitrary: fc.integer({ min: 16 * 1024 - 64, max: 80_000 }).map((n) => JSON.stringify({ email: known.email, password: 'p'.repeat(n) })) },
+  );
+  const formPair = fc.tuple(fc.constantFrom('email', 'password', 'next', 'scope', 'Email', 'email[]', '__proto__', ''), fc.oneof(
+    fc.constantFrom(known.email, known.password, 'local', 'global', '/members/x'), fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 20 }),
+  ));
+  const form = fc.tuple(fc.array(formPair, { maxLength: 8 }), fc.boolean()).map(([pairs, raw]) => formEncode(pairs, raw));
+  const contentType = fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'application/json; charset=utf-8', 'APPLICATION/JSON', ' application/x-www-form-urlencoded ; charset=latin1') },
+    { weight: 1, arbitrary: fc.constantFrom('text/plain', 'multipart/form-data; boundary=x', 'application/xml', '', ';;;', 'application/json, application/x-www-form-urlencoded') },
+    { weight: 1, arbitrary: headerValue },
+  );
+  const text = fc.oneof({ weight: 4, arbitrary: json }, { weight: 3, arbitrary: form }, { weight: 1, arbitrary: nastyString });
+  return fc.oneof(
+    { weight: 8, arbitrary: fc.record({ body: text, contentType: fc.option(contentType, { nil: undefined }), isBase64Encoded: fc.constant(false) }) },
+    // Honest base64 of arbitrary bytes: invalid UTF-8 among them.
+    { weight: 1, arbitrary: fc.record({ body: fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString('base64')), contentType: fc.option(contentType, { nil: undefined }), isBase64Encoded: fc.constant(true) }) },
+    // Honest base64 of a credible body.
+    { weight: 1, arbitrary: fc.record({ body: text.map((t) => Buffer.from(t).toString('base64')), contentType: fc.option(contentType, { nil: undefined }), isBase64Encoded: fc.constant(true) }) },
+    // The flag lies: plain text marked base64.
+    { weight: 1, arbitrary: fc.record({ body: text, contentType: fc.option(contentType, { nil: undefined }), isBase64Encoded: fc.constant(true) }) },
+    { weight: 1, arbitrary: fc.record({ body: fc.constantFrom(null, ''), contentType: fc.option(contentType, { nil: undefined }), isBase64Encoded: fc.boolean() }) },
+  );
+}
+
+/** What the test turns into a cookie value once it knows the server's state. */
+export type CookieValueRecipe =
+  | { kind: 'raw'; value: string }
+  | { kind: 'jwt-shaped'; parts: string[] }
+  /** Signed with the right or another secret, with claims of any type. */
+  | { kind: 'signed'; secret: 'right' | 'wrong'; header: Record<string, unknown>; claims: Record<string, unknown> }
+  /** A valid access token for the live session, maybe mangled. */
+  | { kind: 'live-access'; mangle: Mangle }
+  /** The live session's refresh token, maybe mangled. */
+  | { kind: 'live-refresh'; mangle: Mangle }
+  /** A refresh token already rotated by another request (a copy an attacker kept). */
+  | { kind: 'rotated-refresh' }
+  /** A refresh token of a session that has ended. */
+  | { kind: 'revoked-refresh' };
+
+export type Mangle = 'none' | 'truncate' | 'extend' | 'flip' | 'upper' | 'quote' | 'percent' | 'space';
+
+export interface CookieRecipe {
+  name: string;
+  value: CookieValueRecipe;
+}
+
+const b64url = fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.split('')), maxLength: 60 });
+const claimValue = fc.oneof(fc.string({ maxLength: 10 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }), fc.object({ maxDepth: 2 }), fc.constant(undefined));
+
+const claimsArb = fc.record({
+  sub: fc.oneof(claimValue, fc.uuid()),
+  email: fc.oneof(claimValue, fc.constant('a@example.com')),
+  sid: fc.oneof(claimValue, fc.uuid()),
+  iat: fc.oneof(claimValue, fc.constant('NOW')),
+  exp: fc.oneof(claimValue, fc.constantFrom('NOW+900', 'NOW-900')),
+  nbf: claimValue,
+  iss: fc.oneof(claimValue, fc.constant('rolegate')),
+  app_metadata: fc.oneof(claimValue, fc.record({ authorization: fc.oneof(claimValue, fc.record({ roles: fc.oneof(claimValue, fc.constant(['admin'])) })) })),
+  user_metadata: claimValue,
+}, { requiredKeys: [] });
+
+const headerArbJwt = fc.oneof(
+  { weight: 4, arbitrary: fc.constant({ alg: 'HS256', typ: 'JWT' }) },
+  { weight: 1, arbitrary: fc.record({ alg: fc.constantFrom('HS256', 'HS384', 'HS512'), typ: fc.oneof(fc.constantFrom('JWT', 'jwt', 'at+jwt'), claimValue), kid: claimValue }, { requiredKeys: ['alg'] }) },
+);
+
+export const cookieValueArb: fc.Arbitrary<CookieValueRecipe> = fc.oneof(
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('raw' as const), value: fc.oneof(headerValue, nastyString.map((s) => s.replace(/[\r\n\u0000]/g, ''))) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('jwt-shaped' as const), parts: fc.array(b64url, { minLength: 1, maxLength: 5 }) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('signed' as const), secret: fc.constantFrom('right' as const, 'right' as const, 'wrong' as const), header: headerArbJwt, claims: claimsArb }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('live-access' as const), mangle: fc.constantFrom<Mangle>('none', 'none', 'truncate', 'extend', 'flip', 'upper', 'quote', 'percent', 'space') }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('live-refresh' as const), mangle: fc.constantFrom<Mangle>('none', 'none', 'none', 'truncate', 'extend', 'flip', 'upper', 'quote', 'percent', 'space') }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'rotated-refresh' as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'revoked-refresh' as const }) },
+);
+
+export const COOKIE_NAMES = ['nf_jwt', '__Host-rolegate_refresh', '__Secure-rolegate_refresh', 'rolegate_session', '__Host-rolegate_fp'];
+
+export const cookiesArb: fc.Arbitrary<CookieRecipe[]> = fc.array(
+  fc.record({ name: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...COOKIE_NAMES) }, { weight: 1, arbitrary: fc.constantFrom('NF_JWT', 'nf_jwt ', 'x', '', '__Host-rolegate_refresh\u0000') }), value: cookieValueArb }),
+  { maxLength: 5 },
+);
+
+export interface RequestRecipe {
+  method: string;
+  /** Path after the function's own path (`/admin/x` for the bounce). */
+  pathSuffix: string;
+  query: string;
+  origin: string | undefined;
+  /** Extra headers as sent, possibly the same name twice in another case. */
+  headers: Array<[string, string]>;
+  cookies: CookieRecipe[];
+  /** Appended to the Cookie header as it is: separators, junk, a second copy. */
+  cookieTail: string;
+  /** Send the Cookie header under a second name case as well (`Cookie` and `cookie`). */
+  duplicateCookieHeader: boolean;
+  body: BodyRecipe;
+}
+
+export function requestArb(known: Known, options: { methods: string[] }): fc.Arbitrary<RequestRecipe> {
+  const method = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...options.methods) }, { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'HEAD', 'post', '', 'TRACE') });
+  const origin = fc.oneof(
+    { weight: 8, arbitrary: fc.constant(SITE) },
+    { weight: 1, arbitrary: fc.constantFrom(undefined, 'null', 'https://evil.example', 'HTTPS://SITE.EXAMPLE', `${SITE}/`, 'https://site.example.evil.example', 'http://site.example') },
+  );
+  const pathSuffix = fc.oneof(
+    fc.constantFrom('', '/', '/admin/x', '/members/', '/admin', '//evil.example', '/%2F%2Fevil.example', '/\\evil.example', '/%zz', '/%E0%A4%A', '/a?b', '/admin/%2e%2e/x', '/%00', '/login', '/403'),
+    fc.array(fc.oneof(fc.webSegment(), fc.string({ unit: 'binary', maxLength: 8 })), { maxLength: 4 }).map((segments) => `/${segments.join('/')}`),
+  );
+  const query = fc.oneof(
+    fc.constant(''),
+    fc.constantFrom('next=/admin/x', 'next=//evil.example', 'next=https://evil.example', 'next=%2Fmembers%2F', 'next=/a&next=//b', 'x=1&y', '%zz=%zz'),
+    fc.webQueryParameters(),
+  );
+  const extraHeader = fc.tuple(
+    fc.constantFrom('accept', 'Accept', 'referer', 'user-agent', 'x-forwarded-for', 'x-nf-client-connection-ip', 'client-ip', 'content-length', 'Content-Type', 'ORIGIN', 'authorization', 'x-random'),
+    fc.oneof(headerValue, fc.constantFrom('text/html', 'application/json', `${SITE}/login?next=%2Fadmin%2F`, 'https://evil.example/login?next=//evil', '203.0.113.5', '198.51.100.7, 10.0.0.1', 'Bearer x.y.z')),
+  );
+  return fc.record({
+    method,
+    pathSuffix,
+    query,
+    origin,
+    headers: fc.array(extraHeader, { maxLength: 4 }),
+    cookies: cookiesArb,
+    cookieTail: fc.oneof({ weight: 6, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.oneof(fc.constantFrom(';', ';;;', '; =', '; nf_jwt', '; nf_jwt=', '=;=', '; a=%'), headerValue) }),
+    duplicateCookieHeader: fc.boolean(),
+    body: bodyArb(known),
+  });
+}
