@@ -1,0 +1,148 @@
+/**
+ * The edge gate from outside: tokens an attacker can forge, and `rolegate gates build` in edge
+ * mode (what it writes, what it leaves out of `_redirects`, and cleaning up when the site goes
+ * back to redirects mode).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SignJWT, UnsecuredJWT } from 'jose';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { gatesCommand } from '../../src/cli/gates.js';
+import type { CliIo } from '../../src/cli/io.js';
+import type { EdgeHandler } from '../../src/edge/gate.js';
+// @ts-expect-error: a plain ES module without types (build tooling)
+import { bundleEdgeRuntime } from '../../scripts/edge-bundle.mjs';
+import { mintToken, OTHER_SECRET, SITE_SECRET } from './matcher.js';
+import { truthTableConfig } from './truth-table.js';
+import { askGate, makeEdgeSite, SITE, type EdgeSite } from './edge-support.js';
+
+const secret = new TextEncoder().encode(SITE_SECRET);
+const now = () => Math.floor(Date.now() / 1000);
+const adminClaims = () => ({ email: 'eve@example.com', sid: 's-1', app_metadata: { authorization: { roles: ['admin'] } }, user_metadata: {} });
+
+function honest(): SignJWT {
+  return new SignJWT(adminClaims()).setSubject('u-1').setIssuer('rolegate').setIssuedAt(now()).setExpirationTime(now() + 600);
+}
+
+describe('forged and misused tokens at the edge gate', () => {
+  let site: EdgeSite;
+  let gate: EdgeHandler;
+  beforeAll(async () => {
+    site = await makeEdgeSite(truthTableConfig);
+    gate = await site.loadGenerated({ JWT_SECRET: SITE_SECRET, JWT_SECRET_PREVIOUS: OTHER_SECRET, SITE_URL: SITE, ROLEGATE_DATA_DIR: 'unused' });
+  }, 60_000);
+  afterAll(() => site?.close());
+
+  const bounced = (nfJwt: string) => askGate(site, gate, '/admin/users.html', { nf_jwt: nfJwt });
+
+  it('serves an honest admin token (the control for the cases below)', async () => {
+    expect((await bounced(await honest().setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(secret))).served).toBe(true);
+  });
+
+  it.each<[string, () => Promise<string>]>([
+    ['alg "none"', async () => new UnsecuredJWT(adminClaims()).setSubject('u-1').setIssuer('rolegate').setIssuedAt(now()).setExpirationTime(now() + 600).encode()],
+    ['HS512 with the right secret (only HS256 is accepted)', () => honest().setProtectedHeader({ alg: 'HS512', typ: 'JWT' }).sign(secret)],
+    ['HS384 with the right secret', () => honest().setProtectedHeader({ alg: 'HS384', typ: 'JWT' }).sign(secret)],
+    ['another issuer', () => new SignJWT(adminClaims()).setSubject('u-1').setIssuer('evil').setIssuedAt(now()).setExpirationTime(now() + 600).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(secret)],
+    ['not valid yet (nbf in the future)', () => honest().setNotBefore(now() + 300).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(secret)],
+    ['expired a second ago', () => new SignJWT(adminClaims()).setSubject('u-1').setIssuer('rolegate').setIssuedAt(now() - 601).setExpirationTime(now() - 1).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(secret)],
+    ['roles as a string instead of a list', () => new SignJWT({ ...adminClaims(), app_metadata: { authorization: { roles: 'admin' } } }).setSubject('u-1').setIssuer('rolegate').setIssuedAt(now()).setExpirationTime(now() + 600).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(secret)],
+    ['over 4 KiB', () => new SignJWT({ ...adminClaims(), user_metadata: { pad: 'x'.repeat(5000) } }).setSubject('u-1').setIssuer('rolegate').setIssuedAt(now()).setExpirationTime(now() + 600).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(secret)],
+    ['a signature moved from another token', async () => {
+      const [header, payload] = (await honest().setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(secret)).split('.');
+      const other = (await mintToken('valid-with-role', ['member'])).split('.')[2];
+      return `${header}.${payload}.${other}`;
+    }],
+    ['not a JWT at all', async () => 'admin'],
+    ['a JWT split by commas', async () => 'a,b,c'],
+  ])('bounces %s (302 to the refresh function, never an error page)', async (_name, forge) => {
+    const answer = await bounced(await forge());
+    expect(answer.status).toBe(302);
+    expect(answer.location).toBe('/.netlify/functions/refresh/admin/users.html');
+  });
+
+  it('accepts a token signed with JWT_SECRET_PREVIOUS, for a secret rotation', async () => {
+    const token = await honest().setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(OTHER_SECRET));
+    expect((await bounced(token)).served).toBe(true);
+  });
+
+  it('reads only the nf_jwt cookie: a bearer header or another cookie name does not pass', async () => {
+    const token = await mintToken('valid-with-role', ['admin']);
+    const headers = { authorization: `Bearer ${token}`, cookie: `jwt=${token}; nf_jwt_x=${token}` };
+    const context = { calls: 0, next: async () => { context.calls += 1; return new Response('page'); } };
+    const response = await gate(new Request(`${SITE}/admin/users.html`, { headers }), context);
+    expect(response.status).toBe(302);
+    expect(context.calls).toBe(0);
+  });
+});
+
+describe('rolegate gates build in edge mode', () => {
+  let root: string;
+  const edgeDir = () => join(root, 'netlify/edge-functions/rolegate-gate');
+
+  beforeAll(async () => {
+    // The CLI copies rolegate's own dist/edge-gate.js, as `npm run build` leaves it.
+    await bundleEdgeRuntime(fileURLToPath(new URL('../../dist/edge-gate.js', import.meta.url)));
+  }, 60_000);
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'rolegate-edge-cli-'));
+    return () => rm(root, { recursive: true, force: true });
+  });
+
+  async function run(argv: string[]) {
+    const out = { stdout: '', stderr: '' };
+    const io: CliIo = {
+      stdout: { write: (text: string) => (out.stdout += text) },
+      stderr: { write: (text: string) => (out.stderr += text) },
+      readStdin: async () => '',
+      stdinIsTTY: false,
+      env: {},
+      cwd: root,
+    };
+    return { code: await gatesCommand(argv, io), ...out };
+  }
+  const writeConfig = (mode: 'edge' | 'redirects') => writeFile(join(root, 'rolegate.config.json'), JSON.stringify({ ...truthTableConfig, mode }));
+
+  it('writes the edge function and keeps only the auth rewrites in _redirects', async () => {
+    await writeConfig('edge');
+    const first = await run(['build']);
+    expect(first).toMatchObject({ code: 0, stderr: '' });
+    expect(first.stdout).toBe('wrote public/_redirects: 3 rolegate rules\nwrote netlify/edge-functions/rolegate-gate/rolegate-gate.js: edge gate on 5 gated paths (mode "edge")\n');
+    const redirects = await readFile(join(root, 'public/_redirects'), 'utf8');
+    // No Role= rule: on plans where Netlify does not check the site's secret it would bounce everyone.
+    expect(redirects).not.toContain('Role=');
+    expect(redirects).toContain('/auth/login /.netlify/functions/login 200');
+    const entry = await readFile(join(edgeDir(), 'rolegate-gate.js'), 'utf8');
+    expect(entry).toMatch(/^\/\/ Generated by `rolegate gates build`/);
+    expect(entry).toContain("import { createEdgeGate, edgeEnv } from './runtime.js';");
+    expect(existsSync(join(edgeDir(), 'runtime.js'))).toBe(true);
+    expect((await run(['build'])).stdout).toBe('public/_redirects is up to date (3 rolegate rules)\nup to date: netlify/edge-functions/rolegate-gate/rolegate-gate.js: edge gate on 5 gated paths (mode "edge")\n');
+  });
+
+  it('removes the generated edge gate when the site goes back to redirects mode', async () => {
+    await writeConfig('edge');
+    await run(['build']);
+    await writeConfig('redirects');
+    const back = await run(['build']);
+    expect(back.code).toBe(0);
+    expect(back.stdout).toContain('removed the generated edge gate (netlify/edge-functions/rolegate-gate): mode is "redirects"');
+    expect(existsSync(edgeDir())).toBe(false);
+    expect(await readFile(join(root, 'public/_redirects'), 'utf8')).toContain('/admin/* /admin/:splat 200! Role=admin');
+  });
+
+  it('leaves a hand-written function of the same name alone', async () => {
+    await mkdir(edgeDir(), { recursive: true });
+    await writeFile(join(edgeDir(), 'rolegate-gate.js'), 'export default () => undefined;\n');
+    await writeConfig('redirects');
+    expect((await run(['build'])).stdout).not.toContain('removed');
+    expect(await readFile(join(edgeDir(), 'rolegate-gate.js'), 'utf8')).toBe('export default () => undefined;\n');
+  });
+
+  it('explains that the edge function decides in edge mode', async () => {
+    await writeConfig('edge');
+    expect((await run(['explain'])).stdout).toContain('mode "edge": the edge function netlify/edge-functions/rolegate-gate decides');
+  });
+});
