@@ -1,4 +1,6 @@
-import { inspect } from 'node:util';
+// util.inspect.custom is this registered symbol (Node's util docs); naming it
+// directly spares every function loading node:util at cold start (~1–4 ms).
+const inspectCustom = Symbol.for('nodejs.util.inspect.custom');
 
 /**
  * A secret value that cannot leak by accident: printing, logging, string
@@ -32,7 +34,7 @@ export class Secret {
     return '[redacted]';
   }
 
-  [inspect.custom](): string {
+  [inspectCustom](): string {
     return '[redacted]';
   }
 }
