@@ -1,0 +1,381 @@
+/**
+ * Database faults during login and refresh, made with a real PostgreSQL
+ * server of this file's own: stopped (a crash), frozen (a hung server),
+ * backends terminated in the middle of a rotation, statements stuck behind a
+ * lock past the configured timeout, and the answer to a committed statement
+ * lost on the way back. Each time the function must answer 503
+ * `unavailable` within a bound (DB_TIMEOUT_MS=2000, asserted under 10 s),
+ * leave nothing half-written, and work again as soon as the database does.
+ *
+ * The functions are built as src/auth/runtime.ts builds them when deployed:
+ * readConfig(env) reads DATABASE_URL and DB_TIMEOUT_MS, and the store is
+ * opened on first use and kept for the life of the instance.
+ */
+import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
+import bcrypt from 'bcryptjs';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import gateConfig from '../../rolegate.config.json' with { type: 'json' };
+import { loginHandler, refreshHandler } from '../../src/auth/handlers.js';
+import type { AuthDeps } from '../../src/auth/deps.js';
+import { readConfig, type Env } from '../../src/core/config.js';
+import { gateTableFromConfig } from '../../src/gates/compile.js';
+import { openStoreOnFirstUse } from '../../src/store/open-store.js';
+import { refreshTokenHash, successorRefreshToken } from '../../src/core/refresh-token.js';
+import { migratePostgres } from '../../src/store/postgres.js';
+import { PASSWORD, SECRET, SITE, body, cookieValues, event, setCookies } from '../auth/support.js';
+import { startCuttingProxy, type CuttingProxy } from '../support/cutting-proxy.js';
+import { captureLogs, leakedSecrets } from '../support/log-capture.js';
+import { startRestartableCluster, type RestartableCluster } from '../support/restartable-postgres.js';
+import { rawTokensAtRest } from './tables.js';
+
+const logs = captureLogs();
+const REFRESH = '__Host-rolegate_refresh';
+const TIMEOUT_MS = 2000;
+/** Generous: the configured timeout is 2 s; a hang would be the test's 30 s limit. */
+const BOUND_MS = 10_000;
+const issuedTokens = new Set<string>();
+
+type Handler = (event: HandlerEvent) => Promise<HandlerResponse>;
+
+describe('database faults during login and refresh', () => {
+  let cluster: RestartableCluster;
+  let proxy: CuttingProxy;
+  let url: string;
+  let admin: pg.Pool;
+  let login: Handler;
+  let refresh: Handler;
+  /** The same functions, reaching the database through the cutting proxy. */
+  let viaProxy: { login: Handler; refresh: Handler };
+  let email: string;
+  let passwordHash: string;
+  let userId: string;
+
+  /** One function instance's dependencies, as src/auth/runtime.ts makes them. */
+  function runtimeFor(environment: Env): () => Promise<AuthDeps> {
+    const config = readConfig(environment);
+    const deps: AuthDeps = { store: openStoreOnFirstUse(config.database), config: config.auth, gates: gateTableFromConfig(gateConfig), now: () => Math.floor(Date.now() / 1000) };
+    return async () => deps;
+  }
+
+  function env(databaseUrl: string) {
+    return { JWT_SECRET: SECRET, SITE_URL: SITE, DATABASE_URL: databaseUrl, DB_TIMEOUT_MS: String(TIMEOUT_MS) };
+  }
+
+  beforeAll(async () => {
+    cluster = await startRestartableCluster();
+    const setup = new pg.Client({ connectionString: cluster.adminUrl });
+    await setup.connect();
+    await setup.query('create database rolegate_faults');
+    await setup.end();
+    const u = new URL(cluster.adminUrl);
+    u.pathname = '/rolegate_faults';
+    url = u.toString();
+    await migratePostgres(url);
+    admin = new pg.Pool({ connectionString: url, max: 3 });
+    admin.on('error', () => undefined);
+    // The test's own inspection connections may be handed out stale right
+    // after a restart; one retry on a fresh connection is enough for them.
+    const query = admin.query.bind(admin) as (...args: unknown[]) => Promise<unknown>;
+    (admin as unknown as { query: typeof query }).query = async (...args: unknown[]) => {
+      try {
+        return await query(...args);
+      } catch (error) {
+        if (!/Connection terminated/.test(String(error))) throw error;
+        return query(...args);
+      }
+    };
+    passwordHash = bcrypt.hashSync(PASSWORD, 4);
+    email = 'faults@example.com';
+    userId = (await admin.query(`select (rolegate.create_user($1, $2, '{member}')->'user'->>'id') as id`, [email, passwordHash])).rows[0].id;
+    expect(readConfig(env(url)).database).toMatchObject({ kind: 'postgres', timeoutMs: TIMEOUT_MS });
+    const runtime = runtimeFor(env(url));
+    login = loginHandler(runtime);
+    refresh = refreshHandler(runtime);
+    proxy = await startCuttingProxy({ host: '127.0.0.1', port: cluster.port });
+    const proxied = new URL(url);
+    proxied.port = String(proxy.port);
+    const proxyRuntime = runtimeFor(env(proxied.toString()));
+    viaProxy = { login: loginHandler(proxyRuntime), refresh: refreshHandler(proxyRuntime) };
+  });
+  afterAll(async () => {
+    await admin?.end().catch(() => undefined);
+    await proxy?.close();
+    cluster?.destroy();
+  });
+
+  // ------------------------------------------------------------ helpers
+
+  const loginEvent = () => event({ path: '/.netlify/functions/login', json: { email, password: PASSWORD } });
+  const refreshEvent = (cookies: Record<string, string>) => event({ path: '/.netlify/functions/refresh', cookies });
+  const bounceEvent = (cookies: Record<string, string>) => event({ method: 'GET', path: '/.netlify/functions/refresh/members/page', cookies, origin: null });
+
+  function remember(response: HandlerResponse): Record<string, string> {
+    const cookies = cookieValues(response);
+    if (cookies[REFRESH]) issuedTokens.add(cookies[REFRESH]);
+    return cookies;
+  }
+
+  async function signIn(handler = login): Promise<Record<string, string>> {
+    const r = await handler(loginEvent());
+    expect(r.statusCode, r.body ?? '').toBe(200);
+    return remember(r);
+  }
+
+  /** The answer, which must be a 503 `unavailable` that keeps the visitor's cookies, within the bound. */
+  async function expectUnavailable(pending: Promise<HandlerResponse>): Promise<number> {
+    const started = Date.now();
+    const response = await pending;
+    const elapsed = Date.now() - started;
+    expect(response.statusCode, response.body ?? '').toBe(503);
+    expect(body(response)).toEqual({ error: { code: 'unavailable', message: expect.any(String) } });
+    expect(setCookies(response)).toEqual([]);
+    expect(elapsed).toBeLessThan(BOUND_MS);
+    return elapsed;
+  }
+
+  /**
+   * Nothing half-done: every session has exactly one first token, every
+   * token that was used has exactly one successor and every unused one none.
+   */
+  async function expectConsistentTree(): Promise<void> {
+    const { rows } = await admin.query(`
+      select
+        (select count(*)::int from rolegate.sessions s
+          where (select count(*) from rolegate.refresh_tokens t where t.session_id = s.id and t.parent_id is null) <> 1) as sessions_without_one_root,
+        (select count(*)::int from rolegate.refresh_tokens t
+          where (t.used_at is not null) <> exists (select 1 from rolegate.refresh_tokens c where c.parent_id = t.id)) as tokens_half_rotated`);
+    expect(rows[0]).toEqual({ sessions_without_one_root: 0, tokens_half_rotated: 0 });
+  }
+
+  async function tokenRow(token: string) {
+    const { rows } = await admin.query(
+      `select t.id, t.used_at, t.revoked_at, s.revoked_at as session_revoked_at,
+              (select count(*)::int from rolegate.refresh_tokens c where c.parent_id = t.id) as children,
+              (select c.token_hash from rolegate.refresh_tokens c where c.parent_id = t.id) as child_hash
+       from rolegate.refresh_tokens t join rolegate.sessions s on s.id = t.session_id where t.token_hash = $1`,
+      [refreshTokenHash(token)]);
+    return rows[0];
+  }
+
+  async function counts() {
+    const { rows } = await admin.query(`select
+      (select count(*)::int from rolegate.sessions where user_id = $1) as sessions,
+      (select count(*)::int from rolegate.refresh_tokens) as tokens,
+      (select count(*)::int from rolegate.audit_log where event = 'login_succeeded') as logins`, [userId]);
+    return rows[0] as { sessions: number; tokens: number; logins: number };
+  }
+
+  /** Waits (bounded) until some backend is blocked on a lock running `fn`, and returns its pid. */
+  async function blockedBackend(fn: string): Promise<number> {
+    for (let i = 0; i < 200; i += 1) {
+      const { rows } = await admin.query(
+        `select pid from pg_stat_activity where wait_event_type = 'Lock' and query like $1`, [`%rolegate.${fn}(%`]);
+      if (rows[0]) return rows[0].pid as number;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`no backend blocked in ${fn}`);
+  }
+
+  /** An admin transaction that makes the next rotation of `token` stop after its first write. */
+  async function holdSuccessorSlot(token: string): Promise<pg.PoolClient> {
+    const holder = await admin.connect();
+    holder.on('error', () => undefined);
+    await holder.query('begin');
+    // The rotation marks the token used, then inserts its successor; a
+    // concurrent uncommitted row with the successor's hash makes that insert
+    // wait on the unique index, with the first write already done.
+    await holder.query(
+      `insert into rolegate.refresh_tokens (token_hash, session_id, expires_at)
+       select $1, session_id, now() + interval '1 hour' from rolegate.refresh_tokens where token_hash = $2`,
+      [refreshTokenHash(successorRefreshToken(token, readConfig(env(url)).auth.jwtSecret)), refreshTokenHash(token)]);
+    return holder;
+  }
+
+  async function expectRefreshWorksOnce(cookies: Record<string, string>): Promise<Record<string, string>> {
+    const r = await refresh(refreshEvent(cookies));
+    expect(r.statusCode, r.body ?? '').toBe(200);
+    const next = remember(r);
+    const row = await tokenRow(cookies[REFRESH]!);
+    expect(row).toMatchObject({ children: 1, child_hash: refreshTokenHash(next[REFRESH]!), revoked_at: null, session_revoked_at: null });
+    // And the successor works in turn: no lockout.
+    const again = await refresh(refreshEvent(next));
+    expect(again.statusCode, again.body ?? '').toBe(200);
+    return remember(again);
+  }
+
+  // ------------------------------------------------------------ scenarios
+
+  it('server stopped: login, refresh and the bounce answer 503 in bounded time; all work the moment it is back', async () => {
+    const cookies = await signIn();
+    const before = await counts();
+    cluster.stop();
+    try {
+      const elapsed = [
+        await expectUnavailable(login(loginEvent())),
+        await expectUnavailable(refresh(refreshEvent(cookies))),
+        await expectUnavailable(refresh(bounceEvent(cookies))),
+      ];
+      console.log(`fault server-stopped: 503 after ${elapsed.join(' / ')} ms (login / refresh / bounce)`);
+    } finally {
+      cluster.start();
+    }
+    expect(await counts()).toEqual(before);
+    // The very first requests after the restart succeed, on the same function instance.
+    await signIn();
+    await expectRefreshWorksOnce(cookies);
+    await expectConsistentTree();
+  });
+
+  it('restarted while the instance was not looking (a frozen Lambda): stale pooled connections cost at most one 503 each, never a 500', async () => {
+    const cookies = await signIn();
+    await refresh(refreshEvent(cookies));
+    // Stop and start with no turn of the event loop in between: the pool
+    // cannot have seen its connections close, as after a Lambda freeze.
+    cluster.stop();
+    cluster.start();
+    const answers: number[] = [];
+    let fresh: HandlerResponse | undefined;
+    // The store keeps at most 5 connections (src/store/postgres.ts).
+    for (let attempt = 0; attempt <= 5 && fresh?.statusCode !== 200; attempt += 1) {
+      fresh = await login(loginEvent());
+      answers.push(fresh.statusCode);
+      if (fresh.statusCode !== 200) expect(body(fresh).error.code).toBe('unavailable');
+    }
+    console.log(`fault restart-unseen-by-instance: login answers ${answers.join(', ')}`);
+    expect(fresh!.statusCode).toBe(200);
+    remember(fresh!);
+    await expectConsistentTree();
+  });
+
+  it('server hung (every process frozen): 503 within the bound, then the interrupted refresh can be repeated', async () => {
+    const cookies = await signIn();
+    cluster.freeze(true);
+    let elapsed: number[];
+    try {
+      elapsed = [await expectUnavailable(login(loginEvent())), await expectUnavailable(refresh(refreshEvent(cookies)))];
+    } finally {
+      cluster.freeze(false);
+    }
+    console.log(`fault server-hung: 503 after ${elapsed.join(' / ')} ms (login / refresh)`);
+    // A frozen server may still run what it had already received once it
+    // thaws; whether or not the rotation landed, the same cookie refreshes
+    // within the grace interval and the tree keeps one successor.
+    await expectRefreshWorksOnce(cookies);
+    await expectConsistentTree();
+  });
+
+  it('refresh terminated mid-rotation (pg_terminate_backend after the token was marked used): 503, rolled back, refreshes again', async () => {
+    const cookies = await signIn();
+    const holder = await holdSuccessorSlot(cookies[REFRESH]!);
+    try {
+      const pending = refresh(refreshEvent(cookies));
+      const pid = await blockedBackend('rotate_refresh_token');
+      await admin.query('select pg_terminate_backend($1)', [pid]);
+      const elapsed = await expectUnavailable(pending);
+      console.log(`fault refresh-terminated-mid-rotation: 503 after ${elapsed} ms`);
+    } finally {
+      await holder.query('rollback');
+      holder.release();
+    }
+    expect(await tokenRow(cookies[REFRESH]!)).toMatchObject({ used_at: null, children: 0, revoked_at: null, session_revoked_at: null });
+    await expectRefreshWorksOnce(cookies);
+    await expectConsistentTree();
+  });
+
+  it('server stopped mid-rotation: 503, nothing of the rotation survives the restart, refreshes again', async () => {
+    const cookies = await signIn();
+    const holder = await holdSuccessorSlot(cookies[REFRESH]!);
+    try {
+      const pending = refresh(refreshEvent(cookies));
+      await blockedBackend('rotate_refresh_token');
+      cluster.stop();
+      const elapsed = await expectUnavailable(pending);
+      console.log(`fault server-stopped-mid-rotation: 503 after ${elapsed} ms`);
+    } finally {
+      holder.release(true);
+      cluster.start();
+    }
+    expect(await tokenRow(cookies[REFRESH]!)).toMatchObject({ used_at: null, children: 0 });
+    await expectRefreshWorksOnce(cookies);
+    await expectConsistentTree();
+  });
+
+  it('refresh stuck behind a lock past DB_TIMEOUT_MS: 503 within the bound, rolled back, refreshes again', async () => {
+    const cookies = await signIn();
+    const holder = await holdSuccessorSlot(cookies[REFRESH]!);
+    try {
+      const elapsed = await expectUnavailable(refresh(refreshEvent(cookies)));
+      console.log(`fault refresh-statement-timeout: 503 after ${elapsed} ms`);
+    } finally {
+      await holder.query('rollback');
+      holder.release();
+    }
+    expect(await tokenRow(cookies[REFRESH]!)).toMatchObject({ used_at: null, children: 0 });
+    await expectRefreshWorksOnce(cookies);
+    await expectConsistentTree();
+  });
+
+  it('login terminated inside create_session: 503, no session, token or audit row, the throttle untouched; signs in again', async () => {
+    await signIn();
+    const before = await counts();
+    const holder = await admin.connect();
+    holder.on('error', () => undefined);
+    await holder.query('begin');
+    // The new session's foreign key needs a share lock on the user row.
+    await holder.query('select 1 from rolegate.users where id = $1 for update', [userId]);
+    try {
+      const pending = login(loginEvent());
+      const pid = await blockedBackend('create_session');
+      await admin.query('select pg_terminate_backend($1)', [pid]);
+      const elapsed = await expectUnavailable(pending);
+      console.log(`fault login-terminated-in-create_session: 503 after ${elapsed} ms`);
+    } finally {
+      await holder.query('rollback');
+      holder.release();
+    }
+    expect(await counts()).toEqual(before);
+    expect((await admin.query(`select count(*)::int as n from rolegate.login_throttle where key = $1`, [`account:${email}`])).rows[0].n).toBe(0);
+    await signIn();
+    await expectConsistentTree();
+  });
+
+  it('a refresh whose answer is lost after the commit: 503, and the same cookie still refreshes to the one successor', async () => {
+    const cookies = await signIn(viaProxy.login);
+    const cut = proxy.cutAfterReplyTo('rotate_refresh_token');
+    const elapsed = await expectUnavailable(viaProxy.refresh(refreshEvent(cookies)));
+    await cut;
+    console.log(`fault refresh-answer-lost-after-commit: 503 after ${elapsed} ms`);
+    // The rotation did commit: the token is used and has its successor.
+    const committed = await tokenRow(cookies[REFRESH]!);
+    expect(committed).toMatchObject({ children: 1, revoked_at: null, session_revoked_at: null });
+    expect(committed.used_at).not.toBeNull();
+    // Retried within REFRESH_GRACE_SECONDS, the same cookie gets that same successor, not a second one.
+    const retry = await viaProxy.refresh(refreshEvent(cookies));
+    expect(retry.statusCode, retry.body ?? '').toBe(200);
+    const next = remember(retry);
+    expect(refreshTokenHash(next[REFRESH]!)).toBe(committed.child_hash);
+    expect(await tokenRow(cookies[REFRESH]!)).toMatchObject({ children: 1 });
+    expect((await viaProxy.refresh(refreshEvent(next))).statusCode).toBe(200);
+    await expectConsistentTree();
+  });
+
+  it('a login whose answer is lost after the commit: 503; the session left behind is whole, and signing in again works', async () => {
+    const before = await counts();
+    const cut = proxy.cutAfterReplyTo('create_session');
+    await expectUnavailable(viaProxy.login(loginEvent()));
+    await cut;
+    // One complete session that nobody holds a token for (it expires with its refresh TTL).
+    expect(await counts()).toEqual({ sessions: before.sessions + 1, tokens: before.tokens + 1, logins: before.logins + 1 });
+    await expectConsistentTree();
+    await signIn(viaProxy.login);
+  });
+
+  it('logged no secret, and stored no raw refresh token, through all of the faults', async () => {
+    expect(issuedTokens.size).toBeGreaterThan(10);
+    const secrets = new Map<string, string>([['JWT_SECRET', SECRET], ['password', PASSWORD], ['password hash', passwordHash], ['database URL', url]]);
+    for (const token of issuedTokens) secrets.set(`refresh token ${token.slice(0, 6)}…`, token);
+    expect(leakedSecrets(logs.text(), secrets)).toEqual([]);
+    expect(await rawTokensAtRest(admin, issuedTokens)).toEqual([]);
+  });
+});
