@@ -23,6 +23,9 @@ ${DB_USAGE.replace(/^usage:\n/, 'database:\n')}
 gates:
   rolegate gates <build|check|explain|schema>  see: rolegate gates help
 
+Netlify Identity sync:
+  rolegate sync backfill [--identity-url URL]  see: rolegate sync help
+
   rolegate help | --help                      this text
   rolegate --version                          the installed version
 
@@ -31,7 +34,7 @@ DATABASE_URL, or the embedded database in ROLEGATE_DATA_DIR (default .rolegate/d
 
 /** The help command that fits what was being run, for the hint under an error. */
 function helpFor(argv: string[]): string {
-  if (argv[0] === 'users' || argv[0] === 'db') return `rolegate ${argv[0]} help`;
+  if (argv[0] === 'users' || argv[0] === 'db' || argv[0] === 'sync') return `rolegate ${argv[0]} help`;
   return 'rolegate help';
 }
 
@@ -71,6 +74,8 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       return dbCommand(rest, io);
     case 'gates':
       return (await loadGatesCommand())(rest, io);
+    case 'sync':
+      return (await import('./sync.js')).syncCommand(rest, io);
     case 'help':
     case '--help':
     case '-h':

@@ -1,11 +1,9 @@
 import { readDatabaseConfig, type Env } from '../core/config.js';
 import { openStore } from '../store/open-store.js';
-import type { Store } from '../store/store.js';
 import { identityConfigSchema, type IdentitySyncConfig } from './config.js';
 import { SyncConfigError, type GetSyncDeps, type SyncDeps } from './handlers.js';
 import { DEFAULT_RETRY_DELAYS_MS, RETRY_SIGNATURE_HEADER, retryKey, signRetryJob, type RetryJob } from './retry.js';
-import type { IdentitySink } from './sink.js';
-import { storeSink } from './sinks/store.js';
+import { SinkConfigError, openSinks } from './sinks.js';
 
 /** GoTrue waits 5 s for a hook; the answer must be out well before. */
 const DEFAULT_DEADLINE_MS = 2500;
@@ -26,26 +24,6 @@ function required(env: Env, name: string, why: string): string {
   const value = env[name];
   if (!value) throw new SyncConfigError(`${name} is required ${why}`);
   return value;
-}
-
-async function sinksFor(config: IdentitySyncConfig, env: Env, store: Store): Promise<IdentitySink[]> {
-  const sinks: IdentitySink[] = [];
-  for (const name of config.sinks) {
-    if (name === 'store') sinks.push(storeSink(store));
-    if (name === 'contentful') {
-      const why = 'when "contentful" is among identity.sinks';
-      // Loaded only when configured, so the other sites do not carry it.
-      const { contentfulSink } = await import('./sinks/contentful.js');
-      sinks.push(contentfulSink({
-        spaceId: required(env, 'CONTENTFUL_SPACE_ID', why),
-        managementToken: required(env, 'CONTENTFUL_MANAGEMENT_TOKEN', why),
-        environmentId: env.CONTENTFUL_ENVIRONMENT || undefined,
-        contentTypeId: env.CONTENTFUL_CONTENT_TYPE || undefined,
-        publish: env.CONTENTFUL_PUBLISH === 'on',
-      }));
-    }
-  }
-  return sinks;
 }
 
 /** Queues a retry by calling this site's own background function, signed so nobody else can. */
@@ -85,7 +63,9 @@ export function syncRuntime(env: Env, siteConfig: unknown): GetSyncDeps {
     return {
       config: parsed.data,
       store,
-      sinks: await sinksFor(parsed.data, env, store),
+      sinks: await openSinks(parsed.data, env, store).catch((error: unknown) => {
+        throw error instanceof SinkConfigError ? new SyncConfigError(error.message) : error;
+      }),
       deadlineMs: integer(env, 'IDENTITY_SYNC_DEADLINE_MS', DEFAULT_DEADLINE_MS, 100, MAX_DEADLINE_MS),
       handoff: httpHandoff(siteUrl, key),
       recordFailure: async ({ identityUserId, event, failed }) => {

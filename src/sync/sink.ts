@@ -10,8 +10,8 @@ export type SinkReport = IdentityUpsertReport;
  * after a newer one, change nothing. That is what makes retries and
  * re-running a backfill safe. Throw on failure; the caller retries.
  *
- * Adding a sink is one file exporting a factory, plus its name in
- * `src/sync/sinks.ts`.
+ * Adding a sink is one file exporting a factory, plus its entry in
+ * `src/sync/sinks.ts` and its name in the config schema (src/sync/config.ts).
  */
 export interface IdentitySink {
   readonly name: string;

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { IdentityUser } from '../../src/sync/identity-user.js';
+import type { IdentityUser } from '../../src/core/identity-user.js';
 import { ContentfulSinkError, contentfulSink, type ContentfulSinkOptions } from '../../src/sync/sinks/contentful.js';
 import { IDENTITY_USER_FIELDS, startContentfulStandin, type ContentfulStandin } from '../support/contentful-standin.js';
 

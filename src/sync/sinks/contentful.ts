@@ -7,7 +7,7 @@
  * rule as the store's `upsert_identity_users`), and written only when that
  * changes something, so replays and older copies cost one GET and no write.
  */
-import type { IdentityUser } from '../identity-user.js';
+import type { IdentityUser } from '../../core/identity-user.js';
 import { emptyReport, type IdentitySink, type SinkReport } from '../sink.js';
 
 export interface ContentfulSinkOptions {
