@@ -70,6 +70,23 @@ function withCookies(page: Response, cookies: readonly string[]): Response {
   return response;
 }
 
+/**
+ * The request passed on to the page, carrying the cookies just issued instead of the stale
+ * ones, so that whatever serves a gated path (a function behind a rewrite, say, using
+ * `requireRole`) sees the fresh access token rather than the expired one.
+ */
+function withRequestCookies(request: Request, setCookies: readonly string[]): Request {
+  const cookies = readCookies(request.headers.get('cookie') ?? undefined);
+  for (const setCookie of setCookies) {
+    const pair = setCookie.split(';', 1)[0] ?? '';
+    const at = pair.indexOf('=');
+    if (at > 0) cookies[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  const headers = new Headers(request.headers);
+  headers.set('cookie', Object.entries(cookies).map(([name, value]) => `${name}=${value}`).join('; '));
+  return new Request(request, { headers });
+}
+
 /** The roles of a usable `nf_jwt`, or [] for a missing, expired, forged or unbound token. */
 async function tokenRoles(runtime: EdgeRuntime, table: GateTable, cookies: Record<string, string>): Promise<string[]> {
   const { auth } = runtime;
@@ -99,7 +116,7 @@ async function refreshInline(deps: AuthDeps, rule: RolesRule, request: Request, 
   try {
     const refreshed = await refresh(deps, cookies);
     if (!rule.roles.some((role) => refreshed.user.roles.includes(role))) return redirect(deps.gates.forbiddenPage, refreshed.cookies);
-    return withCookies(await context.next(request), refreshed.cookies);
+    return withCookies(await context.next(withRequestCookies(request, refreshed.cookies)), refreshed.cookies);
   } catch (error) {
     if (error instanceof AuthError && (error.code === 'session_expired' || error.code === 'refresh_token_reused')) {
       return redirect(loginLocation(deps.gates, next, error.code), clearedCookies(cookiePolicy(deps)));

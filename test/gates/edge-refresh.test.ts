@@ -96,6 +96,10 @@ describe('inline refresh at the edge (Supabase store over PostgREST, real Postgr
     expect(set[REFRESH_COOKIE]).not.toBe(cookies[REFRESH_COOKIE]);
     expect(answer.setCookies.find((c) => c.startsWith('nf_jwt='))).toMatch(/HttpOnly/i);
 
+    // What serves the page (a function behind a rewrite, say) sees the new token, not the expired one.
+    expect(answer.forwarded?.headers.get('cookie')).toContain(`nf_jwt=${set.nf_jwt}`);
+    expect(answer.forwarded?.headers.get('cookie')).not.toContain(cookies.nf_jwt!);
+
     // The new access token alone now passes; nothing else is needed.
     const next = await askGate(site, gate, '/admin/users.html', { nf_jwt: set.nf_jwt! });
     expect(next.served).toBe(true);
@@ -217,8 +221,9 @@ describe('token fingerprint at the edge (TOKEN_FINGERPRINT=on)', () => {
   });
 });
 
-describe.runIf(denoAvailable())('inline refresh under Deno', () => {
+describe('inline refresh under Deno', () => {
   it('serves the page with the new cookies, talking to PostgREST over fetch from Deno', async () => {
+    expect(denoAvailable(), 'node_modules/.bin/deno must run (the "deno" devDependency)').toBe(true);
     const { cookies } = await signedIn(['admin']);
     const host = new URL(standin.url).host;
     const { runtime, answers } = await askGateUnderDeno(site, siteEnv(), [

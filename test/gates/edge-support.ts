@@ -100,6 +100,8 @@ export interface EdgeAnswer {
   location: string | null;
   setCookies: string[];
   response: Response;
+  /** The request the gate passed on to `context.next()`, when it passed one. */
+  forwarded?: Request;
 }
 
 /**
@@ -117,6 +119,7 @@ export async function askGate(site: Pick<EdgeSite, 'declaration'>, gate: EdgeHan
     location: response.headers.get('location'),
     setCookies: response.headers.getSetCookie(),
     response,
+    ...(context.forwarded[0] ? { forwarded: context.forwarded[0] } : {}),
   };
 }
 
