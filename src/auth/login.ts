@@ -4,6 +4,7 @@ import { dummyPasswordHash, verifyPassword } from '../core/password.js';
 import { newRefreshToken, refreshTokenHash } from '../core/refresh-token.js';
 import type { ThrottleKey } from '../store/store.js';
 import type { AuthDeps } from './deps.js';
+import { withIdentityRoles } from './identity-roles.js';
 import { issueSession } from './issue.js';
 
 /** A string of 1 to `max` characters, or undefined. Checked by hand: zod is too heavy for a cold start. */
@@ -77,9 +78,10 @@ export async function login(deps: AuthDeps, request: LoginRequest): Promise<Logi
   });
   // Disabled between the lookup and now: the same answer as a wrong password.
   if (session.status !== 'created') throw new AuthError('invalid_credentials');
-  const issued = await issueSession(deps, session.user, session.sessionId, refreshToken);
+  const signedIn = await withIdentityRoles(deps, session.user);
+  const issued = await issueSession(deps, signedIn, session.sessionId, refreshToken);
   return {
-    user: { id: session.user.id, email: session.user.email, roles: session.user.roles },
+    user: { id: signedIn.id, email: signedIn.email, roles: signedIn.roles },
     expiresAt: issued.expiresAt,
     cookies: issued.cookies,
   };

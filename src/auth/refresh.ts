@@ -5,6 +5,7 @@ import { fingerprintHash } from '../core/fingerprint.js';
 import { ACCESS_COOKIE, fingerprintCookieName, readRefreshToken } from '../http/cookies.js';
 import type { User } from '../store/store.js';
 import type { AuthDeps } from './deps.js';
+import { withIdentityRoles } from './identity-roles.js';
 import { issueSession } from './issue.js';
 
 export interface RefreshResult {
@@ -35,8 +36,9 @@ export async function refresh(deps: AuthDeps, cookies: Record<string, string>): 
   });
   switch (result.status) {
     case 'rotated': {
-      const issued = await issueSession(deps, result.user, result.sessionId, successor, fingerprint);
-      return { user: result.user, sessionId: result.sessionId, expiresAt: issued.expiresAt, cookies: issued.cookies };
+      const user = await withIdentityRoles(deps, result.user);
+      const issued = await issueSession(deps, user, result.sessionId, successor, fingerprint);
+      return { user, sessionId: result.sessionId, expiresAt: issued.expiresAt, cookies: issued.cookies };
     }
     case 'reused':
       throw new AuthError('refresh_token_reused');

@@ -25,6 +25,8 @@ export interface AuthConfig {
   bcryptCost: number;
   /** OWASP token-sidejacking defence: tokens are bound to an HttpOnly fingerprint cookie. */
   tokenFingerprint: boolean;
+  /** ROLES_FROM_IDENTITY=on: add the roles Netlify Identity gives the same address (the mirror) at login and refresh. */
+  rolesFromIdentity?: boolean;
 }
 
 export interface Config {
@@ -129,6 +131,7 @@ interface AuthVariables {
   LOGIN_THROTTLE_WINDOW_SECONDS: number;
   BCRYPT_COST: number;
   TOKEN_FINGERPRINT?: 'on' | 'off';
+  ROLES_FROM_IDENTITY?: 'on' | 'off';
 }
 
 function authVariables(env: Env, problems: Problems): AuthVariables {
@@ -150,6 +153,7 @@ function authVariables(env: Env, problems: Problems): AuthVariables {
     LOGIN_THROTTLE_WINDOW_SECONDS: integer(env, problems, 'LOGIN_THROTTLE_WINDOW_SECONDS', 1, 86_400, 900),
     BCRYPT_COST: integer(env, problems, 'BCRYPT_COST', 10, 15, 11),
     TOKEN_FINGERPRINT: onOff(env, problems, 'TOKEN_FINGERPRINT'),
+    ROLES_FROM_IDENTITY: onOff(env, problems, 'ROLES_FROM_IDENTITY'),
   };
 }
 
@@ -263,6 +267,7 @@ export function readConfig(env: Env): Config {
       loginThrottleWindowSeconds: a.LOGIN_THROTTLE_WINDOW_SECONDS,
       bcryptCost: a.BCRYPT_COST,
       tokenFingerprint: a.TOKEN_FINGERPRINT === 'on',
+      rolesFromIdentity: a.ROLES_FROM_IDENTITY === 'on',
     };
   }
   if (problems.length || !authConfig || !database) throw new ConfigError(problems);
