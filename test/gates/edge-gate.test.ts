@@ -79,6 +79,19 @@ describe('forged and misused tokens at the edge gate', () => {
   });
 });
 
+describe('the bundled edge runtime', () => {
+  it('is self-contained: its only imports are node: built-ins, which Netlify\'s edge provides', async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'rolegate-edge-bundle-')), 'edge-gate.js');
+    await bundleEdgeRuntime(path);
+    const code = await readFile(path, 'utf8');
+    const specifiers = [...code.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)["']([^"']+)["']/g)].map((m) => m[1]!);
+    expect(specifiers.length).toBeGreaterThan(0);
+    expect(specifiers.filter((s) => !s.startsWith('node:'))).toEqual([]);
+    expect(code).not.toMatch(/\brequire\(/);
+    await rm(path, { force: true });
+  });
+});
+
 describe('rolegate gates build in edge mode', () => {
   let root: string;
   const edgeDir = () => join(root, 'netlify/edge-functions/rolegate-gate');
