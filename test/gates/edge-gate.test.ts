@@ -159,3 +159,36 @@ describe('rolegate gates build in edge mode', () => {
     expect((await run(['explain'])).stdout).toContain('mode "edge": the edge function netlify/edge-functions/rolegate-gate decides');
   });
 });
+
+describe("Netlify's own edge bundler reads the generated declaration", () => {
+  // @netlify/edge-bundler ships with netlify-cli (a devDependency); these are the steps of a
+  // deploy that need no Deno: find the function, merge its inline config, build the manifest.
+  it('routes the gated paths, escaped spellings included, and nothing else', async () => {
+    const bundler = (await import('@netlify/edge-bundler')) as unknown as {
+      find(directories: string[]): Promise<Array<{ name: string; path: string }>>;
+      mergeDeclarations(toml: unknown[], user: Record<string, unknown>, internal: Record<string, unknown>, deploy: unknown[]): unknown[];
+      generateManifest(options: Record<string, unknown>): { manifest: { routes: Array<{ function: string; pattern: string }>; function_config: Record<string, { on_error?: string }> }; unroutedFunctions: string[] };
+      validateManifest(manifest: unknown): void;
+    };
+    const site = await makeEdgeSite(truthTableConfig);
+    try {
+      const functions = await bundler.find([join(site.root, 'netlify/edge-functions')]);
+      expect(functions.map((f) => f.name)).toEqual(['rolegate-gate']);
+      const userFunctionConfig = { 'rolegate-gate': site.declaration };
+      const declarations = bundler.mergeDeclarations([], userFunctionConfig, {}, []);
+      const { manifest, unroutedFunctions } = bundler.generateManifest({ functions, declarations, userFunctionConfig, bundles: [], layers: [] });
+      expect(unroutedFunctions).toEqual([]);
+      expect(() => bundler.validateManifest(manifest)).not.toThrow();
+      expect(manifest.function_config['rolegate-gate']?.on_error).toBe('fail');
+      const routed = (pathname: string) => manifest.routes.some((route) => new RegExp(route.pattern).test(pathname));
+      for (const pathname of ['/admin', '/admin/', '/admin/users.html', '/%61dmin/users.html', '/admin%2fx', '/members/%C3%A9', '/staff/admin/x', '/reports/annual.html', '/reports/annual.html/', '/reports/annual%2Ehtml']) {
+        expect(routed(pathname), pathname).toBe(true);
+      }
+      for (const pathname of ['/', '/login', '/auth/login', '/adminx', '/ADMIN/x', '/reports/annual.html/x', '/reports/monthly.html']) {
+        expect(routed(pathname), pathname).toBe(false);
+      }
+    } finally {
+      await site.close();
+    }
+  });
+});
