@@ -64,6 +64,18 @@ describe('forged and misused tokens at the edge gate', () => {
     expect(answer.location).toBe('/.netlify/functions/refresh/admin/users.html');
   });
 
+  it.each(['/admin/%', '/admin/%zz', '/admin/%E0%A4%A', '/admin/%00', '/admin/%0d%0aSet-Cookie:%20x=1', '/admin/%E2%80%A8'])(
+    'answers the odd path %s with a same-site bounce, never an error or a header injection',
+    async (pathname) => {
+      const answer = await askGate(site, gate, pathname);
+      expect(answer.status).toBe(302);
+      const location = new URL(answer.location!, SITE);
+      expect(location.origin).toBe(SITE);
+      expect(location.pathname.startsWith('/.netlify/functions/refresh/admin/')).toBe(true);
+      expect(answer.setCookies).toEqual([]);
+    },
+  );
+
   it('accepts a token signed with JWT_SECRET_PREVIOUS, for a secret rotation', async () => {
     const token = await honest().setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(OTHER_SECRET));
     expect((await bounced(token)).served).toBe(true);
