@@ -120,6 +120,20 @@ describe('inline refresh at the edge (Supabase store over PostgREST, real Postgr
     expect(after.location).toBe('/login?next=%2Fadmin%2Fusers.html');
   });
 
+  it('serves two tabs refreshing with the same token at once, with the same new token (no reuse alarm)', async () => {
+    const graceful = await site.loadGenerated(siteEnv());
+    const { cookies } = await signedIn(['admin']);
+    const [a, b] = await Promise.all([
+      askGate(site, graceful, '/admin/users.html', cookies),
+      askGate(site, graceful, '/admin/reports.html', cookies),
+    ]);
+    expect(a.served && b.served).toBe(true);
+    expect(cookiesSet(a)[REFRESH_COOKIE]).toBe(cookiesSet(b)[REFRESH_COOKIE]);
+    // The session is still alive: the shared successor refreshes again.
+    const later = await askGate(site, graceful, '/admin/users.html', { [REFRESH_COOKIE]: cookiesSet(a)[REFRESH_COOKIE]! });
+    expect(later.served).toBe(true);
+  });
+
   it('sends a signed-in visitor whose fresh token still lacks the role to the forbidden page, with the new cookies', async () => {
     const { cookies } = await signedIn(['member']);
     const answer = await askGate(site, gate, '/admin/users.html', cookies);
