@@ -18,7 +18,7 @@ import { safeNextPath } from '../core/next-path.js';
 import { ACCESS_COOKIE, clearedCookies, fingerprintCookieName, readCookies, readRefreshToken } from '../http/cookies.js';
 import { loginLocation } from '../auth/bounce.js';
 import { cookiePolicy, type AuthDeps } from '../auth/deps.js';
-import { refresh } from '../auth/refresh.js';
+import { refresh, type RefreshResult } from '../auth/refresh.js';
 import { bounceNextFor, matchingRule, type GateTable, type GateTableRule } from '../gates/table.js';
 import { loadEdgeRuntime, type EdgeRuntime, type EdgeRuntimeOptions } from './runtime.js';
 
@@ -113,10 +113,9 @@ async function tokenRoles(runtime: EdgeRuntime, table: GateTable, cookies: Recor
  * Returns null when the store could not answer, so the caller falls back to the bounce.
  */
 async function refreshInline(deps: AuthDeps, rule: RolesRule, request: Request, context: EdgeContext, cookies: Record<string, string>, next: string): Promise<Response | null> {
+  let refreshed: RefreshResult;
   try {
-    const refreshed = await refresh(deps, cookies);
-    if (!rule.roles.some((role) => refreshed.user.roles.includes(role))) return redirect(deps.gates.forbiddenPage, refreshed.cookies);
-    return withCookies(await context.next(withRequestCookies(request, refreshed.cookies)), refreshed.cookies);
+    refreshed = await refresh(deps, cookies);
   } catch (error) {
     if (error instanceof AuthError && (error.code === 'session_expired' || error.code === 'refresh_token_reused')) {
       return redirect(loginLocation(deps.gates, next, error.code), clearedCookies(cookiePolicy(deps)));
@@ -127,6 +126,10 @@ async function refreshInline(deps: AuthDeps, rule: RolesRule, request: Request, 
     console.error(`rolegate edge gate: inline refresh failed, bouncing instead: ${(error as Error).name}: ${(error as Error).message}`);
     return null;
   }
+  if (!rule.roles.some((role) => refreshed.user.roles.includes(role))) return redirect(deps.gates.forbiddenPage, refreshed.cookies);
+  // Outside the try: a failure to serve the page is not a failed refresh, and must not be
+  // answered with a bounce that drops the cookies just issued.
+  return withCookies(await context.next(withRequestCookies(request, refreshed.cookies)), refreshed.cookies);
 }
 
 /**
