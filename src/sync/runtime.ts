@@ -55,7 +55,10 @@ export function syncRuntime(env: Env, siteConfig: unknown): GetSyncDeps {
       const issue = parsed.error.issues[0];
       throw new SyncConfigError(`rolegate.config.json identity${issue?.path.length ? `.${issue.path.join('.')}` : ''} ${issue?.message ?? 'is invalid'}`);
     }
+    // Everything the environment can get wrong is checked before the store is opened.
     const jwtSecret = required(env, 'JWT_SECRET', 'to sign retry jobs');
+    const deadlineMs = integer(env, 'IDENTITY_SYNC_DEADLINE_MS', DEFAULT_DEADLINE_MS, 100, MAX_DEADLINE_MS);
+    const maxAgeSeconds = integer(env, 'IDENTITY_WEBHOOK_MAX_AGE_SECONDS', 300, 10, 3600);
     const siteUrl = env.URL || env.ROLEGATE_SITE_URL || 'http://localhost:8888';
     const store = await openStore(readDatabaseConfig(env));
     const key = retryKey(jwtSecret);
@@ -63,10 +66,11 @@ export function syncRuntime(env: Env, siteConfig: unknown): GetSyncDeps {
     return {
       config: parsed.data,
       store,
-      sinks: await openSinks(parsed.data, env, store).catch((error: unknown) => {
+      sinks: await openSinks(parsed.data, env, store).catch(async (error: unknown) => {
+        await store.close().catch(() => undefined);
         throw error instanceof SinkConfigError ? new SyncConfigError(error.message) : error;
       }),
-      deadlineMs: integer(env, 'IDENTITY_SYNC_DEADLINE_MS', DEFAULT_DEADLINE_MS, 100, MAX_DEADLINE_MS),
+      deadlineMs,
       handoff: httpHandoff(siteUrl, key),
       recordFailure: async ({ identityUserId, event, failed }) => {
         await store.audit({ event: 'identity_sync_failed', detail: { identity_user_id: identityUserId, event, failed } });
@@ -76,7 +80,7 @@ export function syncRuntime(env: Env, siteConfig: unknown): GetSyncDeps {
       webhook: {
         secret: env.IDENTITY_WEBHOOK_SECRET ? new TextEncoder().encode(env.IDENTITY_WEBHOOK_SECRET) : null,
         instanceId: env.IDENTITY_INSTANCE_ID || undefined,
-        maxAgeSeconds: integer(env, 'IDENTITY_WEBHOOK_MAX_AGE_SECONDS', 300, 10, 3600),
+        maxAgeSeconds,
       },
       retryKey: key,
       retry: {

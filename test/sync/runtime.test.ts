@@ -1,0 +1,51 @@
+/**
+ * The sync functions' cold start: the identity section and the environment
+ * are checked at the first request; a mistake answers 503 not_configured and
+ * the log names what to fix, never a secret.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { identityEventHandler, identityWebhookHandler } from '../../src/sync/handlers.js';
+import { syncRuntime } from '../../src/sync/runtime.js';
+import { gotrueUser, payload, postEvent } from './fixtures.js';
+
+const SECRET = 'sync-runtime-jwt-secret-0123456789abcdef';
+// A PostgreSQL that is not there: the pool opens without connecting, and nothing here reaches it.
+const env = { JWT_SECRET: SECRET, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', URL: 'http://localhost:1' };
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+async function firstAnswer(siteConfig: unknown, environment: Record<string, string | undefined>) {
+  const logged: string[] = [];
+  vi.spyOn(console, 'error').mockImplementation((line: unknown) => void logged.push(String(line)));
+  const handler = identityEventHandler('signup', syncRuntime(environment, siteConfig));
+  const r = await handler(postEvent(payload('signup', gotrueUser())));
+  return { status: r.statusCode, body: JSON.parse(r.body ?? 'null'), log: logged.join('\n') };
+}
+
+describe('sync runtime configuration', () => {
+  it('answers 503 not_configured for a bad identity section, naming the field', async () => {
+    const r = await firstAnswer({ identity: { roleRules: [{ emailDomains: ['@company.com'], roles: ['x'] }] } }, env);
+    expect(r.status).toBe(503);
+    expect(r.body.error.code).toBe('not_configured');
+    expect(r.log).toMatch(/rolegate\.config\.json identity\.roleRules\.0\.emailDomains\.0 must be a lower-case domain/);
+  });
+
+  it('names a missing JWT_SECRET and a missing Contentful variable', async () => {
+    expect((await firstAnswer({}, { ...env, JWT_SECRET: undefined })).log).toMatch(/JWT_SECRET is required/);
+    const contentful = await firstAnswer({ identity: { sinks: ['store', 'contentful'] } }, { ...env, CONTENTFUL_SPACE_ID: 'space' });
+    expect(contentful.status).toBe(503);
+    expect(contentful.log).toMatch(/CONTENTFUL_MANAGEMENT_TOKEN is required when "contentful" is among identity.sinks/);
+  });
+
+  it('refuses every webhook while IDENTITY_WEBHOOK_SECRET is unset, without leaking the JWT secret', async () => {
+    const logged: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((line: unknown) => void logged.push(String(line)));
+    const handler = identityWebhookHandler(syncRuntime({ ...env, IDENTITY_SYNC_DEADLINE_MS: '999999' }, {}));
+    const r = await handler(postEvent(payload('login', gotrueUser()), { 'x-webhook-signature': 'x.y.z' }));
+    expect(r.statusCode).toBe(503);
+    expect(logged.join('\n')).toMatch(/IDENTITY_SYNC_DEADLINE_MS must be a whole number from 100 to 4000/);
+    expect(logged.join('\n')).not.toContain(SECRET);
+  });
+});
