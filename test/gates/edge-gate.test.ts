@@ -13,6 +13,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { gatesCommand } from '../../src/cli/gates.js';
 import type { CliIo } from '../../src/cli/io.js';
 import type { EdgeHandler } from '../../src/edge/gate.js';
+import { compileGates, gateTableFromConfig } from '../../src/gates/compile.js';
+import { parseGateConfig } from '../../src/gates/config.js';
 // @ts-expect-error: a plain ES module without types (build tooling)
 import { bundleEdgeRuntime } from '../../scripts/edge-bundle.mjs';
 import { mintToken, OTHER_SECRET, SITE_SECRET } from './matcher.js';
@@ -88,6 +90,17 @@ describe('forged and misused tokens at the edge gate', () => {
     const response = await gate(new Request(`${SITE}/admin/users.html`, { headers }), context);
     expect(response.status).toBe(302);
     expect(context.calls).toBe(0);
+  });
+});
+
+describe('one gate table for both modes', () => {
+  it('compiles an edge-mode config to the same table the refresh function reads, with no Role= rule', () => {
+    const redirects = compileGates(parseGateConfig({ ...truthTableConfig, mode: 'redirects' }));
+    const edge = compileGates(parseGateConfig({ ...truthTableConfig, mode: 'edge' }));
+    expect(edge.table).toEqual(redirects.table);
+    expect(gateTableFromConfig({ ...truthTableConfig, mode: 'edge' })).toEqual(redirects.table);
+    expect(redirects.rules.some((line) => line.includes(' Role='))).toBe(true);
+    expect(edge.rules.filter((line) => !line.startsWith('#'))).toEqual(['/auth/login /.netlify/functions/login 200', '/auth/refresh /.netlify/functions/refresh 200', '/auth/logout /.netlify/functions/logout 200']);
   });
 });
 
