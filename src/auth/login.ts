@@ -63,9 +63,20 @@ export async function login(deps: AuthDeps, request: LoginRequest): Promise<Logi
   const hash = user?.passwordHash ?? (await dummyPasswordHash(deps.config.bcryptCost));
   const passwordMatches = await verifyPassword(password, hash);
   if (!user || !user.passwordHash || user.disabledAt || !passwordMatches) {
-    await deps.store.recordLoginFailure({ keys, windowSeconds, userId: user?.id, ip: request.ip });
+    // Parallel requests all pass the check above before any failure is
+    // counted. The count itself is atomic, so ask it with each limit one
+    // higher whether this failure went past the limit; past it the answer is
+    // `throttled`, the same as for the right password, so a burst learns the
+    // outcome of no more guesses than the limit allows.
+    const counted = await deps.store.recordLoginFailure({
+      keys: keys.map((k) => ({ ...k, maxFailures: k.maxFailures + 1 })), windowSeconds, userId: user?.id, ip: request.ip,
+    });
+    if (counted.throttled) throw new AuthError('throttled', { retryAfterSeconds: counted.retryAfterSeconds });
     throw new AuthError('invalid_credentials');
   }
+  // The right password: refused too if parallel failures reached the limit meanwhile.
+  const recheck = await deps.store.loginThrottleStatus({ keys, windowSeconds });
+  if (recheck.throttled) throw new AuthError('throttled', { retryAfterSeconds: recheck.retryAfterSeconds });
 
   const refreshToken = newRefreshToken();
   const session = await deps.store.createSession({
