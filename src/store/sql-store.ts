@@ -41,14 +41,21 @@ function asRow(value: unknown, what: string): Row {
   return value as Row;
 }
 
-function toUser(value: unknown): User {
-  const row = asRow(value, 'user_json');
+/** The fields a rolegate user and a mirrored Identity user share, in the SQL functions' snake_case. */
+function identityFields(row: Row) {
   return {
     id: String(row.id),
     email: String(row.email),
     roles: Array.isArray(row.roles) ? row.roles.map(String) : [],
     appMetadata: (row.app_metadata as Record<string, unknown>) ?? {},
     userMetadata: (row.user_metadata as Record<string, unknown>) ?? {},
+  };
+}
+
+function toUser(value: unknown): User {
+  const row = asRow(value, 'user_json');
+  return {
+    ...identityFields(row),
     tokenVersion: Number(row.token_version ?? 0),
     disabledAt: (row.disabled_at as string | null) ?? null,
     createdAt: String(row.created_at),
@@ -236,11 +243,7 @@ export class SqlStore implements Store {
     const row = asRow(value, 'find_identity_user');
     const time = (v: unknown) => (v === null || v === undefined ? null : new Date(String(v)).toISOString());
     return {
-      id: String(row.id),
-      email: String(row.email),
-      roles: Array.isArray(row.roles) ? row.roles.map(String) : [],
-      appMetadata: (row.app_metadata as Record<string, unknown>) ?? {},
-      userMetadata: (row.user_metadata as Record<string, unknown>) ?? {},
+      ...identityFields(row),
       createdAt: time(row.created_at),
       updatedAt: time(row.updated_at)!,
       confirmedAt: time(row.confirmed_at),

@@ -70,13 +70,8 @@ function requirePost(event: HandlerEvent): HandlerResponse | null {
   return syncError('method_not_allowed', 'Use POST.', {}, { Allow: 'POST' });
 }
 
-function parse(event: HandlerEvent, now: Date): { raw: Buffer; parsed: IdentityEvent } {
-  const raw = rawBodyBytes(event, MAX_EVENT_BYTES);
-  return { raw, parsed: parseIdentityEvent(raw.toString('utf8'), now.toISOString()) };
-}
-
-/** identity-validate / identity-signup / identity-login: Netlify calls each with its own event. */
-export function identityEventHandler(expected: IdentityEventName, getDeps: GetSyncDeps): Handler {
+/** POST only; every failure, including a bad configuration, becomes a JSON answer and a log line. */
+function syncHandler(getDeps: GetSyncDeps, handle: (event: HandlerEvent, deps: SyncDeps) => Promise<HandlerResponse>): Handler {
   return async (event) => {
     const refused = requirePost(event);
     if (refused) return refused;
@@ -84,15 +79,27 @@ export function identityEventHandler(expected: IdentityEventName, getDeps: GetSy
     try {
       const deps = await getDeps();
       log = deps.log;
-      const { parsed } = parse(event, deps.now());
-      if (parsed.event !== expected) {
-        return syncError('wrong_event', `This function takes "${expected}" events; the body is a "${parsed.event}" event.`);
-      }
-      return answer(await handleIdentityEvent(deps, parsed));
+      return await handle(event, deps);
     } catch (error) {
       return failure(error, log);
     }
   };
+}
+
+function parse(event: HandlerEvent, now: Date): { raw: Buffer; parsed: IdentityEvent } {
+  const raw = rawBodyBytes(event, MAX_EVENT_BYTES);
+  return { raw, parsed: parseIdentityEvent(raw.toString('utf8'), now.toISOString()) };
+}
+
+/** identity-validate / identity-signup / identity-login: Netlify calls each with its own event. */
+export function identityEventHandler(expected: IdentityEventName, getDeps: GetSyncDeps): Handler {
+  return syncHandler(getDeps, async (event, deps) => {
+    const { parsed } = parse(event, deps.now());
+    if (parsed.event !== expected) {
+      return syncError('wrong_event', `This function takes "${expected}" events; the body is a "${parsed.event}" event.`);
+    }
+    return answer(await handleIdentityEvent(deps, parsed));
+  });
 }
 
 function instanceIdOf(raw: Buffer): string | null {
@@ -106,37 +113,28 @@ function instanceIdOf(raw: Buffer): string | null {
 
 /** identity-webhook: the signature is checked against the exact bytes before anything is parsed or stored. */
 export function identityWebhookHandler(getDeps: GetSyncDeps): Handler {
-  return async (event) => {
-    const refused = requirePost(event);
-    if (refused) return refused;
-    let log = (line: string) => console.error(line);
+  return syncHandler(getDeps, async (event, deps) => {
+    if (!deps.webhook.secret) throw new SyncConfigError('IDENTITY_WEBHOOK_SECRET is not set, so no webhook can be verified');
+    const raw = rawBodyBytes(event, MAX_EVENT_BYTES);
+    const signatureKey = await verifyWebhookSignature(raw.toString('utf8'), header(event, 'x-webhook-signature'), instanceIdOf(raw), {
+      secret: deps.webhook.secret,
+      instanceId: deps.webhook.instanceId,
+      maxAgeSeconds: deps.webhook.maxAgeSeconds,
+      now: Math.floor(deps.now().getTime() / 1000),
+    });
+    const parsed = parseIdentityEvent(raw.toString('utf8'), deps.now().toISOString());
+    let firstDelivery = true;
     try {
-      const deps = await getDeps();
-      log = deps.log;
-      if (!deps.webhook.secret) throw new SyncConfigError('IDENTITY_WEBHOOK_SECRET is not set, so no webhook can be verified');
-      const raw = rawBodyBytes(event, MAX_EVENT_BYTES);
-      const signatureKey = await verifyWebhookSignature(raw.toString('utf8'), header(event, 'x-webhook-signature'), instanceIdOf(raw), {
-        secret: deps.webhook.secret,
-        instanceId: deps.webhook.instanceId,
-        maxAgeSeconds: deps.webhook.maxAgeSeconds,
-        now: Math.floor(deps.now().getTime() / 1000),
-      });
-      const parsed = parseIdentityEvent(raw.toString('utf8'), deps.now().toISOString());
-      let firstDelivery = true;
-      try {
-        firstDelivery = await deps.store.recordWebhookReceipt(signatureKey);
-      } catch (error) {
-        // A database outage must not block sign-ins: the signature is fresh and
-        // every sink is idempotent, so going on without the receipt is safe.
-        if (!isUnavailable(error)) throw error;
-        log(`rolegate sync: webhook receipt not recorded (database unavailable); going on`);
-      }
-      if (!firstDelivery) throw new WebhookError('replayed_request', 'this signed request was already taken');
-      return answer(await handleIdentityEvent(deps, parsed));
+      firstDelivery = await deps.store.recordWebhookReceipt(signatureKey);
     } catch (error) {
-      return failure(error, log);
+      // A database outage must not block sign-ins: the signature is fresh and
+      // every sink is idempotent, so going on without the receipt is safe.
+      if (!isUnavailable(error)) throw error;
+      deps.log('rolegate sync: webhook receipt not recorded (database unavailable); going on');
     }
-  };
+    if (!firstDelivery) throw new WebhookError('replayed_request', 'this signed request was already taken');
+    return answer(await handleIdentityEvent(deps, parsed));
+  });
 }
 
 /**
