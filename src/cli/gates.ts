@@ -83,7 +83,7 @@ async function check(argv: string[], io: CliIo): Promise<number> {
     throw new CliError(`URL_PATH has a malformed %-escape: ${JSON.stringify(raw)}`);
   }
   const roles = (values.roles ?? '').split(',').map((r) => r.trim()).filter(Boolean);
-  const { compiled } = await readConfig(io, values.config);
+  const { config, compiled } = await readConfig(io, values.config);
   const verdict = explainPath(compiled.table, path, roles);
   const lines = [`${path} for ${roles.length ? `a visitor with roles ${roles.join(',')}` : 'a visitor without a valid token'}:`];
   lines.push(`  ${verdict.verdict}: ${verdict.reason}`);
@@ -93,6 +93,9 @@ async function check(argv: string[], io: CliIo): Promise<number> {
   }
   if (queryAt !== -1) lines.push('  note: the query string plays no part in gating; the bounce to refresh does not carry it (see src/gates/compile.ts)');
   if (verdict.verdict === 'allow') lines.push('  (an expired token, a token signed with another secret or one without typ "JWT" is bounced instead)');
+  if (config.mode === 'edge' && verdict.verdict === 'bounce') {
+    lines.push(`  mode "edge": decided by the edge function ${EDGE_FUNCTIONS_DIR}/${EDGE_GATE_NAME}; with a refresh cookie and a Supabase store it refreshes inline instead of bouncing`);
+  }
   io.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }

@@ -179,9 +179,14 @@ describe('rolegate gates build in edge mode', () => {
     expect(await readFile(join(edgeDir(), 'rolegate-gate.js'), 'utf8')).toBe('export default () => undefined;\n');
   });
 
-  it('explains that the edge function decides in edge mode', async () => {
+  it('explains and checks paths saying that the edge function decides in edge mode', async () => {
     await writeConfig('edge');
     expect((await run(['explain'])).stdout).toContain('mode "edge": the edge function netlify/edge-functions/rolegate-gate decides');
+    const check = await run(['check', '/admin/users.html']);
+    expect(check.stdout).toContain('bounce: fallback: bounce to refresh (302 /.netlify/functions/refresh/admin/users.html)');
+    expect(check.stdout).toContain('mode "edge": decided by the edge function netlify/edge-functions/rolegate-gate');
+    await writeConfig('redirects');
+    expect((await run(['check', '/admin/users.html'])).stdout).not.toContain('mode "edge"');
   });
 });
 
