@@ -46,7 +46,7 @@ async function build(argv: string[], io: CliIo): Promise<number> {
   if (config.mode === 'edge') {
     const edge = await buildEdgeGate({ siteRoot: dirname(path), config });
     const entry = relative(io.cwd, edge.entryPath) || edge.entryPath;
-    io.stdout.write(`${edge.changed ? 'wrote' : 'up to date:'} ${entry}: edge gate on ${edge.patterns.length} gated ${edge.patterns.length === 1 ? 'path' : 'paths'} (mode "edge")\n`);
+    io.stdout.write(`${edge.changed ? 'wrote' : 'up to date:'} ${entry}: edge gate on ${edge.gateCount} ${edge.gateCount === 1 ? 'gate' : 'gates'} (mode "edge")\n`);
   } else if (await removeEdgeGate(dirname(path))) {
     io.stdout.write(`removed the generated edge gate (${EDGE_FUNCTIONS_DIR}/${EDGE_GATE_NAME}): mode is "redirects"\n`);
   }

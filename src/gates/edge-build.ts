@@ -60,6 +60,9 @@ export interface BuildEdgeGateResult {
   /** Absolute path of the generated function's entry file. */
   entryPath: string;
   changed: boolean;
+  /** How many gates the function enforces. */
+  gateCount: number;
+  /** The route patterns it is declared on (src/gates/edge-routes.ts). */
   patterns: string[];
 }
 
@@ -92,7 +95,9 @@ export async function buildEdgeGate(options: BuildEdgeGateOptions): Promise<Buil
   const entryPath = join(directory, `${EDGE_GATE_NAME}.js`);
   const runtimeChanged = await writeIfChanged(join(directory, 'runtime.js'), runtime);
   const entryChanged = await writeIfChanged(entryPath, source);
-  return { entryPath, changed: runtimeChanged || entryChanged, patterns: edgeRoutePatterns(compileGates(options.config).table) };
+  const { table } = compileGates(options.config);
+  const gateCount = table.rules.filter((rule) => rule.access === 'roles').length;
+  return { entryPath, changed: runtimeChanged || entryChanged, gateCount, patterns: edgeRoutePatterns(table) };
 }
 
 /**

@@ -30,8 +30,15 @@ export function edgeRoutePatterns(table: Pick<GateTable, 'rules'>): string[] {
       patterns.push(`^${escapedLiteral(pattern.path)}${SLASH}?$`);
     }
   }
+  // A path with `.` or `..` segments, as sent by a client that skips the normalisation every
+  // browser does (`curl --path-as-is /x/../admin/y`), is handed to the gate too whatever it
+  // looks like: whether Netlify routes on the raw or the resolved path is not documented, and
+  // the gate decides on the resolved one (a Request's URL is always resolved).
+  if (patterns.length) patterns.push(`^.*${SLASH}${DOT}{1,2}(?:${SLASH}.*)?$`);
   return [...new Set(patterns)];
 }
+
+const DOT = '(?:\\.|%2[eE])';
 
 const SLASH = '(?:/|%2[fF])';
 

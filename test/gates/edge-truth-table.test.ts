@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EdgeHandler } from '../../src/edge/gate.js';
 import { SITE_SECRET, mintToken } from './matcher.js';
 import { gateTruthTable, truthTableConfig, type GateTruthCase } from './truth-table.js';
-import { askGate, encodedRequestPath, makeEdgeSite, SITE, type EdgeSite } from './edge-support.js';
+import { askGate, encodedRequestPath, makeEdgeSite, routedToGate, SITE, type EdgeSite } from './edge-support.js';
 
 const REFRESH = '/.netlify/functions/refresh';
 let site: EdgeSite;
@@ -83,9 +83,23 @@ describe('gate truth table through the edge gate (Node, generated function)', ()
 });
 
 describe('what Netlify routes to the edge gate', () => {
-  it('declares one pattern per gate and fails closed on errors', () => {
-    expect(site.declaration.pattern).toHaveLength(5);
+  it('declares one pattern per gate, one for dot segments, and fails closed on errors', () => {
+    expect(site.declaration.pattern).toHaveLength(6);
     expect(site.declaration.onError).toBe('fail');
+  });
+
+  // Sent as-is (curl --path-as-is); every Request resolves them, so the gate judges the target.
+  it.each(['/x/../admin/users.html', '/x/%2e%2e/admin/users.html', '/x/%2E%2E%2Fadmin/users.html', '/members/./../admin/', '/./admin/x'])(
+    'routes the unresolved %s to the gate',
+    (pathname) => {
+      expect(routedToGate(site.declaration, pathname)).toBe(true);
+    },
+  );
+
+  it('answers an unresolved dot-dot path for the path it resolves to', async () => {
+    const answer = await askGate(site, gate, '/x/%2e%2e/admin/users.html');
+    expect(answer.status).toBe(302);
+    expect(answer.location).toBe(`${REFRESH}/admin/users.html`);
   });
 
   // Netlify matches declarations against the path as sent; the gate decides on the decoded path.
@@ -107,7 +121,7 @@ describe('what Netlify routes to the edge gate', () => {
     expect((await askGate(site, gate, pathname, { nf_jwt: admin })).served).toBe(true);
   });
 
-  it.each(['/', '/index.html', '/login', '/auth/login', '/adminx', '/ADMIN/x', '/reports/annual.html/x', '/.netlify/functions/refresh/admin/x'])(
+  it.each(['/', '/index.html', '/login', '/auth/login', '/adminx', '/ADMIN/x', '/reports/annual.html/x', '/.netlify/functions/refresh/admin/x', '/a.b/c', '/x/..a', '/x/.well-known/y'])(
     'does not invoke the gate for %s',
     (pathname) => {
       expect(site.declaration.pattern.some((source) => new RegExp(source).test(pathname))).toBe(false);
