@@ -222,3 +222,22 @@ describe("Netlify's own edge bundler reads the generated declaration", () => {
     }
   });
 });
+
+describe('a gate over the whole site', () => {
+  it('never gates the login page, the forbidden page, the auth paths or the functions', async () => {
+    const site = await makeEdgeSite({ gates: [{ path: '/*', roles: ['team'], public: ['/login', '/403', '/style.css'] }] });
+    try {
+      const gate = await site.loadGenerated({ JWT_SECRET: SITE_SECRET, SITE_URL: SITE, ROLEGATE_DATA_DIR: 'unused' });
+      for (const pathname of ['/login', '/login/', '/403', '/style.css', '/auth/login', '/auth/refresh', '/auth/logout', '/.netlify/functions/login', '/.netlify/functions/refresh/x', '/.netlify/images?url=/x']) {
+        expect((await askGate(site, gate, pathname)).served, pathname).toBe(true);
+      }
+      for (const pathname of ['/', '/index.html', '/loginx', '/auth/other', '/docs/a.html']) {
+        const answer = await askGate(site, gate, pathname);
+        expect(answer.status, pathname).toBe(302);
+      }
+      expect((await askGate(site, gate, '/', { nf_jwt: await mintToken('valid-with-role', ['team']) })).served).toBe(true);
+    } finally {
+      await site.close();
+    }
+  }, 60_000);
+});
