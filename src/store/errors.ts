@@ -34,8 +34,9 @@ export class StoreContractError extends Error {
 const UNAVAILABLE_SQLSTATE = /^(08|53|57P)/;
 const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
 
-/** True when an error from a driver means the database is down or unreachable. */
+/** True when an error (a driver's, or an adapter's StoreUnavailableError) means the database is down or unreachable. */
 export function isUnavailable(error: unknown): boolean {
+  if (error instanceof StoreUnavailableError) return true;
   if (!error || typeof error !== 'object') return false;
   const e = error as { code?: unknown; message?: unknown };
   if (typeof e.code === 'string' && (UNAVAILABLE_SQLSTATE.test(e.code) || UNAVAILABLE_ERRNO.has(e.code))) return true;
