@@ -149,7 +149,7 @@ export const cookieValueArb: fc.Arbitrary<CookieValueRecipe> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'revoked-refresh' as const }) },
 );
 
-export const COOKIE_NAMES = ['nf_jwt', '__Host-rolegate_refresh', '__Secure-rolegate_refresh', 'rolegate_session', '__Host-rolegate_fp'];
+export const COOKIE_NAMES = ['nf_jwt', '__Host-rolegate_refresh', '__Secure-rolegate_refresh', 'rolegate_session', '__Host-rolegate_fp', '__Secure-rolegate_fp'];
 
 export const cookiesArb: fc.Arbitrary<CookieRecipe[]> = fc.array(
   fc.record({ name: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...COOKIE_NAMES) }, { weight: 1, arbitrary: fc.constantFrom('NF_JWT', 'nf_jwt ', 'x', '', '__Host-rolegate_refresh\u0000') }), value: cookieValueArb }),

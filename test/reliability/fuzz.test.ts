@@ -46,7 +46,10 @@ const WRONG_SECRET = 'another-secret-that-rolegate-never-signs-with-000';
 const REFRESH_NAMES = ['__Host-rolegate_refresh', '__Secure-rolegate_refresh'];
 const STACK_TRACE = /\n\s+at\s|\bat\s+\S+\s+\(|\.[cm]?[jt]s:\d+|node_modules|\/work\/|file:\/\/|Error:\s/;
 
-type Kind = 'login' | 'refresh-post' | 'refresh-get' | 'logout' | 'whoami';
+type BaseKind = 'login' | 'refresh-post' | 'refresh-get' | 'logout' | 'whoami';
+/** `sso-…`: the same handler under COOKIE_DOMAIN and TOKEN_FINGERPRINT=on. */
+type Kind = BaseKind | `sso-${Exclude<BaseKind, 'whoami'>}`;
+const baseKind = (kind: Kind) => kind.replace(/^sso-/, '') as BaseKind;
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 
@@ -55,6 +58,7 @@ const issuedTokens = new Set<string>();
 const counts: Record<Kind, { cases: number; outcomes: Record<string, number> }> = {
   login: { cases: 0, outcomes: {} }, 'refresh-post': { cases: 0, outcomes: {} }, 'refresh-get': { cases: 0, outcomes: {} },
   logout: { cases: 0, outcomes: {} }, whoami: { cases: 0, outcomes: {} },
+  'sso-login': { cases: 0, outcomes: {} }, 'sso-refresh-post': { cases: 0, outcomes: {} }, 'sso-refresh-get': { cases: 0, outcomes: {} }, 'sso-logout': { cases: 0, outcomes: {} },
 };
 
 describe('fuzzing every function handler', () => {
@@ -62,6 +66,7 @@ describe('fuzzing every function handler', () => {
   let store: Store;
   let sql: pg.Pool;
   let deps: AuthDeps;
+  let ssoDeps: AuthDeps;
   let watched: string[];
   let users: { member: User; admin: User; disabled: User; passwordless: User };
   let passwordHash: string;
@@ -93,6 +98,13 @@ describe('fuzzing every function handler', () => {
     handlers.login = loginHandler(async () => deps);
     handlers['refresh-post'] = handlers['refresh-get'] = refreshHandler(async () => deps);
     handlers.logout = logoutHandler(async () => deps);
+    // The other cookie policy: subdomain SSO (__Secure- names, path-limited
+    // refresh cookie) with token fingerprints on.
+    const sso = makeDeps(store, { COOKIE_DOMAIN: 'site.example', TOKEN_FINGERPRINT: 'on', LOGIN_MAX_FAILURES_PER_ACCOUNT: '5', LOGIN_MAX_FAILURES_PER_IP: '10', LOGIN_THROTTLE_WINDOW_SECONDS: '2' });
+    ssoDeps = { ...sso, config: { ...sso.config, bcryptCost: 4 } };
+    handlers['sso-login'] = loginHandler(async () => ssoDeps);
+    handlers['sso-refresh-post'] = handlers['sso-refresh-get'] = refreshHandler(async () => ssoDeps);
+    handlers['sso-logout'] = logoutHandler(async () => ssoDeps);
     // whoami as deployed: netlify/functions/whoami.ts reading its configuration from the environment.
     vi.resetModules();
     vi.stubEnv('JWT_SECRET', SECRET);
@@ -269,7 +281,7 @@ describe('fuzzing every function handler', () => {
   }
 
   /** The database changed only as the answer says it should have. */
-  function checkTables(kind: Kind, before: Snapshot, after: Snapshot, response: HandlerResponse, body: any, live: Map<string, string>, scope: unknown) {
+  function checkTables(kind: BaseKind, before: Snapshot, after: Snapshot, response: HandlerResponse, body: any, live: Map<string, string>, scope: unknown) {
     const changes = diff(before, after);
     const signedIn = live.has('nf_jwt');
     if (kind === 'login' && signedIn) {
@@ -318,9 +330,10 @@ describe('fuzzing every function handler', () => {
     const pairs: string[] = [];
     for (const cookie of recipe.cookies) pairs.push(`${cookie.name}=${await cookieValue(cookie.value, live, rightSigned)}`);
     const cookieHeader = pairs.join('; ') + recipe.cookieTail;
-    const fn = kind === 'login' ? 'login' : kind === 'logout' ? 'logout' : kind === 'whoami' ? 'whoami' : 'refresh';
-    const method = kind === 'refresh-get' && recipe.method === 'POST' ? 'GET' : recipe.method;
-    const path = `/.netlify/functions/${fn}${kind === 'refresh-get' || kind === 'whoami' ? recipe.pathSuffix : ''}`;
+    const base = baseKind(kind);
+    const fn = base === 'login' ? 'login' : base === 'logout' ? 'logout' : base === 'whoami' ? 'whoami' : 'refresh';
+    const method = base === 'refresh-get' && recipe.method === 'POST' ? 'GET' : recipe.method;
+    const path = `/.netlify/functions/${fn}${base === 'refresh-get' || base === 'whoami' ? recipe.pathSuffix : ''}`;
     const event = toEvent(method, path, recipe, cookieHeader);
 
     const before = kind === 'whoami' ? undefined : await snapshot(sql, watched);
@@ -346,24 +359,24 @@ describe('fuzzing every function handler', () => {
       const text = recipe.body.isBase64Encoded ? Buffer.from(recipe.body.body ?? '', 'base64').toString() : recipe.body.body ?? '';
       scope = recipe.body.contentType?.includes('json') ? JSON.parse(text).scope : new URLSearchParams(text).get('scope') ?? 'local';
     } catch { scope = undefined; }
-    checkTables(kind, before!, after, response, body, liveCookies, scope);
+    checkTables(base, before!, after, response, body, liveCookies, scope);
     const stored = JSON.stringify([...after.values()].map((rows) => [...rows.values()]));
     expect(tokensIn(stored, issuedTokens), 'raw refresh tokens at rest').toEqual([]);
     // Keep each case's picture small: sessions (and their tokens) go once checked.
     if ((after.get('sessions')?.size ?? 0) > 0) await sql.query('delete from rolegate.sessions');
   }
 
-  function fuzz(kind: Kind, methods: string[]) {
-    it(`${kind}: ${RUNS} hostile requests, never a 5xx, a stack trace, an unknown code or an unexplained write`, async () => {
+  function fuzz(kind: Kind, methods: string[], runs = RUNS) {
+    it(`${kind}: ${runs} hostile requests, never a 5xx, a stack trace, an unknown code or an unexplained write`, async () => {
       const start = counts[kind].cases;
-      await fc.assert(fc.asyncProperty(requestArb(known, { methods }), (recipe) => runCase(kind, recipe)), { seed: SEED, numRuns: RUNS });
+      await fc.assert(fc.asyncProperty(requestArb(known, { methods }), (recipe) => runCase(kind, recipe)), { seed: SEED, numRuns: runs });
       const ran = counts[kind].cases - start;
       console.log(`fuzz ${kind}: ${ran} cases (seed ${SEED}); outcomes ${JSON.stringify(counts[kind].outcomes)}`);
-      expect(ran).toBeGreaterThanOrEqual(RUNS);
+      expect(ran).toBeGreaterThanOrEqual(runs);
       // The generators must reach the interesting paths, or the property proves little.
       const outcomes = Object.keys(counts[kind].outcomes);
       expect(outcomes.length).toBeGreaterThan(kind === 'whoami' ? 1 : 3);
-      expect(outcomes).toContain(kind === 'refresh-get' ? '303 next' : '200');
+      expect(outcomes).toContain(baseKind(kind) === 'refresh-get' ? '303 next' : '200');
     }, 240_000);
   }
 
@@ -372,6 +385,12 @@ describe('fuzzing every function handler', () => {
   fuzz('refresh-get', ['GET']);
   fuzz('logout', ['POST']);
   fuzz('whoami', ['GET', 'POST']);
+  // The same handlers under the other cookie policy, a quarter as many cases each.
+  const ssoRuns = Math.max(1, Math.ceil(RUNS / 4));
+  fuzz('sso-login', ['POST'], ssoRuns);
+  fuzz('sso-refresh-post', ['POST'], ssoRuns);
+  fuzz('sso-refresh-get', ['GET'], ssoRuns);
+  fuzz('sso-logout', ['POST'], ssoRuns);
 
   it('logged no secret and stored no raw refresh token during the whole run', async () => {
     expect(issuedTokens.size).toBeGreaterThan(100);
