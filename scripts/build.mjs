@@ -8,6 +8,7 @@
 // cold start (src/auth/prebuilt-gates.ts says why and how staleness is caught).
 import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
+import { bundleEdgeRuntime } from './edge-bundle.mjs';
 
 const entries = { cli: 'src/cli/main.ts', dev: 'src/dev/start.ts', 'gate-table': 'src/auth/gate-table-file.ts' };
 await Promise.all(
@@ -30,3 +31,7 @@ await Promise.all(
 
 const { writePrebuiltGateTable } = await import('../dist/gate-table.js');
 await writePrebuiltGateTable('rolegate.config.json', 'netlify/gate-table.json');
+
+// The edge gate's runtime (mode "edge"), which `rolegate gates build` copies next to the
+// generated edge function; see scripts/edge-bundle.mjs.
+await bundleEdgeRuntime('dist/edge-gate.js');
