@@ -15,6 +15,13 @@ export interface Row {
   met?: boolean;
 }
 
+const notes: string[] = [];
+
+/** A sentence for the notes under the table: a choice made from the numbers, or what a section did not measure. */
+export function addNote(note: string): void {
+  notes.push(note);
+}
+
 function fmt(n: number): string {
   if (!Number.isFinite(n)) return String(n);
   if (Math.abs(n) >= 1000) return Math.round(n).toLocaleString('en-US');
@@ -37,7 +44,8 @@ export function writeReport(rows: Row[]): void {
     ...rows.map((r) =>
       `| ${r.section} | ${r.name} | ${fmt(r.result.median)} | ${fmt(r.result.p10)}–${fmt(r.result.p90)} | ${r.unit} | ${r.baseline ? `${r.baseline.name}: ${fmt(r.baseline.result.median)}` : ''} | ${r.ratio === undefined ? '' : r.ratio.toFixed(3)} | ${r.goal ?? ''} | ${r.met === undefined ? '' : r.met ? 'yes' : '**no**'} |`),
     '',
+    ...(notes.length ? ['## Notes', '', ...notes.map((n) => `- ${n}`), ''] : []),
   ];
   writeFileSync('BENCHMARKS.md', lines.join('\n'));
-  writeFileSync('bench/results.json', `${JSON.stringify({ date, node: process.version, machine, rows }, null, 2)}\n`);
+  writeFileSync('bench/results.json', `${JSON.stringify({ date, node: process.version, machine, rows, notes }, null, 2)}\n`);
 }
