@@ -16,7 +16,7 @@ import bcrypt from 'bcryptjs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import gateConfig from '../../rolegate.config.json' with { type: 'json' };
-import { loginHandler, refreshHandler } from '../../src/auth/handlers.js';
+import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
 import type { AuthDeps } from '../../src/auth/deps.js';
 import { readConfig, type Env } from '../../src/core/config.js';
 import { gateTableFromConfig } from '../../src/gates/compile.js';
@@ -38,13 +38,14 @@ const issuedTokens = new Set<string>();
 
 type Handler = (event: HandlerEvent) => Promise<HandlerResponse>;
 
-describe('database faults during login and refresh', () => {
+describe('database faults during login, refresh and logout', () => {
   let cluster: RestartableCluster;
   let proxy: CuttingProxy;
   let url: string;
   let admin: pg.Pool;
   let login: Handler;
   let refresh: Handler;
+  let logout: Handler;
   /** The same functions, reaching the database through the cutting proxy. */
   let viaProxy: { login: Handler; refresh: Handler };
   let email: string;
@@ -92,6 +93,7 @@ describe('database faults during login and refresh', () => {
     const runtime = runtimeFor(env(url));
     login = loginHandler(runtime);
     refresh = refreshHandler(runtime);
+    logout = logoutHandler(runtime);
     proxy = await startCuttingProxy({ host: '127.0.0.1', port: cluster.port });
     const proxied = new URL(url);
     proxied.port = String(proxy.port);
@@ -246,6 +248,31 @@ describe('database faults during login and refresh', () => {
     expect(fresh!.statusCode).toBe(200);
     remember(fresh!);
     await expectConsistentTree();
+  });
+
+  it('logout while the server is stopped: 503 in bounded time, nothing changed; the same session signs out once it is back', async () => {
+    const cookies = await signIn();
+    const logoutEvent = () => event({ path: '/.netlify/functions/logout', json: { scope: 'local' }, cookies });
+    const before = (await admin.query('select count(*)::int as n from rolegate.sessions where revoked_at is null')).rows[0].n;
+    cluster.stop();
+    let answer: HandlerResponse;
+    const started = Date.now();
+    try {
+      answer = await logout(logoutEvent());
+    } finally {
+      cluster.start();
+    }
+    const elapsed = Date.now() - started;
+    console.log(`fault logout-server-stopped: ${answer.statusCode} after ${elapsed} ms`);
+    expect(answer.statusCode).toBe(503);
+    expect(body(answer).error.code).toBe('unavailable');
+    expect(elapsed).toBeLessThan(BOUND_MS);
+    expect((await admin.query('select count(*)::int as n from rolegate.sessions where revoked_at is null')).rows[0].n).toBe(before);
+    let again = await logout(logoutEvent());
+    // At most one stale pooled connection per answer (see the restart test).
+    for (let i = 0; i < 5 && again.statusCode === 503; i += 1) again = await logout(logoutEvent());
+    expect(again.statusCode, again.body ?? '').toBe(200);
+    expect((await refresh(refreshEvent(cookies))).statusCode).toBe(401);
   });
 
   it('server hung (every process frozen): 503 within the bound, then the interrupted refresh can be repeated', async () => {

@@ -56,7 +56,15 @@ export async function startRestartableCluster(): Promise<RestartableCluster> {
 
   const serverPids = (): number[] => {
     const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    const children = spawnSync('pgrep', ['-P', String(postmaster)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+    // Its children from /proc (field 4 of /proc/PID/stat is the parent), so no procps is needed.
+    const children = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster;
+      } catch {
+        return false;
+      }
+    }).map(Number);
     return [postmaster, ...children];
   };
   return {
