@@ -42,6 +42,22 @@ export async function seedAdmin(env: Env, bcryptCost: number): Promise<{ email: 
   }
 }
 
+/**
+ * Writes the gates for `netlify dev`. In edge mode they are written as
+ * `_redirects` role rules instead: netlify dev cannot run edge functions
+ * offline, and without this the local gated pages would be served unchecked.
+ * The deploy's own build (`rolegate gates build`) writes the edge function.
+ * Returns the lines to show.
+ */
+export async function buildLocalGates(root: string): Promise<string[]> {
+  const { config } = loadGateConfig(readFileSync(join(root, 'rolegate.config.json'), 'utf8'));
+  const edge = config.mode === 'edge';
+  const built = await buildRedirects({ siteRoot: root, config: edge ? { ...config, mode: 'redirects' } : config });
+  const lines = built.warnings.map((w) => `warning: ${w}`);
+  if (edge) lines.push('mode "edge": locally the gates run as _redirects role rules (netlify dev cannot run edge functions offline); deploys use the edge function');
+  return lines;
+}
+
 async function main(): Promise<void> {
   const root = process.cwd();
   const toml = readFileSync(join(root, 'netlify.toml'), 'utf8');
@@ -58,9 +74,7 @@ async function main(): Promise<void> {
   const cost = Number(env.BCRYPT_COST ?? 11);
 
   // netlify dev does not run the build command: generate the gates here.
-  const { config: gateConfig } = loadGateConfig(readFileSync(join(root, 'rolegate.config.json'), 'utf8'));
-  const built = await buildRedirects({ siteRoot: root, config: gateConfig });
-  for (const warning of built.warnings) console.warn(`rolegate: warning: ${warning}`);
+  for (const warning of await buildLocalGates(root)) console.warn(`rolegate: ${warning}`);
 
   const admin = await seedAdmin(env, cost);
   const where = db.kind === 'embedded' ? `embedded database in ${db.dataDir}` : `${db.kind} database`;

@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { devJwtSecret, seedAdmin } from '../../src/dev/start.js';
+import { buildLocalGates, devJwtSecret, seedAdmin } from '../../src/dev/start.js';
 import { verifyPassword } from '../../src/core/password.js';
 import { openEmbeddedStore } from '../../src/store/embedded.js';
 
@@ -45,6 +45,21 @@ describe('npm start', () => {
       expect(ok).toEqual({ email: 'ops@example.com', created: true, generatedPassword: undefined });
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gates an edge-mode site locally with _redirects role rules, since netlify dev cannot run edge functions offline', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'rolegate-dev-edge-'));
+    try {
+      mkdirSync(join(root, 'public'));
+      writeFileSync(join(root, 'rolegate.config.json'), JSON.stringify({ mode: 'edge', gates: [{ path: '/admin/*', roles: ['admin'] }] }));
+      const lines = await buildLocalGates(root);
+      expect(lines.join('\n')).toMatch(/mode "edge": locally the gates run as _redirects role rules/);
+      expect(readFileSync(join(root, 'public', '_redirects'), 'utf8')).toMatch(/^\/admin\/\*\s+\/admin\/:splat\s+200!\s+Role=admin$/m);
+      writeFileSync(join(root, 'rolegate.config.json'), JSON.stringify({ gates: [{ path: '/admin/*', roles: ['admin'] }] }));
+      expect(await buildLocalGates(root)).toEqual([]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });
