@@ -378,7 +378,7 @@ describe('fuzzing every function handler', () => {
       // (checked at full size; FUZZ_RUNS may shrink a local run).
       if (runs < 500) return;
       const outcomes = Object.keys(counts[kind].outcomes);
-      expect(outcomes.length).toBeGreaterThan(kind === 'whoami' ? 1 : 3);
+      expect(outcomes.length).toBeGreaterThan(kind === 'whoami' ? 1 : 2);
       expect(outcomes).toContain(baseKind(kind) === 'refresh-get' ? '303 next' : '200');
     }, 240_000);
   }
