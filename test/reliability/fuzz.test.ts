@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import type { Handler, HandlerEvent, HandlerResponse } from '@netlify/functions';
 import bcrypt from 'bcryptjs';
 import fc from 'fast-check';
-import { SignJWT } from 'jose';
+import { SignJWT, decodeJwt } from 'jose';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
@@ -47,7 +47,7 @@ const REFRESH_NAMES = ['__Host-rolegate_refresh', '__Secure-rolegate_refresh'];
 const STACK_TRACE = /\n\s+at\s|\bat\s+\S+\s+\(|\.[cm]?[jt]s:\d+|node_modules|\/work\/|file:\/\/|Error:\s/;
 
 type BaseKind = 'login' | 'refresh-post' | 'refresh-get' | 'logout' | 'whoami';
-/** `sso-…`: the same handler under COOKIE_DOMAIN and TOKEN_FINGERPRINT=on. */
+/** `sso-…`: the same handler under COOKIE_DOMAIN, TOKEN_FINGERPRINT=on and ROLES_FROM_IDENTITY=on. */
 type Kind = BaseKind | `sso-${Exclude<BaseKind, 'whoami'>}`;
 const baseKind = (kind: Kind) => kind.replace(/^sso-/, '') as BaseKind;
 
@@ -92,6 +92,12 @@ describe('fuzzing every function handler', () => {
       passwordless: await make('nopass@fuzz.example', ['admin'], null),
     };
     await store.setUserDisabled(users.disabled.id, true);
+    // The member is an admin in Netlify Identity: under ROLES_FROM_IDENTITY the
+    // mirror's role is added at login and refresh.
+    await store.upsertIdentityUsers([{
+      id: '00000000-0000-4000-8000-000000000001', email: users.member.email, roles: ['admin'], appMetadata: { roles: ['admin'] }, userMetadata: {},
+      createdAt: null, updatedAt: new Date().toISOString(), confirmedAt: null, lastLoginAt: null, instanceId: null,
+    }]);
     known = { email: users.member.email, password: PASSWORD, lockedEmails: [users.disabled.email, users.passwordless.email, users.admin.email] };
     const base = makeDeps(store, { LOGIN_MAX_FAILURES_PER_ACCOUNT: '5', LOGIN_MAX_FAILURES_PER_IP: '10', LOGIN_THROTTLE_WINDOW_SECONDS: '2' });
     deps = { ...base, config: { ...base.config, bcryptCost: 4 } };
@@ -99,9 +105,9 @@ describe('fuzzing every function handler', () => {
     handlers['refresh-post'] = handlers['refresh-get'] = refreshHandler(async () => deps);
     handlers.logout = logoutHandler(async () => deps);
     // The other cookie policy: subdomain SSO (__Secure- names, path-limited
-    // refresh cookie) with token fingerprints on.
+    // refresh cookie) with token fingerprints on, and roles also read from the Identity mirror.
     // (Throttling is left to the first policy: here it would only starve the success paths.)
-    const sso = makeDeps(store, { COOKIE_DOMAIN: 'site.example', TOKEN_FINGERPRINT: 'on', LOGIN_MAX_FAILURES_PER_ACCOUNT: '1000', LOGIN_MAX_FAILURES_PER_IP: '100000' });
+    const sso = makeDeps(store, { COOKIE_DOMAIN: 'site.example', TOKEN_FINGERPRINT: 'on', ROLES_FROM_IDENTITY: 'on', LOGIN_MAX_FAILURES_PER_ACCOUNT: '1000', LOGIN_MAX_FAILURES_PER_IP: '100000' });
     ssoDeps = { ...sso, config: { ...sso.config, bcryptCost: 4 } };
     handlers['sso-login'] = loginHandler(async () => ssoDeps);
     handlers['sso-refresh-post'] = handlers['sso-refresh-get'] = refreshHandler(async () => ssoDeps);
@@ -344,6 +350,13 @@ describe('fuzzing every function handler', () => {
     counts[kind].outcomes[key] = (counts[kind].outcomes[key] ?? 0) + 1;
     const issued = refreshTokenOf(liveCookies);
     if (issued) issuedTokens.add(issued);
+    if (liveCookies.has('nf_jwt')) {
+      const claims = decodeJwt(liveCookies.get('nf_jwt')!) as { sub: string; app_metadata: { authorization: { roles: string[] } } };
+      // The member holds admin only through the Identity mirror, which only the second policy reads.
+      if (claims.sub === users.member.id) expect(claims.app_metadata.authorization.roles.includes('admin')).toBe(kind.startsWith('sso-'));
+      // With fingerprints on, every session answer sets the fingerprint cookie.
+      expect(liveCookies.has('__Secure-rolegate_fp')).toBe(kind.startsWith('sso-'));
+    }
 
     if (kind === 'whoami') {
       if (response.statusCode === 200) {
