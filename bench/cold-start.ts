@@ -88,8 +88,13 @@ function coldStartOnce({ bundle, probe, env }: Target): number {
  */
 function coldStarts(targets: Record<string, Target>): Record<string, number[]> {
   const samples: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((name) => [name, []]));
+  const names = Object.keys(targets);
   for (let round = 0; round < RUNS; round++) {
-    for (const [name, target] of Object.entries(targets)) samples[name]!.push(coldStartOnce(target));
+    // Each round starts at another target, so no one is always first (or last) after a pause.
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(round + i) % names.length]!;
+      samples[name]!.push(coldStartOnce(targets[name]!));
+    }
   }
   return samples;
 }
