@@ -50,8 +50,9 @@ export function openStoreOnFirstUse(config: DatabaseConfig, open: (config: Datab
   return new Proxy({} as Store, {
     get(_target, name) {
       if (name === 'kind') return config.kind;
-      // Not a thenable: `await deps.store` must not call a method named then.
-      if (typeof name !== 'string' || name === 'then') return undefined;
+      // Not a thenable (`await deps.store` must not call a method named then),
+      // and serialising or inspecting it must not open the database.
+      if (typeof name !== 'string' || name === 'then' || name === 'toJSON') return undefined;
       if (name === 'close') return async () => (opened ? (await opened).close() : undefined);
       return async (...args: unknown[]) => {
         const target = await store();

@@ -44,6 +44,7 @@ describe('a store opened on first use', () => {
     let opens = 0;
     const store = openStoreOnFirstUse(config, async () => { opens += 1; return fakeStore([]); });
     expect(await Promise.resolve(store)).toBe(store);
+    expect(JSON.stringify({ store })).toBe('{"store":{}}');
     await store.close();
     expect(opens).toBe(0);
   });
