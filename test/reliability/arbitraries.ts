@@ -169,6 +169,8 @@ export interface RequestRecipe {
   cookieTail: string;
   /** Send the Cookie header under a second name case as well (`Cookie` and `cookie`). */
   duplicateCookieHeader: boolean;
+  /** An Authorization header (requireRole reads a Bearer token before the cookie). */
+  authorization?: { scheme: string; value: CookieValueRecipe };
   body: BodyRecipe;
 }
 
@@ -200,6 +202,7 @@ export function requestArb(known: Known, options: { methods: string[] }): fc.Arb
     cookies: cookiesArb,
     cookieTail: fc.oneof({ weight: 6, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.oneof(fc.constantFrom(';', ';;;', '; =', '; nf_jwt', '; nf_jwt=', '=;=', '; a=%'), headerValue) }),
     duplicateCookieHeader: fc.boolean(),
+    authorization: fc.option(fc.record({ scheme: fc.constantFrom('Bearer ', 'bearer ', 'Bearer  ', 'Basic ', 'Bearer', ''), value: cookieValueArb }), { nil: undefined, freq: 3 }),
     body: bodyArb(known),
-  });
+  }, { requiredKeys: ['method', 'pathSuffix', 'query', 'origin', 'headers', 'cookies', 'cookieTail', 'duplicateCookieHeader', 'body'] });
 }
