@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { writePrebuiltGateTable } from '../auth/gate-table-file.js';
 import { buildRedirects } from '../gates/build.js';
 import { loadGateConfig, type CompiledGates } from '../gates/compile.js';
 import { GateConfigError, gateConfigJsonSchema, type GateConfig } from '../gates/config.js';
@@ -34,6 +36,9 @@ function printWarnings(io: CliIo, warnings: readonly string[]): void {
   for (const warning of warnings) io.stderr.write(`warning: ${warning}\n`);
 }
 
+/** Where the auth functions (netlify/functions/*.ts) import the compiled gate table from, relative to the site root. */
+const PREBUILT_GATE_TABLE = 'netlify/gate-table.json';
+
 async function build(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string' } }, strict: true, allowPositionals: false });
   const { path, config } = await readConfig(io, values.config);
@@ -43,6 +48,12 @@ async function build(argv: string[], io: CliIo): Promise<number> {
   const where = relative(io.cwd, result.outputPath) || result.outputPath;
   const from = result.sourcePath ? ` (hand-written rules kept from ${relative(io.cwd, result.sourcePath) || result.sourcePath})` : '';
   io.stdout.write(result.changed ? `wrote ${where}: ${result.ruleCount} rolegate rules${from}\n` : `${where} is up to date (${result.ruleCount} rolegate rules)\n`);
+  // The auth functions import the compiled table and refuse a stale one at
+  // cold start, so the deploy's build command must refresh it too.
+  const tablePath = join(dirname(path), PREBUILT_GATE_TABLE);
+  if (existsSync(dirname(tablePath)) && await writePrebuiltGateTable(path, tablePath)) {
+    io.stdout.write(`wrote ${relative(io.cwd, tablePath) || tablePath}: the gate table the auth functions load\n`);
+  }
   if (config.mode === 'edge') {
     const edge = await buildEdgeGate({ siteRoot: dirname(path), config });
     const entry = relative(io.cwd, edge.entryPath) || edge.entryPath;
