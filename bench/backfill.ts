@@ -1,21 +1,74 @@
 /**
- * Section 5 of issue 7, backfill sync: 10,000 Identity users into real
- * PostgreSQL, batched vs one by one in the same run; goals ≥ 10× faster
- * batched and 10k in under 10 s.
- *
- * HOOK — not measured yet. `rolegate sync backfill` (src/sync/) is being
- * built in parallel, and this bench does not implement sync itself. To fill
- * this in: build 10,000 users with the sync tests' fixture helpers, run
- * `backfillIdentityUsers` from src/sync/backfill.ts against
- * `await benchDatabaseUrl()` (bench/database.ts: the bench's own migrated
- * PostgreSQL) once with its batching and once with a batch size of 1, time
- * both with `timings` (bench/stats.ts), and return two rows plus a ratio row
- * with goals '≥ 10× one by one' and '< 10 s for 10k'. Until then this
- * section reports nothing and says so in BENCHMARKS.md.
+ * Backfill sync: 10,000 Identity users into the bench's real PostgreSQL
+ * through `backfillIdentityUsers` (what `rolegate sync backfill` runs), read
+ * page by page over HTTP from the stand-in of Identity's admin users API,
+ * once upserting each page in one statement and once one user per statement.
+ * The mirror is emptied before every run, so each run creates all 10,000.
  */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { backfillIdentityUsers, type BackfillCursor } from '../src/sync/backfill.js';
+import { gotrueAdminSource } from '../src/sync/identity-admin.js';
+import { storeSink } from '../src/sync/sinks/store.js';
+import { startGotrueAdminStandin } from '../test/support/gotrue-admin-standin.js';
+import { benchDatabaseUrl, openPostgresStore } from './database.js';
 import { addNote, type Row } from './report.js';
+import { summarize } from './stats.js';
+
+const USERS = 10_000;
+const PER_PAGE = 1000;
+const TOKEN = 'bench-identity-admin-token';
+
+function identityUsers(): Record<string, unknown>[] {
+  const start = Date.parse('2025-01-01T00:00:00Z');
+  return Array.from({ length: USERS }, (_, i) => ({
+    id: randomUUID(), aud: '', role: '', email: `identity-${i}@bench.example`,
+    app_metadata: { provider: 'email', roles: i % 10 === 0 ? ['admin'] : ['member'] },
+    user_metadata: { full_name: `Member ${i}` },
+    created_at: new Date(start + i * 1000).toISOString(), updated_at: new Date(start + i * 1000 + 500).toISOString(),
+  }));
+}
 
 export async function benchBackfill(): Promise<Row[]> {
-  addNote('Backfill sync (issue 7, section 5) is not measured yet: bench/backfill.ts is the hook for it, waiting for `rolegate sync backfill` (src/sync).');
-  return [];
+  const url = await benchDatabaseUrl();
+  const identity = await startGotrueAdminStandin({ token: TOKEN, users: identityUsers() });
+  const store = openPostgresStore({ connectionString: url });
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    const source = gotrueAdminSource({ url: identity.url, token: TOKEN });
+    const run = async (batchSize: number): Promise<number> => {
+      await admin.query('truncate rolegate.identity_users');
+      let saved: BackfillCursor | null = null;
+      const start = performance.now();
+      const summary = await backfillIdentityUsers({
+        source, sinks: [storeSink(store)], perPage: PER_PAGE, batchSize,
+        cursor: { get: async () => saved, set: async (c) => void (saved = c) },
+      });
+      const ms = performance.now() - start;
+      // A run that did not create every user measured something else.
+      if (summary.sinks.store?.created !== USERS || summary.failed.length > 0) {
+        throw new Error(`bench backfill created ${summary.sinks.store?.created} of ${USERS} (${summary.failed.length} failed)`);
+      }
+      return ms;
+    };
+    await run(PER_PAGE); // warm-up: connections, JIT, the table's first pages
+    const batched = summarize([await run(PER_PAGE), await run(PER_PAGE), await run(PER_PAGE)]);
+    const oneByOne = summarize([await run(1), await run(1)]);
+    const section = 'backfill';
+    addNote(`Backfill: ${USERS.toLocaleString('en-US')} users in pages of ${PER_PAGE} over HTTP from the Identity admin API stand-in into real PostgreSQL; batched is one upsert statement per page (3 runs), one by one is one statement per user (2 runs).`);
+    const ratio = batched.median / oneByOne.median;
+    return [
+      { section, name: `backfill ${USERS.toLocaleString('en-US')} users, one by one`, unit: 'ms', result: oneByOne },
+      {
+        section, name: `backfill ${USERS.toLocaleString('en-US')} users, batched (${PER_PAGE} per statement)`, unit: 'ms', result: batched,
+        baseline: { name: 'one by one', result: oneByOne }, ratio,
+        goal: '≤ 0.1 of one by one (≥ 10× faster), < 10 s', met: ratio <= 0.1 && batched.median < 10_000,
+      },
+    ];
+  } finally {
+    await admin.end();
+    await store.close();
+    await identity.close();
+  }
 }
