@@ -1,34 +1,73 @@
 import { verifyAccessTokenSync } from '../core/access-token-node.js';
+import { AuthError } from '../core/auth-errors.js';
+import { fingerprintHash } from '../core/fingerprint.js';
 import { looksLikeRefreshToken, refreshTokenHash } from '../core/refresh-token.js';
-import { ACCESS_COOKIE, readRefreshToken } from '../http/cookies.js';
+import { ACCESS_COOKIE, fingerprintCookieName, readRefreshToken } from '../http/cookies.js';
 import type { AuthDeps } from './deps.js';
+import { refresh } from './refresh.js';
 
 export type LogoutScope = 'local' | 'global';
 
+/** The access token's claims when it is valid now; with `bound`, also tied to this browser's fingerprint when that is on. */
+function validAccessClaims(deps: AuthDeps, cookies: Record<string, string>, bound: boolean): ReturnType<typeof verifyAccessTokenSync> | undefined {
+  const { config } = deps;
+  if (!cookies[ACCESS_COOKIE]) return undefined;
+  const secrets = [config.jwtSecret, ...(config.jwtSecretPrevious ? [config.jwtSecretPrevious] : [])];
+  try {
+    const claims = verifyAccessTokenSync(cookies[ACCESS_COOKIE], { secrets, issuer: config.jwtIssuer, now: deps.now() });
+    if (bound && config.tokenFingerprint) {
+      const fingerprint = cookies[fingerprintCookieName({ domain: config.cookieDomain })];
+      if (!fingerprint || claims.fph !== fingerprintHash(fingerprint)) return undefined;
+    }
+    return claims;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Ends the current session (`local`) or every session of its user (`global`,
- * "sign out everywhere"). The session is found from the refresh cookie, or
- * failing that from a valid access token's `sid`. Without any session it
- * does nothing: logging out is always allowed to succeed.
+ * "sign out everywhere"). Locally, the session is found from the refresh
+ * cookie, or failing that from a valid access token's `sid`; without any
+ * session it does nothing: logging out is always allowed to succeed.
+ *
+ * Everywhere ends sessions the caller does not hold, so it takes a credential
+ * that still works: a valid access token, or a refresh token that still
+ * refreshes (checked by refreshing it, fingerprint and all). A used, revoked
+ * or expired copy of a token would otherwise let whoever kept it sign its
+ * owner out of every device, again after every sign-in; and answering "ok"
+ * without ending anything would tell a worried user their other sessions are
+ * gone. Without such a credential it throws `session_expired`: sign in again.
  */
 export async function logout(deps: AuthDeps, cookies: Record<string, string>, scope: LogoutScope, ip?: string): Promise<{ ended: boolean }> {
   const { config, store } = deps;
+  if (scope === 'global') {
+    const claims = validAccessClaims(deps, cookies, true);
+    let proven = claims ? { userId: claims.sub, sessionId: claims.sid } : undefined;
+    if (!proven) {
+      try {
+        const refreshed = await refresh(deps, cookies);
+        proven = { userId: refreshed.user.id, sessionId: refreshed.sessionId };
+      } catch (error) {
+        if (!(error instanceof AuthError)) throw error;
+      }
+    }
+    if (!proven) throw new AuthError('session_expired');
+    // One statement ends every session, this one included, and bumps token_version.
+    const ended = await store.revokeUserSessions(proven.userId, 'logout_everywhere');
+    if (ended.status === 'not_found') throw new AuthError('session_expired');
+    await store.audit({ event: 'logout_everywhere', userId: proven.userId, sessionId: proven.sessionId, ip });
+    return { ended: true };
+  }
   const token = readRefreshToken(cookies, { domain: config.cookieDomain });
   let revoked = token && looksLikeRefreshToken(token)
     ? await store.revokeSession({ refreshTokenHash: refreshTokenHash(token), reason: 'logout' })
     : ({ status: 'not_found' } as const);
-  if (revoked.status === 'not_found' && cookies[ACCESS_COOKIE]) {
-    const secrets = [config.jwtSecret, ...(config.jwtSecretPrevious ? [config.jwtSecretPrevious] : [])];
-    let claims: ReturnType<typeof verifyAccessTokenSync> | undefined;
-    try {
-      claims = verifyAccessTokenSync(cookies[ACCESS_COOKIE], { secrets, issuer: config.jwtIssuer, now: deps.now() });
-    } catch {
-      claims = undefined;
-    }
+  if (revoked.status === 'not_found') {
+    const claims = validAccessClaims(deps, cookies, false);
     if (claims) revoked = await store.revokeSession({ sessionId: claims.sid, reason: 'logout' });
   }
   if (revoked.status === 'not_found') return { ended: false };
-  if (scope === 'global') await store.revokeUserSessions(revoked.userId, 'logout_everywhere');
-  await store.audit({ event: scope === 'global' ? 'logout_everywhere' : 'logout', userId: revoked.userId, sessionId: revoked.sessionId, ip });
+  await store.audit({ event: 'logout', userId: revoked.userId, sessionId: revoked.sessionId, ip });
   return { ended: true };
 }

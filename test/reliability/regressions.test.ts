@@ -4,10 +4,10 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loginHandler } from '../../src/auth/handlers.js';
+import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/store.js';
-import { PASSWORD, body, event, makeDeps, makeUser, setCookies } from '../auth/support.js';
+import { PASSWORD, body, cookieValues, event, makeDeps, makeUser, setCookies } from '../auth/support.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { diff, rolegateTables, snapshot } from './tables.js';
 
@@ -16,13 +16,18 @@ describe('regressions found by fuzzing', () => {
   let store: Store;
   let sql: pg.Pool;
   let login: ReturnType<typeof loginHandler>;
+  let refresh: ReturnType<typeof refreshHandler>;
+  let logout: ReturnType<typeof logoutHandler>;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     store = openPostgresStore({ connectionString: db.url });
     sql = new pg.Pool({ connectionString: db.url, max: 1 });
-    const deps = makeDeps(store);
+    // No grace interval: a rotated-away token is dead at once.
+    const deps = makeDeps(store, { REFRESH_GRACE_SECONDS: '0' });
     login = loginHandler(async () => deps);
+    refresh = refreshHandler(async () => deps);
+    logout = logoutHandler(async () => deps);
   });
   afterAll(async () => {
     await store.close();
@@ -49,5 +54,43 @@ describe('regressions found by fuzzing', () => {
     expect(diff(before, await snapshot(sql, tables))).toEqual({});
     // The account itself still works.
     expect((await login(event({ json: { email: user.email, password: PASSWORD } }))).statusCode).toBe(200);
+  });
+
+  const REFRESH = '__Host-rolegate_refresh';
+  const signIn = async (email: string) => cookieValues(await login(event({ json: { email, password: PASSWORD } })));
+  /** The successor token when `token` still refreshes, otherwise undefined. */
+  const refreshed = async (token: string) => {
+    const r = await refresh(event({ cookies: { [REFRESH]: token } }));
+    return r.statusCode === 200 ? cookieValues(r)[REFRESH] : undefined;
+  };
+
+  // fast-check seed 20261123, logout, case 1091: a refresh cookie of a session
+  // that had already ended, with {"scope":"global"}, answered 200 and ended
+  // every other session of its owner (and would again after each sign-in).
+  it('a dead refresh token cannot sign its owner out everywhere; a live one, or a valid access token, still can', async () => {
+    const user = await makeUser(store);
+    const old = await signIn(user.email);
+    await logout(event({ json: {}, cookies: old })); // that device signed out: its token is dead
+    const rotatedAway = await signIn(user.email);
+    await refresh(event({ cookies: { [REFRESH]: rotatedAway[REFRESH]! } })); // a copy kept after rotation
+    const phone = await signIn(user.email);
+    for (const dead of [old[REFRESH]!, rotatedAway[REFRESH]!]) {
+      const r = await logout(event({ json: { scope: 'global' }, cookies: { [REFRESH]: dead } }));
+      expect(r.statusCode).toBe(401);
+      expect(body(r).error.code).toBe('session_expired');
+      // The other device is still signed in.
+      phone[REFRESH] = (await refreshed(phone[REFRESH]!))!;
+      expect(phone[REFRESH]).toBeDefined();
+    }
+    // The live refresh token alone (access token expired or gone) proves the session.
+    const laptop = await signIn(user.email);
+    const everywhere = await logout(event({ json: { scope: 'global' }, cookies: { [REFRESH]: laptop[REFRESH]! } }));
+    expect(body(everywhere)).toEqual({ ok: true, scope: 'global' });
+    expect(await refreshed(phone[REFRESH]!)).toBeUndefined();
+    // So does a valid access token.
+    const tablet = await signIn(user.email);
+    const desk = await signIn(user.email);
+    expect((await logout(event({ json: { scope: 'global' }, cookies: { nf_jwt: tablet.nf_jwt! } }))).statusCode).toBe(200);
+    expect(await refreshed(desk[REFRESH]!)).toBeUndefined();
   });
 });
