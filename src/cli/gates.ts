@@ -49,9 +49,10 @@ async function build(argv: string[], io: CliIo): Promise<number> {
   const from = result.sourcePath ? ` (hand-written rules kept from ${relative(io.cwd, result.sourcePath) || result.sourcePath})` : '';
   io.stdout.write(result.changed ? `wrote ${where}: ${result.ruleCount} rolegate rules${from}\n` : `${where} is up to date (${result.ruleCount} rolegate rules)\n`);
   // The auth functions import the compiled table and refuse a stale one at
-  // cold start, so the deploy's build command must refresh it too.
+  // cold start, so the deploy's build command must refresh it too (on a site
+  // that has the functions).
   const tablePath = join(dirname(path), PREBUILT_GATE_TABLE);
-  if (existsSync(dirname(tablePath)) && await writePrebuiltGateTable(path, tablePath)) {
+  if (existsSync(join(dirname(path), 'netlify', 'functions')) && await writePrebuiltGateTable(path, tablePath)) {
     io.stdout.write(`wrote ${relative(io.cwd, tablePath) || tablePath}: the gate table the auth functions load\n`);
   }
   if (config.mode === 'edge') {
