@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { gateTableFromConfig } from '../gates/compile.js';
-import { gateConfigDigest, type PrebuiltGateTable } from './prebuilt-gates.js';
+import type { PrebuiltGateTable } from './prebuilt-gates.js';
 
 /**
  * Compiles rolegate.config.json into the prebuilt gate table of the auth
@@ -12,7 +12,7 @@ import { gateConfigDigest, type PrebuiltGateTable } from './prebuilt-gates.js';
  */
 export async function writePrebuiltGateTable(configPath: string, outputPath: string): Promise<boolean> {
   const config: unknown = JSON.parse(await readFile(configPath, 'utf8'));
-  const prebuilt: PrebuiltGateTable = { configSha256: gateConfigDigest(config), table: gateTableFromConfig(config) };
+  const prebuilt: PrebuiltGateTable = { config, table: gateTableFromConfig(config) };
   const content = `${JSON.stringify(prebuilt, null, 2)}\n`;
   if ((await readFile(outputPath, 'utf8').catch(() => null)) === content) return false;
   await writeFile(outputPath, content);

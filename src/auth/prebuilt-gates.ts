@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { GateTable } from '../gates/table.js';
 
 /**
@@ -9,14 +8,16 @@ import type { GateTable } from '../gates/table.js';
  * (scripts/build.mjs, also run by `npm install`, `npm start` and `npm test`)
  * compiles the config through the same parseGateConfig and compileGates that
  * write `_redirects` and stores the table in netlify/gate-table.json together
- * with a SHA-256 of the config it came from. A function imports both files
- * and uses the table only when the digest still matches: a config edited
- * after the last build fails the cold start with a message saying what to
- * run, never a stale table.
+ * with the config it came from. A function imports both files and uses the
+ * table only when the two configs are still the same: a config edited after
+ * the last build fails the cold start with a message saying what to run,
+ * never a stale table. The configs are compared as JSON text rather than by
+ * a digest, because hashing would load node:crypto (~3 ms) at every cold
+ * start (src/core/node-crypto.ts).
  */
 export interface PrebuiltGateTable {
-  /** SHA-256 (hex) of `JSON.stringify(config)` of the rolegate.config.json this was compiled from. */
-  configSha256: string;
+  /** The rolegate.config.json this was compiled from, as parsed JSON. */
+  config: unknown;
   table: GateTable;
 }
 
@@ -28,9 +29,10 @@ export class StaleGateTableError extends Error {
   }
 }
 
-/** The digest a prebuilt table records: of the parsed JSON, so formatting and the import route do not matter. */
-export function gateConfigDigest(config: unknown): string {
-  return createHash('sha256').update(JSON.stringify(config)).digest('hex');
+/** Whether two configs are the same: compared as parsed JSON, so formatting and the import route do not matter. */
+export function sameGateConfig(a: unknown, b: unknown): boolean {
+  const text = JSON.stringify(a);
+  return text !== undefined && text === JSON.stringify(b);
 }
 
 /**
@@ -41,6 +43,6 @@ export function gateConfigDigest(config: unknown): string {
  */
 export function prebuiltGateTable(config: unknown, prebuilt: unknown): GateTable {
   const candidate = prebuilt as Partial<PrebuiltGateTable> | null;
-  if (!candidate || candidate.configSha256 !== gateConfigDigest(config) || candidate.table?.version !== 1) throw new StaleGateTableError();
+  if (!candidate || !sameGateConfig(candidate.config, config) || candidate.table?.version !== 1) throw new StaleGateTableError();
   return candidate.table;
 }

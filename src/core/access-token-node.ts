@@ -1,4 +1,5 @@
-import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { nodeCrypto } from './node-crypto.js';
 import type { Secret } from './secret.js';
 import {
   ACCESS_TOKEN_HEADER,
@@ -32,14 +33,14 @@ const keys = new WeakMap<Secret, KeyObject>();
 function hmacKey(secret: Secret): KeyObject {
   let key = keys.get(secret);
   if (!key) {
-    key = createSecretKey(secret.bytes());
+    key = nodeCrypto().createSecretKey(secret.bytes());
     keys.set(secret, key);
   }
   return key;
 }
 
 function signature(key: KeyObject, signingInput: string): string {
-  return createHmac('sha256', key).update(signingInput).digest('base64url');
+  return nodeCrypto().createHmac('sha256', key).update(signingInput).digest('base64url');
 }
 
 /**
@@ -117,7 +118,7 @@ export function verifyAccessTokenSync(token: string, options: VerifyAccessTokenO
   const sentBytes = Buffer.from(sent);
   const signedBySecret = options.secrets.some((secret) => {
     const expected = Buffer.from(signature(hmacKey(secret), signingInput));
-    return expected.length === sentBytes.length && timingSafeEqual(expected, sentBytes);
+    return expected.length === sentBytes.length && nodeCrypto().timingSafeEqual(expected, sentBytes);
   });
   if (!signedBySecret) throw invalid('signature mismatch');
   const claims = decodeJsonObject(encodedPayload);

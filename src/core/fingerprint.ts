@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { nodeCrypto } from './node-crypto.js';
 
 /**
  * Token sidejacking defence (OWASP JWT cheat sheet, "Token sidejacking"): a
@@ -7,9 +7,9 @@ import { createHash, randomBytes } from 'node:crypto';
  * be replayed without the cookie that scripts cannot read.
  */
 export function newFingerprint(): string {
-  return randomBytes(32).toString('base64url');
+  return nodeCrypto().randomBytes(32).toString('base64url');
 }
 
 export function fingerprintHash(fingerprint: string): string {
-  return createHash('sha256').update(fingerprint).digest('hex');
+  return nodeCrypto().createHash('sha256').update(fingerprint).digest('hex');
 }

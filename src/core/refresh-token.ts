@@ -1,14 +1,14 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { nodeCrypto } from './node-crypto.js';
 import type { Secret } from './secret.js';
 
 /** 256 random bits, base64url: the value of the refresh cookie. */
 export function newRefreshToken(): string {
-  return randomBytes(32).toString('base64url');
+  return nodeCrypto().randomBytes(32).toString('base64url');
 }
 
 /** What the database stores and looks up: SHA-256 of the token, hex. */
 export function refreshTokenHash(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return nodeCrypto().createHash('sha256').update(token).digest('hex');
 }
 
 const SUCCESSOR_LABEL = 'rolegate refresh-token successor v1';
@@ -21,6 +21,7 @@ const SUCCESSOR_LABEL = 'rolegate refresh-token successor v1';
  * someone holding only a stolen token cannot compute it.
  */
 export function successorRefreshToken(token: string, secret: Secret): string {
+  const { createHmac } = nodeCrypto();
   const key = createHmac('sha256', secret.bytes()).update(SUCCESSOR_LABEL).digest();
   return createHmac('sha256', key).update(token).digest('base64url');
 }
