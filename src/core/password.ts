@@ -1,4 +1,13 @@
-import bcrypt from 'bcryptjs';
+/**
+ * bcryptjs, imported by the first hash or compare rather than at load: a
+ * function that answers without one (a malformed or refused login, every
+ * refresh and logout) neither evaluates it nor, since netlify.toml ships it
+ * beside the bundle, parses its 31 KB at cold start.
+ */
+let bcryptjs: Promise<typeof import('bcryptjs')> | undefined;
+function bcrypt(): Promise<typeof import('bcryptjs')> {
+  return (bcryptjs ??= import('bcryptjs'));
+}
 
 /** bcrypt reads only the first 72 bytes of a password; longer ones are refused rather than silently cut. */
 export const MAX_PASSWORD_BYTES = 72;
@@ -28,7 +37,7 @@ export function isBcryptHash(hash: string): boolean {
 export async function hashPassword(password: string, cost: number): Promise<string> {
   const problem = passwordProblem(password);
   if (problem) throw new TypeError(`password ${problem}`);
-  return bcrypt.hash(password, cost);
+  return (await bcrypt()).hash(password, cost);
 }
 
 /**
@@ -37,7 +46,7 @@ export async function hashPassword(password: string, cost: number): Promise<stri
  */
 export async function verifyPassword(password: string, hash: string): Promise<boolean> {
   if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES || !isBcryptHash(hash)) return false;
-  return bcrypt.compare(password, hash.replace(/^\$2y\$/, '$2b$'));
+  return (await bcrypt()).compare(password, hash.replace(/^\$2y\$/, '$2b$'));
 }
 
 /**
@@ -49,7 +58,7 @@ const dummyHashes = new Map<number, Promise<string>>();
 export function dummyPasswordHash(cost: number): Promise<string> {
   let hash = dummyHashes.get(cost);
   if (!hash) {
-    hash = bcrypt.hash(`rolegate-dummy-${Math.random()}`, cost);
+    hash = bcrypt().then(({ hash: bcryptHash }) => bcryptHash(`rolegate-dummy-${Math.random()}`, cost));
     dummyHashes.set(cost, hash);
   }
   return hash;
