@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
+    // Every file's logs, and its netlify dev's, are scanned for the suite's secrets.
+    setupFiles: ['test/support/no-secrets-in-logs.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

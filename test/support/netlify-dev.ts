@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { devJwtSecret } from '../../src/dev/start.js';
 import { freePort } from './postgres-cluster.js';
+import { childLogs } from './child-logs.js';
 
 export interface NetlifyDev {
   url: string;
@@ -56,6 +57,7 @@ export async function startNetlifyDev(env: Record<string, string>, cwd = ROOT): 
   child.stderr?.on('data', (d) => (log += d));
   const url = `http://localhost:${port}`;
   const stop = async () => {
+    childLogs.push(log);
     if (child.exitCode !== null || !child.pid) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
