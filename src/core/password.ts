@@ -4,9 +4,9 @@
  * refresh and logout) neither evaluates it nor, since netlify.toml ships it
  * beside the bundle, parses its 31 KB at cold start.
  */
-let bcryptjs: Promise<typeof import('bcryptjs')> | undefined;
-function bcrypt(): Promise<typeof import('bcryptjs')> {
-  return (bcryptjs ??= import('bcryptjs'));
+let bcryptjs: Promise<typeof import('bcryptjs').default> | undefined;
+function bcrypt(): Promise<typeof import('bcryptjs').default> {
+  return (bcryptjs ??= import('bcryptjs').then((module) => module.default));
 }
 
 /** bcrypt reads only the first 72 bytes of a password; longer ones are refused rather than silently cut. */
@@ -58,7 +58,7 @@ const dummyHashes = new Map<number, Promise<string>>();
 export function dummyPasswordHash(cost: number): Promise<string> {
   let hash = dummyHashes.get(cost);
   if (!hash) {
-    hash = bcrypt().then(({ hash: bcryptHash }) => bcryptHash(`rolegate-dummy-${Math.random()}`, cost));
+    hash = bcrypt().then((bcryptjs) => bcryptjs.hash(`rolegate-dummy-${Math.random()}`, cost));
     dummyHashes.set(cost, hash);
   }
   return hash;
