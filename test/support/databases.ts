@@ -32,8 +32,24 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
     drop: async () => {
       const c = new pg.Client({ connectionString: adminUrl });
       await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
+      try {
+        // A pool's end() resolves before its sockets have closed; `with (force)`
+        // would then terminate them, and a client that is already ending has no
+        // error listener left, so the 57P01 becomes an uncaught exception. Wait
+        // for them to go instead, forcing only what is still open after 5 s.
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await c.query(`drop database if exists ${name}`);
+            return;
+          } catch (error) {
+            if ((error as { code?: string }).code !== '55006' || attempt >= 50) break;
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        }
+        await c.query(`drop database if exists ${name} with (force)`);
+      } finally {
+        await c.end();
+      }
     },
   };
 }
