@@ -26,7 +26,7 @@ import { migratePostgres } from '../../src/store/postgres.js';
 import { PASSWORD, SECRET, SITE, body, cookieValues, event, setCookies } from '../auth/support.js';
 import { startCuttingProxy, type CuttingProxy } from '../support/cutting-proxy.js';
 import { captureLogs, leakedSecrets } from '../support/log-capture.js';
-import { startRestartableCluster, type RestartableCluster } from '../support/restartable-postgres.js';
+import { createClusterDatabase, startRestartableCluster, type RestartableCluster } from '../support/restartable-postgres.js';
 import { rawTokensAtRest } from './tables.js';
 
 const logs = captureLogs();
@@ -65,13 +65,7 @@ describe('database faults during login, refresh and logout', () => {
 
   beforeAll(async () => {
     cluster = await startRestartableCluster();
-    const setup = new pg.Client({ connectionString: cluster.adminUrl });
-    await setup.connect();
-    await setup.query('create database rolegate_faults');
-    await setup.end();
-    const u = new URL(cluster.adminUrl);
-    u.pathname = '/rolegate_faults';
-    url = u.toString();
+    url = await createClusterDatabase(cluster, 'rolegate_faults');
     await migratePostgres(url);
     admin = new pg.Pool({ connectionString: url, max: 3 });
     admin.on('error', () => undefined);

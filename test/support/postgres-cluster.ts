@@ -40,9 +40,22 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startPostgresCluster(): Promise<PostgresCluster> {
+/** An initialised, not yet started cluster in a fresh directory: the part every cluster of the tests shares. */
+export interface ClusterFiles {
+  dir: string;
+  /** The data directory (postmaster.pid lives there). */
+  data: string;
+  port: number;
+  adminUrl: string;
+  /** pg_ctl start, waiting until it accepts connections. */
+  start(): void;
+  /** pg_ctl stop -m immediate: every connection drops at once, as in a crash. */
+  stopImmediately(): void;
+}
+
+export async function initCluster(prefix: string, settings: string[] = []): Promise<ClusterFiles> {
   const bin = findBinDir();
-  const dir = mkdtempSync(join(tmpdir(), 'rolegate-pg-'));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   const asRoot = process.getuid?.() === 0;
   const user = asRoot ? 'postgres' : (process.env.USER ?? 'postgres');
   if (asRoot) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), Number(execFileSync('id', ['-g', 'postgres']).toString()));
@@ -54,11 +67,23 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
   const data = join(dir, 'data');
   const port = await freePort();
   run('initdb', ['-D', data, '-A', 'trust', '-U', user, '--no-sync', '-E', 'UTF8', '--locale=C']);
-  run('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`, 'start']);
-  const stop = () => {
-    try { run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']); } catch { /* already down */ }
-    rmSync(dir, { recursive: true, force: true });
+  const options = [`-p ${port}`, `-k ${dir}`, '-c listen_addresses=127.0.0.1', '-c fsync=off', '-c full_page_writes=off', ...settings.map((s) => `-c ${s}`)];
+  return {
+    dir,
+    data,
+    port,
+    adminUrl: `postgres://${user}@127.0.0.1:${port}/postgres`,
+    start: () => run('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-o', options.join(' '), 'start']),
+    stopImmediately: () => run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']),
   };
-  return { adminUrl: `postgres://${user}@127.0.0.1:${port}/postgres`, port, stop };
+}
+
+export async function startPostgresCluster(): Promise<PostgresCluster> {
+  const cluster = await initCluster('rolegate-pg-', ['synchronous_commit=off', 'max_connections=200']);
+  cluster.start();
+  const stop = () => {
+    try { cluster.stopImmediately(); } catch { /* already down */ }
+    rmSync(cluster.dir, { recursive: true, force: true });
+  };
+  return { adminUrl: cluster.adminUrl, port: cluster.port, stop };
 }

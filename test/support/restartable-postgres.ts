@@ -5,11 +5,10 @@
  * made with the real server. The run-wide cluster (postgres-cluster.ts) is
  * shared and must never be stopped; this one is.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from './postgres-cluster.js';
+import pg from 'pg';
+import { initCluster } from './postgres-cluster.js';
 
 export interface RestartableCluster {
   adminUrl: string;
@@ -24,34 +23,8 @@ export interface RestartableCluster {
   destroy(): void;
 }
 
-function binDir(): string {
-  const root = '/usr/lib/postgresql';
-  if (existsSync(root)) {
-    const versions = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
-    if (versions[0]) return join(root, versions[0], 'bin');
-  }
-  const which = spawnSync('sh', ['-c', 'dirname "$(command -v initdb)"'], { encoding: 'utf8' });
-  if (which.status === 0 && which.stdout.trim() !== '.') return which.stdout.trim();
-  throw new Error('PostgreSQL server binaries not found: install them with `apt-get install -y postgresql`');
-}
-
 export async function startRestartableCluster(): Promise<RestartableCluster> {
-  const bin = binDir();
-  const dir = mkdtempSync(join(tmpdir(), 'rolegate-pgfault-'));
-  const asRoot = process.getuid?.() === 0;
-  const user = asRoot ? 'postgres' : (process.env.USER ?? 'postgres');
-  if (asRoot) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), Number(execFileSync('id', ['-g', 'postgres']).toString()));
-  const run = (file: string, args: string[]) => {
-    const [cmd, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, file), ...args]] : [join(bin, file), args];
-    const result = spawnSync(cmd as string, argv as string[], { encoding: 'utf8' });
-    if (result.status !== 0) throw new Error(`${file} failed: ${result.stderr || result.stdout}`);
-  };
-  const data = join(dir, 'data');
-  const port = await freePort();
-  run('initdb', ['-D', data, '-A', 'trust', '-U', user, '--no-sync', '-E', 'UTF8', '--locale=C']);
-  const start = () => run('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`, 'start']);
-  const stop = () => run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+  const { data, dir, port, adminUrl, start, stopImmediately: stop } = await initCluster('rolegate-pgfault-');
   start();
 
   const serverPids = (): number[] => {
@@ -68,7 +41,7 @@ export async function startRestartableCluster(): Promise<RestartableCluster> {
     return [postmaster, ...children];
   };
   return {
-    adminUrl: `postgres://${user}@127.0.0.1:${port}/postgres`,
+    adminUrl,
     port,
     stop,
     start,
@@ -82,4 +55,18 @@ export async function startRestartableCluster(): Promise<RestartableCluster> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Creates database `name` on the cluster and returns its connection string. */
+export async function createClusterDatabase(cluster: RestartableCluster, name: string): Promise<string> {
+  const setup = new pg.Client({ connectionString: cluster.adminUrl });
+  await setup.connect();
+  try {
+    await setup.query(`create database ${pg.escapeIdentifier(name)}`);
+  } finally {
+    await setup.end();
+  }
+  const url = new URL(cluster.adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
 }

@@ -14,7 +14,7 @@ import { storeSink } from '../../src/sync/sinks/store.js';
 import type { IdentityAdminSource } from '../../src/sync/identity-admin.js';
 import { migratePostgres, openPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/store.js';
-import { startRestartableCluster, type RestartableCluster } from '../support/restartable-postgres.js';
+import { createClusterDatabase, startRestartableCluster, type RestartableCluster } from '../support/restartable-postgres.js';
 import { gotrueUser, payload, postEvent, webhookSignature } from './fixtures.js';
 import { makeSyncDeps, type TestSyncDeps } from './support.js';
 
@@ -30,13 +30,7 @@ let inspect: pg.Pool;
 
 beforeAll(async () => {
   cluster = await startRestartableCluster();
-  const setup = new pg.Client({ connectionString: cluster.adminUrl });
-  await setup.connect();
-  await setup.query('create database rolegate_sync_faults');
-  await setup.end();
-  const u = new URL(cluster.adminUrl);
-  u.pathname = '/rolegate_sync_faults';
-  url = u.toString();
+  url = await createClusterDatabase(cluster, 'rolegate_sync_faults');
   await migratePostgres(url);
   store = openPostgresStore({ connectionString: url, timeoutMs: STORE_TIMEOUT_MS });
   inspect = new pg.Pool({ connectionString: url, max: 2 });
