@@ -8,7 +8,7 @@ import { AuthError } from '../core/auth-errors.js';
 import { safeNextPath } from '../core/next-path.js';
 import { clearedCookies } from '../http/cookies.js';
 import { clientIp, cookiesOf, header, parseBody, requireMethod, requireSameOrigin, wantsRedirects } from '../http/request.js';
-import { errorResponse, json, redirect, toAuthError } from '../http/respond.js';
+import { errorPage, errorResponse, json, redirect, toAuthError } from '../http/respond.js';
 import { bounce } from './bounce.js';
 import { cookiePolicy, type AuthDeps } from './deps.js';
 import { login } from './login.js';
@@ -82,6 +82,11 @@ export function refreshHandler(getDeps: GetDeps): Handler {
     } catch (error) {
       const authError = toAuthError(error);
       const endsSession = authError.code === 'session_expired' || authError.code === 'refresh_token_reused';
+      // A browser sent here by the gate gets a page it can read and retry from.
+      const navigating = event.httpMethod === 'GET' && (header(event, 'accept') ?? '').includes('text/html');
+      if (navigating && !endsSession && (authError.code === 'unavailable' || authError.code === 'internal')) {
+        return errorPage(authError, event.rawUrl && URL.canParse(event.rawUrl) ? `${new URL(event.rawUrl).pathname}${new URL(event.rawUrl).search}` : event.path);
+      }
       return errorResponse(authError, endsSession ? clear : []);
     }
   };

@@ -59,3 +59,31 @@ export function toAuthError(error: unknown): AuthError {
   console.error(`rolegate: unexpected ${error instanceof Error ? `${error.name}: ${error.message.slice(0, 300)}` : typeof error}`);
   return new AuthError('internal', { message: publicMessage('internal'), cause: error });
 }
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/**
+ * The same error as a small page, for a browser that navigated here (the
+ * gate's bounce): a visitor should read what happened, not JSON. The code
+ * stays machine-readable in a meta tag and the X-Rolegate-Error header.
+ */
+export function errorPage(error: unknown, retryHref: string): HandlerResponse {
+  const authError = toAuthError(error);
+  const status = STATUS[authError.code];
+  const retry: Record<string, string> = authError.code === 'unavailable' ? { 'Retry-After': '5' } : {};
+  const body = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="rolegate-error" content="${authError.code}"><title>Temporarily unavailable</title><link rel="stylesheet" href="/style.css"></head>
+<body><main><h1>${status === 503 ? 'Temporarily unavailable' : 'Something went wrong'}</h1>
+<p>${escapeHtml(authError.message)}</p><p><a href="${escapeHtml(retryHref)}">Try again</a></p></main></body>
+</html>
+`;
+  return {
+    statusCode: status,
+    headers: { ...NO_STORE, 'Content-Type': 'text/html; charset=utf-8', 'X-Rolegate-Error': authError.code, ...retry },
+    multiValueHeaders: {},
+    body,
+  };
+}
+

@@ -213,6 +213,14 @@ describe('database faults during login, refresh and logout', () => {
         await expectUnavailable(refresh(bounceEvent(cookies))),
       ];
       console.log(`fault server-stopped: 503 after ${elapsed.join(' / ')} ms (login / refresh / bounce)`);
+      // A browser the gate sent here reads a page, with a link that retries the same bounce.
+      const page = await refresh({ ...bounceEvent(cookies), headers: { ...bounceEvent(cookies).headers, accept: 'text/html,application/xhtml+xml' } });
+      expect(page.statusCode).toBe(503);
+      expect(page.headers?.['Content-Type']).toBe('text/html; charset=utf-8');
+      expect(page.headers?.['X-Rolegate-Error']).toBe('unavailable');
+      expect(page.headers?.['Retry-After']).toBe('5');
+      expect(page.body).toContain('<a href="/.netlify/functions/refresh/members/page">Try again</a>');
+      expect(setCookies(page)).toEqual([]);
     } finally {
       cluster.start();
     }
