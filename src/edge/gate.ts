@@ -40,13 +40,30 @@ export interface EdgeGateOptions extends EdgeRuntimeOptions {
 
 type RolesRule = Extract<GateTableRule, { access: 'roles' }>;
 
-/** Netlify's matcher compares decoded paths; an undecodable one is compared as sent, as bounce.ts does. */
-function decodedPath(pathname: string): string {
+// A `.`/`..` segment, a backslash or a control character (C0, DEL, C1) in the decoded path.
+const UNRESOLVED_PATH = /(?:^|\/)\.{1,2}(?:\/|$)|\\|\p{Cc}/u;
+
+/**
+ * The decoded path the gate decides on, as Netlify's matcher compares it, or null when the
+ * request cannot be judged by its path. `new URL()` resolves dot segments before decoding, so
+ * `/x/..%2Fadmin/y` keeps an unresolved `..` once decoded (`/x/../admin/y`), which matches no
+ * gate while the origin may still resolve it to `/admin/y`; an undecodable path (`/admin/%`)
+ * cannot be compared at all. Browsers never send such paths, so they are refused rather than
+ * guessed at: comparing them as sent would serve the page (fail open).
+ */
+function gatePath(pathname: string): string | null {
+  let decoded: string;
   try {
-    return decodeURIComponent(pathname);
+    decoded = decodeURIComponent(pathname);
   } catch {
-    return pathname;
+    return null;
   }
+  return UNRESOLVED_PATH.test(decoded) ? null : decoded;
+}
+
+/** The answer to a path no browser sends: 400, never cached (the same path may be fixed later). */
+function badPath(): Response {
+  return new Response('Bad Request: malformed path\n', { status: 400, headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' } });
 }
 
 /** A decoded path made fit for a Location header again (`?`, `#` and `%` stay part of the path). */
@@ -143,7 +160,8 @@ export function createEdgeGate(options: EdgeGateOptions): EdgeHandler {
   let runtime: EdgeRuntime | undefined;
   return async (request, context) => {
     const url = new URL(request.url);
-    const path = decodedPath(url.pathname);
+    const path = gatePath(url.pathname);
+    if (path === null) return badPath();
     const rule = matchingRule(table, path);
     if (!rule || rule.access !== 'roles') return context.next();
 

@@ -12,10 +12,11 @@ import type { GateTable } from './table.js';
  * percent-escapes included, while the table (like Netlify's redirect matcher) sees the decoded
  * path. A plain `path: "/admin/*"` would therefore let `/%61dmin/secret.html` through
  * (URLPattern compares escapes literally). So every character of a gate's literal part may
- * also appear as its UTF-8 percent-escape, in either hex case, and `/` as `%2F`.
+ * also appear as its UTF-8 percent-escape, in either hex case, and `/` as `%2F`, `\` or `%5C`
+ * (the URL parser reads a raw `\` as `/`; an escaped one the gate refuses, see src/edge/gate.ts).
  *
  * @example
- * edgeRoutePatterns(table) // ['^(?:/|%2[fF])(?:a|%61)(?:d|%64)…(?:$|(?:/|%2[fF]).*$)', …]
+ * edgeRoutePatterns(table) // ['^(?:/|\\|%2[fF]|%5[cC])(?:a|%61)(?:d|%64)…(?:(?:/|\\|%2[fF]|%5[cC]).*)?$', …]
  */
 export function edgeRoutePatterns(table: Pick<GateTable, 'rules'>): string[] {
   const patterns: string[] = [];
@@ -33,14 +34,16 @@ export function edgeRoutePatterns(table: Pick<GateTable, 'rules'>): string[] {
   // A path with `.` or `..` segments, as sent by a client that skips the normalisation every
   // browser does (`curl --path-as-is /x/../admin/y`), is handed to the gate too whatever it
   // looks like: whether Netlify routes on the raw or the resolved path is not documented, and
-  // the gate decides on the resolved one (a Request's URL is always resolved).
+  // the gate decides on the resolved one (a Request's URL is always resolved). Dot segments
+  // the parser leaves alone because their slash is escaped (`/x/..%2Fadmin/y`) reach the gate
+  // the same way, and it refuses them.
   if (patterns.length) patterns.push(`^.*${SLASH}${DOT}{1,2}(?:${SLASH}.*)?$`);
   return [...new Set(patterns)];
 }
 
 const DOT = '(?:\\.|%2[eE])';
 
-const SLASH = '(?:/|%2[fF])';
+const SLASH = '(?:/|\\\\|%2[fF]|%5[cC])';
 
 function hexAnyCase(byte: number): string {
   return byte

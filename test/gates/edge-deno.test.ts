@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SITE_SECRET, mintToken } from './matcher.js';
 import { gateTruthTable, truthTableConfig, type GateTruthCase } from './truth-table.js';
-import { askGateUnderDeno, cookieHeader, denoAvailable, encodedRequestPath, makeEdgeSite, routedToGate, SITE, type DenoAnswer, type EdgeSite } from './edge-support.js';
+import { askGateUnderDeno, cookieHeader, denoAvailable, encodedRequestPath, makeEdgeSite, MALFORMED_GATE_PATHS, routedToGate, SITE, type DenoAnswer, type EdgeSite } from './edge-support.js';
 
 const REFRESH = '/.netlify/functions/refresh';
 const ENV = { JWT_SECRET: SITE_SECRET, SITE_URL: SITE, ROLEGATE_DATA_DIR: 'unused' };
@@ -18,6 +18,7 @@ const cases = gateTruthTable.filter((tc) => new URL(encodedRequestPath(tc.path),
 let site: EdgeSite;
 let runtime: string;
 const answers = new Map<string, { withToken: DenoAnswer | 'not-routed'; anonymous: DenoAnswer | 'not-routed' }>();
+const malformedAnswers = new Map<string, DenoAnswer[]>();
 
 function target(tc: GateTruthCase): string {
   return `${encodedRequestPath(tc.path)}${tc.query ? `?${tc.query}` : ''}`;
@@ -36,9 +37,18 @@ describe('gate truth table through the edge gate under Deno', () => {
       requests.push({ key: `${tc.name}|token`, url: `${SITE}${target(tc)}`, cookie: cookieHeader({ nf_jwt: nfJwt }) });
       requests.push({ key: `${tc.name}|anonymous`, url: `${SITE}${target(tc)}` });
     }
+    // Paths no browser sends (edge-support.ts), as sent: anonymous and with every role.
+    const everyRole = cookieHeader({ nf_jwt: await mintToken('valid-with-role', ['admin', 'member', 'staff', 'finance']) });
+    for (const pathname of MALFORMED_GATE_PATHS) {
+      requests.push({ key: `${pathname}|malformed-anonymous`, url: `${SITE}${pathname}` });
+      requests.push({ key: `${pathname}|malformed-token`, url: `${SITE}${pathname}`, cookie: everyRole });
+    }
     const result = await askGateUnderDeno(site, ENV, requests);
     runtime = result.runtime;
     const byKey = new Map(requests.map((r, i) => [r.key, result.answers[i]!]));
+    for (const pathname of MALFORMED_GATE_PATHS) {
+      malformedAnswers.set(pathname, [byKey.get(`${pathname}|malformed-anonymous`)!, byKey.get(`${pathname}|malformed-token`)!]);
+    }
     for (const tc of cases) {
       answers.set(tc.name, {
         withToken: byKey.get(`${tc.name}|token`) ?? 'not-routed',
@@ -68,6 +78,13 @@ describe('gate truth table through the edge gate under Deno', () => {
       expect(decodeURIComponent(location.pathname)).toBe(`${REFRESH}${testCase.next}`);
       expect(location.search).toBe(testCase.query ? `?${testCase.query}` : '');
       expect(withToken.cacheControl).toBe('no-store');
+    }
+  });
+
+  it.each(MALFORMED_GATE_PATHS)('refuses %s (400 no-store, nothing served), with or without a token', (pathname) => {
+    expect(routedToGate(site.declaration, pathname)).toBe(true);
+    for (const answer of malformedAnswers.get(pathname)!) {
+      expect(answer).toEqual({ status: 400, location: null, served: false, setCookies: [], cacheControl: 'no-store' });
     }
   });
 });

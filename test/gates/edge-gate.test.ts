@@ -66,8 +66,26 @@ describe('forged and misused tokens at the edge gate', () => {
     expect(answer.location).toBe('/.netlify/functions/refresh/admin/users.html');
   });
 
-  it.each(['/admin/%', '/admin/%zz', '/admin/%E0%A4%A', '/admin/%00', '/admin/%0d%0aSet-Cookie:%20x=1', '/admin/%E2%80%A8'])(
-    'answers the odd path %s with a same-site bounce, never an error or a header injection',
+  // Undecodable escapes and control characters: no browser sends them, so the gate refuses them
+  // (400, never cached) rather than comparing them as sent, which would serve the page.
+  it.each(['/admin/%', '/admin/%zz', '/admin/%E0%A4%A', '/admin/%00', '/admin/%0d%0aSet-Cookie:%20x=1', '/admin/%C2%85'])(
+    'answers the malformed path %s with 400 no-store: no page, no redirect, no header injection',
+    async (pathname) => {
+      const admin = await mintToken('valid-with-role', ['admin']);
+      for (const cookies of [{}, { nf_jwt: admin }] as Array<Record<string, string>>) {
+        const answer = await askGate(site, gate, pathname, cookies);
+        expect(answer.status).toBe(400);
+        expect(answer.served).toBe(false);
+        expect(answer.location).toBeNull();
+        expect(answer.setCookies).toEqual([]);
+        expect(answer.response.headers.get('cache-control')).toBe('no-store');
+        expect([...answer.response.headers.keys()].sort()).toEqual(['cache-control', 'content-type']);
+      }
+    },
+  );
+
+  it.each(['/admin/%E2%80%A8', '/admin/%C3%A9%20x'])(
+    'answers the odd but well-formed path %s with a same-site bounce, never an error or a header injection',
     async (pathname) => {
       const answer = await askGate(site, gate, pathname);
       expect(answer.status).toBe(302);

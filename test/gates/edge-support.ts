@@ -85,6 +85,27 @@ export function routedToGate(declaration: EdgeSite['declaration'], pathname: str
   return declaration.pattern.some((source) => new RegExp(source).test(pathname));
 }
 
+/**
+ * Paths no browser sends, each a way around the truth table's gates (test/gates/truth-table.ts)
+ * that the edge gate must refuse (400, no-store) instead of judging. The URL parser resolves
+ * `..` only where the slash after it is a real one, so these keep a `..` segment once decoded,
+ * and the origin may still resolve it into the gated tree; the last two do not decode at all.
+ */
+export const MALFORMED_GATE_PATHS = [
+  '/x/%2E%2E%2Fadmin/users.html',
+  '/x/%2e%2e%2fadmin/users.html',
+  '/x/..%2Fadmin/secret.html',
+  '/x/.%2E%2Fadmin/secret.html',
+  '/admin/assets/..%2Fsecret.html', // out of a public exception into its gate
+  '/admin/assets/%2E%2E%2F..%2Fmembers/x.html',
+  '/.netlify/..%2Fadmin/secret.html', // out of the never-gated platform paths
+  '/reports/x/..%2Fannual.html', // into an exact gate
+  '/x/..%5Cadmin/users.html', // an escaped backslash
+  '/admin/assets/x%5C..%5C..%5Csecret.html',
+  '/%61dmin/secret.html%',
+  '/%61dmin/%ff',
+];
+
 /** A decoded path as a browser would send it. */
 export function encodedRequestPath(path: string): string {
   return encodeURI(path).replace(/[?#]/g, (c) => encodeURIComponent(c));

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EdgeHandler } from '../../src/edge/gate.js';
 import { SITE_SECRET, mintToken } from './matcher.js';
 import { gateTruthTable, truthTableConfig, type GateTruthCase } from './truth-table.js';
-import { askGate, encodedRequestPath, makeEdgeSite, routedToGate, SITE, type EdgeSite } from './edge-support.js';
+import { askGate, encodedRequestPath, makeEdgeSite, MALFORMED_GATE_PATHS, routedToGate, SITE, type EdgeSite } from './edge-support.js';
 
 const REFRESH = '/.netlify/functions/refresh';
 let site: EdgeSite;
@@ -96,6 +96,11 @@ describe('what Netlify routes to the edge gate', () => {
     },
   );
 
+  // A raw backslash is a slash to the URL parser: routed, and judged as the path it becomes.
+  it.each(['/x/..\\admin/users.html', '/admin\\users.html', '/x/..%5Cadmin/users.html', '/x/..%5cadmin/users.html'])('routes %s to the gate', (pathname) => {
+    expect(routedToGate(site.declaration, pathname)).toBe(true);
+  });
+
   it('answers an unresolved dot-dot path for the path it resolves to', async () => {
     const answer = await askGate(site, gate, '/x/%2e%2e/admin/users.html');
     expect(answer.status).toBe(302);
@@ -119,6 +124,28 @@ describe('what Netlify routes to the edge gate', () => {
     expect(decodeURIComponent(new URL(answer.location!, SITE).pathname)).toBe(`${REFRESH}${next}`);
     const admin = await mintToken('valid-with-role', ['admin', 'member', 'staff', 'finance']);
     expect((await askGate(site, gate, pathname, { nf_jwt: admin })).served).toBe(true);
+  });
+
+  // The request the gate got as it was sent: the URL parser left the `..` (its slash is
+  // escaped) or could not decode the path. Served before; now refused whatever the token.
+  it.each(MALFORMED_GATE_PATHS)('routes %s to the gate, which answers 400 no-store and serves nothing', async (pathname) => {
+    expect(routedToGate(site.declaration, pathname)).toBe(true);
+    expect(new URL(pathname, SITE).pathname).toBe(pathname);
+    const everyRole = await mintToken('valid-with-role', ['admin', 'member', 'staff', 'finance']);
+    for (const cookies of [{}, { nf_jwt: everyRole }] as Array<Record<string, string>>) {
+      const answer = await askGate(site, gate, pathname, cookies);
+      expect(answer.status).toBe(400);
+      expect(answer.served).toBe(false);
+      expect(answer.location).toBeNull();
+      expect(answer.setCookies).toEqual([]);
+      expect(answer.response.headers.get('cache-control')).toBe('no-store');
+    }
+  });
+
+  it('answers a raw backslash path for the path the URL parser makes of it', async () => {
+    const answer = await askGate(site, gate, '/x/..\\admin/users.html');
+    expect(answer.status).toBe(302);
+    expect(answer.location).toBe(`${REFRESH}/admin/users.html`);
   });
 
   it.each(['/', '/index.html', '/login', '/auth/login', '/adminx', '/ADMIN/x', '/reports/annual.html/x', '/.netlify/functions/refresh/admin/x', '/a.b/c', '/x/..a', '/x/.well-known/y'])(
