@@ -63,6 +63,7 @@ function summaryText(summary: BackfillSummary): string {
     lines.push(`  ${name}: created ${r.created}, updated ${r.updated}, unchanged ${r.unchanged}${r.stale ? `, older than held ${r.stale}` : ''}`);
   }
   lines.push(`  failed ${summary.failed.length}`);
+  for (const warning of summary.warnings) lines.push(`  warning: ${warning}`);
   for (const f of summary.failed.slice(0, 20)) lines.push(`    ${f.id ?? '(no id)'}: ${f.reason}`);
   if (summary.failed.length > 20) lines.push(`    … and ${summary.failed.length - 20} more`);
   return `${lines.join('\n')}\n`;
@@ -108,7 +109,7 @@ async function backfillCommand(argv: string[], io: CliIo, sourceFor?: (url: stri
       });
       if (io.stderr.isTTY) io.stderr.write('\n');
       io.stdout.write(summaryText(summary));
-      return summary.failed.length > 0 ? 2 : 0;
+      return summary.failed.length > 0 || summary.warnings.length > 0 ? 2 : 0;
     } catch (error) {
       if (io.stderr.isTTY) io.stderr.write('\n');
       if (error instanceof BackfillInterrupted) {

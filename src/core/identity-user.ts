@@ -18,11 +18,23 @@ export interface IdentityUser {
   appMetadata: Record<string, unknown>;
   userMetadata: Record<string, unknown>;
   createdAt: string | null;
-  /** Orders events: older data never overwrites newer. */
+  /** Identity's own change time; the first key of the ordering (see `compareVersions`). */
   updatedAt: string;
   confirmedAt: string | null;
   lastLoginAt: string | null;
   instanceId: string | null;
+  /**
+   * When rolegate read this copy from Identity (event received, page fetched).
+   * The second key of the ordering: GoTrue writes role, email and confirmation
+   * changes with UpdateOnly, which leaves updated_at as it was, so updated_at
+   * alone cannot tell an old copy from a new one.
+   */
+  observedAt: string;
+}
+
+/** Orders two copies of one user: by updatedAt, then by observedAt. Negative: `a` is older. */
+export function compareVersions(a: Pick<IdentityUser, 'updatedAt' | 'observedAt'>, b: Pick<IdentityUser, 'updatedAt' | 'observedAt'>): number {
+  return (Date.parse(a.updatedAt) - Date.parse(b.updatedAt)) || (Date.parse(a.observedAt) - Date.parse(b.observedAt));
 }
 
 export const IDENTITY_EVENTS = ['validate', 'signup', 'login'] as const;
@@ -46,8 +58,9 @@ export class IdentityPayloadError extends Error {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_EMAIL = 320;
-const MAX_ROLES = 64;
-const MAX_ROLE = 100;
+// Generous: a user Identity holds must not become a refused (and so blocked) sign-in here.
+const MAX_ROLES = 1000;
+const MAX_ROLE = 256;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -76,10 +89,10 @@ export function rolesOf(appMetadata: Record<string, unknown>, field = 'user.app_
 
 /**
  * One user object from Identity (an event, a webhook or the admin API) as
- * an IdentityUser. `now` fills last_login_at for a login event whose user
- * carries no `last_sign_in_at`.
+ * an IdentityUser read at `observedAt`. `loginAt` fills last_login_at for a
+ * login event whose user carries no `last_sign_in_at`.
  */
-export function toIdentityUser(raw: unknown, options: { instanceId?: string | null; loginAt?: string | null } = {}): IdentityUser {
+export function toIdentityUser(raw: unknown, options: { observedAt: string; instanceId?: string | null; loginAt?: string | null }): IdentityUser {
   if (!isObject(raw)) throw new IdentityPayloadError('user', 'user must be an object');
   const id = raw.id;
   if (typeof id !== 'string' || !UUID.test(id)) throw new IdentityPayloadError('user.id', 'user.id must be a UUID');
@@ -104,6 +117,7 @@ export function toIdentityUser(raw: unknown, options: { instanceId?: string | nu
     confirmedAt: timestamp(raw.confirmed_at, 'user.confirmed_at', false),
     lastLoginAt: [lastSignIn, loginAt].filter((t): t is string => t !== null).sort().at(-1) ?? null,
     instanceId: options.instanceId ?? null,
+    observedAt: timestamp(options.observedAt, 'observedAt', true)!,
   };
 }
 
@@ -124,6 +138,6 @@ export function parseIdentityEvent(body: string, now: string): IdentityEvent {
   if (instanceId !== undefined && instanceId !== null && typeof instanceId !== 'string') {
     throw new IdentityPayloadError('instance_id', 'instance_id must be a string');
   }
-  const user = toIdentityUser(parsed.user, { instanceId: instanceId ?? null, loginAt: event === 'login' ? now : null });
+  const user = toIdentityUser(parsed.user, { observedAt: now, instanceId: instanceId ?? null, loginAt: event === 'login' ? now : null });
   return { event: event as IdentityEventName, instanceId: instanceId ?? null, user, rawUser: parsed.user as Record<string, unknown> };
 }

@@ -229,7 +229,7 @@ export class SqlStore implements Store {
     if (users.length === 0) return { created: 0, updated: 0, unchanged: 0, stale: 0 };
     const rows = users.map((u) => ({
       id: u.id, email: u.email, roles: u.roles, app_metadata: u.appMetadata, user_metadata: u.userMetadata,
-      created_at: u.createdAt, updated_at: u.updatedAt, confirmed_at: u.confirmedAt,
+      created_at: u.createdAt, updated_at: u.updatedAt, observed_at: u.observedAt, confirmed_at: u.confirmedAt,
       last_login_at: u.lastLoginAt, instance_id: u.instanceId,
     }));
     const row = asRow(await this.db.call('upsert_identity_users', { p_users: new Json(rows) }), 'upsert_identity_users');
@@ -246,15 +246,12 @@ export class SqlStore implements Store {
       ...identityFields(row),
       createdAt: time(row.created_at),
       updatedAt: time(row.updated_at)!,
+      observedAt: time(row.observed_at)!,
       confirmedAt: time(row.confirmed_at),
       lastLoginAt: time(row.last_login_at),
       instanceId: (row.instance_id as string | null) ?? null,
       syncedAt: time(row.synced_at)!,
     };
-  }
-
-  async recordWebhookReceipt(signatureSha256: string): Promise<boolean> {
-    return (await this.db.call('record_webhook_receipt', { p_signature_sha256: signatureSha256 })) === true;
   }
 
   async getSyncCursor(name: string): Promise<Record<string, unknown> | null> {

@@ -137,8 +137,6 @@ export interface Store {
   /** The Identity mirror: one statement per batch, ordered by updatedAt (see the migration). */
   upsertIdentityUsers(users: IdentityUser[]): Promise<IdentityUpsertReport>;
   findIdentityUser(which: { id?: string; email?: string }): Promise<MirroredIdentityUser | null>;
-  /** False when this webhook signature was already taken (a replay). */
-  recordWebhookReceipt(signatureSha256: string): Promise<boolean>;
   /** A resumable job's position; null when it has none (never run, or finished). */
   getSyncCursor(name: string): Promise<Record<string, unknown> | null>;
   setSyncCursor(name: string, cursor: Record<string, unknown> | null): Promise<void>;

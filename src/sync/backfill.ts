@@ -1,7 +1,6 @@
 import { IdentityPayloadError, toIdentityUser, type IdentityUser } from '../core/identity-user.js';
-import { isUnavailable } from '../store/errors.js';
 import type { IdentityAdminSource } from './identity-admin.js';
-import { addReports, emptyReport, type IdentitySink, type SinkReport } from './sink.js';
+import { addReports, emptyReport, isSinkOutage, type IdentitySink, type SinkReport } from './sink.js';
 
 export interface BackfillCursor {
   page: number;
@@ -23,6 +22,8 @@ export interface BackfillOptions {
   /** Ignore a saved cursor and start from the first page. */
   restart?: boolean;
   instanceId?: string | null;
+  /** The clock that stamps each page's users as read (their observedAt). */
+  now?: () => Date;
   onProgress?(progress: { done: number; total: number | null; page: number }): void;
 }
 
@@ -34,6 +35,8 @@ export interface BackfillSummary {
   pages: number;
   users: number;
   resumedFromPage: number | null;
+  /** Things the person running it should know, such as fewer distinct users read than Identity reports. */
+  warnings: string[];
 }
 
 /** The backfill stopped part-way (the database or the API went away); the cursor says where to resume. */
@@ -67,11 +70,17 @@ export async function backfillIdentityUsers(options: BackfillOptions): Promise<B
     pages: 0,
     users: 0,
     resumedFromPage: usable ? page : null,
+    warnings: [],
   };
+  // GoTrue pages by offset over created_at (one-second precision): users created
+  // or deleted meanwhile shift the pages, so count what was really seen.
+  const seen = new Set<string>();
+  let total: number | null = null;
   const batchSize = Math.max(1, options.batchSize ?? options.perPage);
   let done = usable ? (page - 1) * options.perPage : 0;
 
   for (;;) {
+    const observedAt = (options.now?.() ?? new Date()).toISOString();
     let fetched;
     try {
       fetched = await options.source.fetchPage(page, options.perPage);
@@ -83,7 +92,9 @@ export async function backfillIdentityUsers(options: BackfillOptions): Promise<B
     const users: IdentityUser[] = [];
     for (const raw of fetched.users) {
       try {
-        users.push(toIdentityUser(raw, { instanceId: options.instanceId ?? null }));
+        const user = toIdentityUser(raw, { observedAt, instanceId: options.instanceId ?? null });
+        users.push(user);
+        seen.add(user.id);
       } catch (error) {
         const id = typeof (raw as { id?: unknown })?.id === 'string' ? (raw as { id: string }).id : null;
         summary.failed.push({ id, reason: error instanceof IdentityPayloadError ? error.message : 'unreadable user' });
@@ -95,6 +106,7 @@ export async function backfillIdentityUsers(options: BackfillOptions): Promise<B
       }
     }
 
+    total = fetched.total ?? total;
     summary.pages += 1;
     summary.users += fetched.users.length;
     done += fetched.users.length;
@@ -104,6 +116,10 @@ export async function backfillIdentityUsers(options: BackfillOptions): Promise<B
     await options.cursor.set({ page, perPage: options.perPage });
   }
   await options.cursor.set(null);
+  // Only a run from the first page has seen everything it should have.
+  if (!usable && total !== null && seen.size + summary.failed.length < total) {
+    summary.warnings.push(`Identity reports ${total} users, but ${seen.size + summary.failed.length} distinct ones were read: users created or deleted during the run shift the pages. Run it again.`);
+  }
   return summary;
 }
 
@@ -115,7 +131,9 @@ async function upsertOrIsolate(sink: IdentitySink, batch: IdentityUser[], summar
   try {
     return await sink.upsert(batch);
   } catch (error) {
-    if (isUnavailable(error)) throw new BackfillInterrupted(`stopped at page ${page}: ${sink.name} is unavailable`, summary, { cause: error });
+    if (isSinkOutage(error)) {
+      throw new BackfillInterrupted(`stopped at page ${page}: ${sink.name} is unavailable (${(error as Error).message.slice(0, 200)})`, summary, { cause: error });
+    }
     if (batch.length === 1) {
       summary.failed.push({ id: batch[0]!.id, reason: `${sink.name}: ${(error as Error).message.slice(0, 200)}` });
       return emptyReport();

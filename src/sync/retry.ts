@@ -64,7 +64,7 @@ export function openRetryJob(body: string, signature: string | undefined, key: B
   const user = toIdentityUser({
     id: u?.id, email: u?.email, app_metadata: u?.appMetadata, user_metadata: u?.userMetadata,
     created_at: u?.createdAt, updated_at: u?.updatedAt, confirmed_at: u?.confirmedAt, last_sign_in_at: u?.lastLoginAt,
-  }, { instanceId: u?.instanceId ?? null });
+  }, { observedAt: u?.observedAt ?? job.queuedAt, instanceId: u?.instanceId ?? null });
   return { v: 1, event: job.event as IdentityEventName, user, sinks: job.sinks.map(String), queuedAt: job.queuedAt };
 }
 

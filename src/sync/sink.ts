@@ -1,5 +1,6 @@
 import type { IdentityUser } from '../core/identity-user.js';
 import type { IdentityUpsertReport } from '../store/store.js';
+import { isUnavailable } from '../store/errors.js';
 
 /** What one upsert did to the users it was given (the store's own report shape). */
 export type SinkReport = IdentityUpsertReport;
@@ -16,6 +17,15 @@ export type SinkReport = IdentityUpsertReport;
 export interface IdentitySink {
   readonly name: string;
   upsert(users: IdentityUser[], signal?: AbortSignal): Promise<SinkReport>;
+}
+
+/**
+ * The sink (or the database behind it) is down or refusing every request —
+ * an outage, not a bad row — so a batch job should stop and resume later
+ * instead of trying each user alone. Sinks mark such errors `outage: true`.
+ */
+export function isSinkOutage(error: unknown): boolean {
+  return isUnavailable(error) || (typeof error === 'object' && error !== null && (error as { outage?: unknown }).outage === true);
 }
 
 export const emptyReport = (): SinkReport => ({ created: 0, updated: 0, unchanged: 0, stale: 0 });

@@ -62,7 +62,7 @@ describe('Identity sync through netlify dev', () => {
         v: 1, event: 'login', sinks: ['store'], queuedAt: new Date().toISOString(),
         user: { id: u.id, email: u.email, roles: [], appMetadata: u.app_metadata, userMetadata: u.user_metadata,
           createdAt: new Date(u.created_at).toISOString(), updatedAt: new Date(u.updated_at).toISOString(),
-          confirmedAt: null, lastLoginAt: null, instanceId: null },
+          confirmedAt: null, lastLoginAt: null, instanceId: null, observedAt: new Date().toISOString() },
       };
     };
     const forged = job('forged@example.com');

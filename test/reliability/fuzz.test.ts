@@ -97,7 +97,7 @@ describe('fuzzing every function handler', () => {
     // mirror's role is added at login and refresh.
     await store.upsertIdentityUsers([{
       id: '00000000-0000-4000-8000-000000000001', email: users.member.email, roles: ['admin'], appMetadata: { roles: ['admin'] }, userMetadata: {},
-      createdAt: null, updatedAt: new Date().toISOString(), confirmedAt: null, lastLoginAt: null, instanceId: null,
+      createdAt: null, updatedAt: new Date().toISOString(), confirmedAt: null, lastLoginAt: null, instanceId: null, observedAt: new Date().toISOString(),
     }]);
     known = { email: users.member.email, password: PASSWORD, lockedEmails: [users.disabled.email, users.passwordless.email, users.admin.email] };
     const base = makeDeps(store, { LOGIN_MAX_FAILURES_PER_ACCOUNT: '5', LOGIN_MAX_FAILURES_PER_IP: '10', LOGIN_THROTTLE_WINDOW_SECONDS: '2' });

@@ -320,7 +320,7 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         id: randomUUID(), email: uniqueEmail('identity'), roles: ['editor'],
         appMetadata: { provider: 'email', roles: ['editor'] }, userMetadata: { full_name: 'Ada' },
         createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-02T00:00:00.000Z',
-        confirmedAt: null, lastLoginAt: null, instanceId: 'instance-1', ...over,
+        confirmedAt: null, lastLoginAt: null, instanceId: 'instance-1', observedAt: '2026-01-02T00:00:00.000Z', ...over,
       });
 
       it('creates, then leaves an identical copy unchanged and ignores an older one', async () => {
@@ -361,11 +361,18 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         expect(await store.findIdentityUser({ id: good.id })).toBeNull();
       });
 
-      it('takes each webhook signature once', async () => {
-        const signature = tokenHash();
-        expect(await store.recordWebhookReceipt(signature)).toBe(true);
-        expect(await store.recordWebhookReceipt(signature)).toBe(false);
-        expect(await store.recordWebhookReceipt(tokenHash())).toBe(true);
+      it('orders copies with the same updated_at by when they were read (GoTrue does not bump it on role changes)', async () => {
+        const user = identityUser();
+        await store.upsertIdentityUsers([user]);
+        const readLater = { ...user, roles: ['admin'], observedAt: '2026-03-01T00:00:00.000Z' };
+        expect(await store.upsertIdentityUsers([readLater])).toEqual({ created: 0, updated: 1, unchanged: 0, stale: 0 });
+        const readEarlier = { ...user, roles: ['old'], observedAt: '2026-02-01T00:00:00.000Z' };
+        expect(await store.upsertIdentityUsers([readEarlier])).toEqual({ created: 0, updated: 0, unchanged: 0, stale: 1 });
+        const sameDataReadLast = { ...readLater, observedAt: '2026-04-01T00:00:00.000Z' };
+        expect(await store.upsertIdentityUsers([sameDataReadLast])).toEqual({ created: 0, updated: 0, unchanged: 1, stale: 0 });
+        // The read of 2026-03 is now older than the one of 2026-04: stale, nothing changes.
+        expect((await store.upsertIdentityUsers([{ ...readLater, roles: ['x'] }])).stale).toBe(1);
+        expect(await store.findIdentityUser({ id: user.id })).toMatchObject({ roles: ['admin'], observedAt: '2026-04-01T00:00:00.000Z' });
       });
 
       it('keeps a job cursor until it is cleared', async () => {

@@ -67,7 +67,7 @@ export interface StandinEntry {
 /** The content type the README tells a site to create for the sink. */
 export const IDENTITY_USER_FIELDS: Record<string, FieldType> = {
   identityId: 'Symbol', email: 'Symbol', roles: 'Array<Symbol>', appMetadata: 'Object', userMetadata: 'Object',
-  createdAt: 'Date', updatedAt: 'Date', confirmedAt: 'Date', lastLoginAt: 'Date',
+  createdAt: 'Date', updatedAt: 'Date', observedAt: 'Date', confirmedAt: 'Date', lastLoginAt: 'Date',
 };
 
 export interface ContentfulStandinOptions {

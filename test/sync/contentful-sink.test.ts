@@ -12,7 +12,7 @@ function identityUser(over: Partial<IdentityUser> = {}): IdentityUser {
     id: randomUUID(), email: `ada-${randomBytes(3).toString('hex')}@example.com`, roles: ['editor'],
     appMetadata: { provider: 'email', roles: ['editor'] }, userMetadata: { full_name: 'Ada' },
     createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-02T00:00:00.000Z',
-    confirmedAt: '2026-01-01T00:05:00.000Z', lastLoginAt: null, instanceId: 'instance-1', ...over,
+    confirmedAt: '2026-01-01T00:05:00.000Z', lastLoginAt: null, instanceId: 'instance-1', observedAt: '2026-01-02T00:00:00.000Z', ...over,
   };
 }
 
@@ -46,7 +46,8 @@ describe('Contentful sink', () => {
     expect(entry.fields).toEqual({
       identityId: { 'en-US': user.id }, email: { 'en-US': user.email }, roles: { 'en-US': ['editor'] },
       appMetadata: { 'en-US': user.appMetadata }, userMetadata: { 'en-US': user.userMetadata },
-      createdAt: { 'en-US': user.createdAt }, updatedAt: { 'en-US': user.updatedAt }, confirmedAt: { 'en-US': user.confirmedAt },
+      createdAt: { 'en-US': user.createdAt }, updatedAt: { 'en-US': user.updatedAt }, observedAt: { 'en-US': user.observedAt },
+      confirmedAt: { 'en-US': user.confirmedAt },
     });
     const [get, put] = standin.requests;
     expect(get).toMatchObject({ method: 'GET', path: `/spaces/${SPACE}/environments/master/entries/${user.id}`, status: 404 });
@@ -140,7 +141,12 @@ describe('Contentful sink', () => {
   it('leaves one entry when another sync creates the same user between its GET and its create', async () => {
     const user = identityUser();
     standin.beforeNext('PUT', user.id, () => {
-      standin.writeAsAnotherClient(user.id, () => ({ identityId: { 'en-US': user.id }, updatedAt: { 'en-US': user.updatedAt }, email: { 'en-US': user.email } }));
+      // The other sync wrote the same copy of the user.
+      standin.writeAsAnotherClient(user.id, () => ({
+        identityId: { 'en-US': user.id }, email: { 'en-US': user.email }, roles: { 'en-US': user.roles },
+        appMetadata: { 'en-US': user.appMetadata }, userMetadata: { 'en-US': user.userMetadata }, createdAt: { 'en-US': user.createdAt },
+        updatedAt: { 'en-US': user.updatedAt }, observedAt: { 'en-US': user.observedAt }, confirmedAt: { 'en-US': user.confirmedAt },
+      }));
     });
 
     expect(await sink().upsert([user])).toEqual(report({ unchanged: 1 }));
@@ -310,6 +316,22 @@ describe('Contentful sink', () => {
     expect(() => contentfulSink({ spaceId: SPACE, managementToken: '' })).toThrow(/managementToken is required/);
     expect(() => contentfulSink({ spaceId: SPACE, managementToken: TOKEN, maxRetries: -1 })).toThrow(/maxRetries/);
   });
+  it('orders copies with the same updatedAt by when they were read, like the store, and fills in a partial entry', async () => {
+    const user = identityUser();
+    await sink().upsert([user]);
+    const readLater = { ...user, roles: ['admin'], observedAt: '2026-03-01T00:00:00.000Z' };
+    expect(await sink().upsert([readLater])).toEqual(report({ updated: 1 }));
+    expect(await sink().upsert([{ ...user, roles: ['old'], observedAt: '2026-02-01T00:00:00.000Z' }])).toEqual(report({ stale: 1 }));
+    expect(standin.entry(user.id)!.fields.roles).toEqual({ 'en-US': ['admin'] });
+    // A newer read with the same data moves the order key on without counting a change.
+    expect(await sink().upsert([{ ...readLater, observedAt: '2026-04-01T00:00:00.000Z' }])).toEqual(report({ unchanged: 1 }));
+    expect(standin.entry(user.id)!.fields.observedAt).toEqual({ 'en-US': '2026-04-01T00:00:00.000Z' });
+    // An entry another client left without observedAt counts as read at the epoch: ours fills it in.
+    const partial = identityUser();
+    standin.writeAsAnotherClient(partial.id, () => ({ identityId: { 'en-US': partial.id }, updatedAt: { 'en-US': partial.updatedAt }, email: { 'en-US': partial.email } }));
+    expect(await sink().upsert([partial])).toEqual(report({ updated: 1 }));
+    expect(standin.entry(partial.id)!.fields.roles).toEqual({ 'en-US': ['editor'] });
+  });
 });
 
 describe('Contentful stand-in follows the documented CMA contract', () => {
@@ -352,4 +374,5 @@ describe('Contentful stand-in follows the documented CMA contract', () => {
     expect(status).toBe(422);
     expect(body.sys.id).toBe('InvalidEntry');
   });
+
 });

@@ -123,7 +123,7 @@ describe('identity-login: ordering and replays', () => {
 });
 
 describe('bad input', () => {
-  it('answers 400 with the offending field, 405 for other methods, 413 for a huge body, and writes nothing', async () => {
+  it('answers 400 with the offending field, 405 for other methods, 413 above 1 MiB, and writes nothing', async () => {
     const deps = makeSyncDeps(store);
     const handler = identityEventHandler('signup', async () => deps);
     const cases: [string, string][] = [
@@ -151,9 +151,20 @@ describe('bad input', () => {
     const get = await handler(postEvent('', {}, 'GET'));
     expect(get.statusCode).toBe(405);
     expect(get.headers?.Allow).toBe('POST');
-    const huge = await handler(postEvent(payload('signup', gotrueUser({ user_metadata: { bio: 'x'.repeat(300_000) } }))));
+    const huge = await handler(postEvent(payload('signup', gotrueUser({ user_metadata: { bio: 'x'.repeat(1_100_000) } }))));
     expect(huge.statusCode).toBe(413);
     expect((await sql.query('select count(*)::int as n from rolegate.identity_users')).rows[0].n).toBe(before);
+  });
+
+  it('copies a user Identity holds with many roles and large metadata rather than blocking the sign-in', async () => {
+    const deps = makeSyncDeps(store);
+    const user = gotrueUser({
+      app_metadata: { provider: 'email', roles: Array.from({ length: 200 }, (_, i) => `role-${i}-${'r'.repeat(100)}`) },
+      user_metadata: { bio: 'x'.repeat(400_000) },
+    });
+    const r = await send(deps, 'login', payload('login', user));
+    expect(r.status).toBe(200);
+    expect((await mirrorRows(user.id))[0].roles).toHaveLength(200);
   });
 });
 
@@ -221,8 +232,15 @@ describe('a sink that is down', () => {
       const audit = await sql.query(`select event from rolegate.audit_log where detail->>'identity_user_id' = $1 order by id`, [user.id]);
       expect(audit.rows.map((row) => row.event)).toEqual(['identity_sync_failed', 'identity_sync_recovered']);
       // Netlify running the background function again delivers nothing new.
-      const again = await identityRetryHandler(async () => deps)(signedJob(deps.handedOff[0] ?? lastJob(user.id), deps));
+      const reports: unknown[] = [];
+      const counting = { name: 'store', upsert: async (users: Parameters<typeof flaky.upsert>[0]) => {
+        const report = await storeSink(store).upsert(users);
+        reports.push(report);
+        return report;
+      } };
+      const again = await identityRetryHandler(async () => ({ ...deps, sinks: [counting] }))(signedJob(deps.handedOff[0] ?? lastJob(user.id), deps));
       expect(again.statusCode).toBe(200);
+      expect(reports).toEqual([{ created: 0, updated: 0, unchanged: 1, stale: 0 }]);
       expect(await mirrorRows(user.id)).toHaveLength(1);
     } finally {
       server.close();
@@ -264,7 +282,7 @@ function toUser(u: ReturnType<typeof gotrueUser>): RetryJob['user'] {
   return {
     id: u.id, email: u.email, roles: [], appMetadata: u.app_metadata, userMetadata: u.user_metadata,
     createdAt: new Date(u.created_at).toISOString(), updatedAt: new Date(u.updated_at).toISOString(),
-    confirmedAt: null, lastLoginAt: null, instanceId: null,
+    confirmedAt: null, lastLoginAt: null, instanceId: null, observedAt: new Date().toISOString(),
   };
 }
 

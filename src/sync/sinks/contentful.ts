@@ -7,7 +7,7 @@
  * rule as the store's `upsert_identity_users`), and written only when that
  * changes something, so replays and older copies cost one GET and no write.
  */
-import type { IdentityUser } from '../../core/identity-user.js';
+import { compareVersions, type IdentityUser } from '../../core/identity-user.js';
 import { emptyReport, type IdentitySink, type SinkReport } from '../sink.js';
 
 export interface ContentfulSinkOptions {
@@ -51,6 +51,11 @@ export class ContentfulSinkError extends Error {
   ) {
     super(message);
     this.name = 'ContentfulSinkError';
+  }
+
+  /** A wrong token, a rate limit that never lifts or a dead API fails every user alike: a batch job should stop. */
+  get outage(): boolean {
+    return this.code === 'unauthorized' || this.code === 'rate_limited' || this.code === 'unavailable';
   }
 }
 
@@ -107,7 +112,8 @@ export function contentfulSink(options: ContentfulSinkOptions): IdentitySink {
           if (decision.fields) {
             // The CMA does not merge: the whole `fields` goes back, so other fields and locales an editor set are kept.
             entry = await put(path, { 'X-Contentful-Version': String(entry.sys.version) }, { fields: decision.fields }, signal);
-            wrote ??= 'updated';
+            // Moving only the order key on is a write, not a change to report.
+            if (decision.outcome === 'updated') wrote ??= 'updated';
           }
           outcome = wrote ?? decision.outcome;
         }
@@ -146,25 +152,39 @@ function decide(entry: Entry, user: IdentityUser, locale: string): { outcome: Ou
     return Number.isNaN(time) ? null : time;
   };
   const storedUpdated = stored('updatedAt');
+  const storedObserved = stored('observedAt');
   const storedLogin = stored('lastLoginAt');
-  const incomingUpdated = Date.parse(user.updatedAt);
   const incomingLogin = user.lastLoginAt === null ? null : Date.parse(user.lastLoginAt);
   const loginForward = incomingLogin !== null && (storedLogin === null || incomingLogin > storedLogin);
+  // The same two-key order as the store: updatedAt, then observedAt (an entry
+  // written before observedAt existed counts as observed at the epoch).
+  const order = storedUpdated === null ? 1 : compareVersions(user, {
+    updatedAt: new Date(storedUpdated).toISOString(), observedAt: new Date(storedObserved ?? 0).toISOString(),
+  });
 
-  if (storedUpdated === null || incomingUpdated > storedUpdated) {
+  if (order > 0) {
     const fields = fieldsOf(user);
     if (!loginForward) fields.lastLoginAt = entry.fields.lastLoginAt?.[locale] ?? null;
     fields.createdAt = entry.fields.createdAt?.[locale] ?? fields.createdAt;
-    return { outcome: 'updated', fields: withUser(entry.fields, fields, locale) };
+    const changed = !sameData(entry, fields, locale);
+    if (changed || loginForward) return { outcome: 'updated', fields: withUser(entry.fields, fields, locale) };
+    // Newer but the same data: move the order key on without counting a change.
+    return { outcome: 'unchanged', fields: withUser(entry.fields, { updatedAt: user.updatedAt, observedAt: user.observedAt }, locale) };
   }
   if (loginForward) return { outcome: 'updated', fields: withUser(entry.fields, { lastLoginAt: user.lastLoginAt }, locale) };
-  return { outcome: incomingUpdated < storedUpdated ? 'stale' : 'unchanged' };
+  return { outcome: order < 0 ? 'stale' : 'unchanged' };
+}
+
+/** Whether the entry already holds these values for the fields that are data (not order keys). */
+function sameData(entry: Entry, fields: UserFields, locale: string): boolean {
+  const data = ['identityId', 'email', 'roles', 'appMetadata', 'userMetadata', 'confirmedAt', 'lastLoginAt'] as const;
+  return data.every((name) => JSON.stringify(entry.fields[name]?.[locale] ?? null) === JSON.stringify(fields[name] ?? null));
 }
 
 function fieldsOf(user: IdentityUser): UserFields {
   return {
     identityId: user.id, email: user.email, roles: user.roles, appMetadata: user.appMetadata, userMetadata: user.userMetadata,
-    createdAt: user.createdAt, updatedAt: user.updatedAt, confirmedAt: user.confirmedAt, lastLoginAt: user.lastLoginAt,
+    createdAt: user.createdAt, updatedAt: user.updatedAt, observedAt: user.observedAt, confirmedAt: user.confirmedAt, lastLoginAt: user.lastLoginAt,
   };
 }
 
@@ -183,7 +203,7 @@ function withUser(existing: Entry['fields'], values: UserFields, locale: string)
 
 /**
  * One copy per id, checked before any request so a bad row fails the batch
- * before anything is written: the newest `updatedAt` wins, and the latest
+ * before anything is written: the newest copy (`compareVersions`) wins, and the latest
  * `lastLoginAt` of all copies is kept (logins only move forward).
  */
 function newestPerId(users: IdentityUser[]): IdentityUser[] {
@@ -194,7 +214,7 @@ function newestPerId(users: IdentityUser[]): IdentityUser[] {
     if (user.lastLoginAt !== null && Number.isNaN(Date.parse(user.lastLoginAt))) throw new TypeError(`contentful: user ${user.id} has an invalid lastLoginAt`);
     const seen = byId.get(user.id);
     if (!seen) { byId.set(user.id, user); continue; }
-    const newest = Date.parse(user.updatedAt) > Date.parse(seen.updatedAt) ? user : seen;
+    const newest = compareVersions(user, seen) > 0 ? user : seen;
     const logins = [seen.lastLoginAt, user.lastLoginAt].filter((t): t is string => t !== null);
     const lastLoginAt = logins.sort((a, b) => Date.parse(a) - Date.parse(b)).at(-1) ?? null;
     byId.set(user.id, { ...newest, lastLoginAt });
