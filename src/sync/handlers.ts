@@ -29,8 +29,11 @@ export interface SyncDeps extends IdentityEventDeps {
 export type GetSyncDeps = () => Promise<SyncDeps>;
 type Handler = (event: HandlerEvent) => Promise<HandlerResponse>;
 
-/** Identity users carry metadata: more room than the login form's 16 KiB. */
-const MAX_EVENT_BYTES = 256 * 1024;
+/**
+ * Identity users carry metadata: far more room than the login form's 16 KiB,
+ * since a refused event is a refused sign-in.
+ */
+const MAX_EVENT_BYTES = 1024 * 1024;
 
 /** A configuration problem: said in the log with its cause, and as 503 not_configured to the caller. */
 export class SyncConfigError extends Error {
@@ -50,7 +53,14 @@ function answer(result: IdentityEventAnswer): HandlerResponse {
   return json(200, result.appMetadata ? { app_metadata: result.appMetadata } : {});
 }
 
+/** identity-login with a misconfigured sync: logged, and answered 200 so the sign-in goes on. */
+class LoginPassThrough extends Error {}
+
 function failure(error: unknown, log: (line: string) => void): HandlerResponse {
+  if (error instanceof LoginPassThrough) {
+    log(`rolegate sync: not configured, login not copied: ${error.message}`);
+    return json(200, {});
+  }
   if (error instanceof IdentityPayloadError) return syncError('bad_request', error.message, { field: error.field });
   if (error instanceof WebhookError) return syncError(error.code, error.message);
   if (error instanceof RetryJobError) return syncError(error.code === 'bad_request' ? 'bad_request' : error.code === 'stale_job' ? 'stale_signature' : 'invalid_signature', error.message);
@@ -93,7 +103,13 @@ function parse(event: HandlerEvent, now: Date): { raw: Buffer; parsed: IdentityE
 
 /** identity-validate / identity-signup / identity-login: Netlify calls each with its own event. */
 export function identityEventHandler(expected: IdentityEventName, getDeps: GetSyncDeps): Handler {
-  return syncHandler(getDeps, async (event, deps) => {
+  // A login has no rule to apply: if the sync is misconfigured, say so in the
+  // log and let the person in rather than block every sign-in.
+  const get: GetSyncDeps = expected !== 'login' ? getDeps : async () => getDeps().catch((error: unknown) => {
+    if (error instanceof SyncConfigError) throw new LoginPassThrough(error.message);
+    throw error;
+  });
+  return syncHandler(get, async (event, deps) => {
     const { parsed } = parse(event, deps.now());
     if (parsed.event !== expected) {
       return syncError('wrong_event', `This function takes "${expected}" events; the body is a "${parsed.event}" event.`);
@@ -116,23 +132,17 @@ export function identityWebhookHandler(getDeps: GetSyncDeps): Handler {
   return syncHandler(getDeps, async (event, deps) => {
     if (!deps.webhook.secret) throw new SyncConfigError('IDENTITY_WEBHOOK_SECRET is not set, so no webhook can be verified');
     const raw = rawBodyBytes(event, MAX_EVENT_BYTES);
-    const signatureKey = await verifyWebhookSignature(raw.toString('utf8'), header(event, 'x-webhook-signature'), instanceIdOf(raw), {
+    await verifyWebhookSignature(raw.toString('utf8'), header(event, 'x-webhook-signature'), instanceIdOf(raw), {
       secret: deps.webhook.secret,
       instanceId: deps.webhook.instanceId,
       maxAgeSeconds: deps.webhook.maxAgeSeconds,
       now: Math.floor(deps.now().getTime() / 1000),
     });
+    // A second delivery of the same signed request is answered like the
+    // first: GoTrue re-sends the identical signature when its 5 s timed out,
+    // and refusing it would fail the sign-in. Sinks are idempotent and the
+    // signature is fresh and bound to this body, so a replay changes nothing.
     const parsed = parseIdentityEvent(raw.toString('utf8'), deps.now().toISOString());
-    let firstDelivery = true;
-    try {
-      firstDelivery = await deps.store.recordWebhookReceipt(signatureKey);
-    } catch (error) {
-      // A database outage must not block sign-ins: the signature is fresh and
-      // every sink is idempotent, so going on without the receipt is safe.
-      if (!isUnavailable(error)) throw error;
-      deps.log('rolegate sync: webhook receipt not recorded (database unavailable); going on');
-    }
-    if (!firstDelivery) throw new WebhookError('replayed_request', 'this signed request was already taken');
     return answer(await handleIdentityEvent(deps, parsed));
   });
 }

@@ -11,7 +11,6 @@ export const SYNC_STATUS = {
   invalid_signature: 401,
   stale_signature: 401,
   body_mismatch: 401,
-  replayed_request: 409,
   wrong_event: 400,
   method_not_allowed: 405,
   payload_too_large: 413,

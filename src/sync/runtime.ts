@@ -5,9 +5,9 @@ import { SyncConfigError, type GetSyncDeps, type SyncDeps } from './handlers.js'
 import { DEFAULT_RETRY_DELAYS_MS, RETRY_SIGNATURE_HEADER, retryKey, signRetryJob, type RetryJob } from './retry.js';
 import { SinkConfigError, openSinks } from './sinks.js';
 
-/** GoTrue waits 5 s for a hook; the answer must be out well before. */
+/** GoTrue waits 5 s for a hook: the sinks' deadline plus the 1 s aftermath must stay well under it. */
 const DEFAULT_DEADLINE_MS = 2500;
-const MAX_DEADLINE_MS = 4000;
+const MAX_DEADLINE_MS = 3500;
 const RETRY_BUDGET_MS = 10 * 60 * 1000;
 const HANDOFF_TIMEOUT_MS = 1000;
 export const RETRY_FUNCTION_PATH = '/.netlify/functions/identity-sync-background';

@@ -7,7 +7,7 @@ import { jwtVerify } from 'jose';
  * claims {iat, sub: instance id, iss: "gotrue", sha256: hex SHA-256 of the
  * exact body} (netlify/gotrue api/hooks.go, `webhookClaims`).
  */
-export type WebhookErrorCode = 'missing_signature' | 'invalid_signature' | 'stale_signature' | 'body_mismatch' | 'replayed_request';
+export type WebhookErrorCode = 'missing_signature' | 'invalid_signature' | 'stale_signature' | 'body_mismatch';
 
 export class WebhookError extends Error {
   constructor(readonly code: WebhookErrorCode, message: string) {
@@ -20,7 +20,7 @@ export interface WebhookCheck {
   secret: Uint8Array;
   /** When set, `sub` must equal it; otherwise it must equal the body's instance_id. */
   instanceId?: string;
-  /** How old `iat` may be. GoTrue retries a timed-out hook with a fresh signature, so this can be short. */
+  /** How old `iat` may be. GoTrue signs once per event and re-sends that signature on a retry (within seconds). */
   maxAgeSeconds: number;
   /** Seconds since the epoch. */
   now: number;
@@ -34,8 +34,8 @@ export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** Verifies the signature against the raw body; returns the SHA-256 of the signature, the key for replay detection. */
-export async function verifyWebhookSignature(rawBody: string, signature: string | undefined, bodyInstanceId: string | null, check: WebhookCheck): Promise<string> {
+/** Verifies the signature against the raw body; throws a WebhookError naming what is wrong. */
+export async function verifyWebhookSignature(rawBody: string, signature: string | undefined, bodyInstanceId: string | null, check: WebhookCheck): Promise<void> {
   if (!signature) throw new WebhookError('missing_signature', 'the X-Webhook-Signature header is missing');
   if (signature.length > MAX_SIGNATURE_LENGTH) throw new WebhookError('invalid_signature', 'the signature is not a valid JWT');
   let claims;
@@ -60,5 +60,4 @@ export async function verifyWebhookSignature(rawBody: string, signature: string 
   if (signed.length !== expected.length || !timingSafeEqual(signed, expected)) {
     throw new WebhookError('body_mismatch', 'the body is not the one that was signed');
   }
-  return sha256Hex(signature);
 }

@@ -20,8 +20,8 @@ import { makeSyncDeps, type TestSyncDeps } from './support.js';
 
 const STORE_TIMEOUT_MS = 1000;
 const DEADLINE_MS = 600;
-// Generous: the deadline plus the bounded aftermath, on a loaded 2-core machine.
-const ANSWER_BOUND_MS = 8000;
+// Under GoTrue's 5 s hook timeout: the deadline plus the bounded aftermath (1 s), with room for a loaded machine.
+const ANSWER_BOUND_MS = 4500;
 
 let cluster: RestartableCluster;
 let url: string;
@@ -84,7 +84,7 @@ describe('sync while the database fails', () => {
     expect(await rows(user.id)).toBe(1);
   });
 
-  it('a frozen database: the webhook answers 200 within the bound without its receipt, and the retry lands after it thaws', async () => {
+  it('a frozen database: the webhook answers 200 within the bound, and the retry lands after it thaws', async () => {
     const deps = makeSyncDeps(store, { deadlineMs: DEADLINE_MS });
     const user = gotrueUser();
     const body = payload('login', user);
@@ -95,7 +95,7 @@ describe('sync while the database fails', () => {
       expect(value.statusCode, value.body).toBe(200);
       expect(ms).toBeLessThan(ANSWER_BOUND_MS);
       expect(deps.handedOff).toHaveLength(1);
-      expect(deps.logs.join('\n')).toMatch(/webhook receipt not recorded \(database unavailable\)/);
+      expect(deps.logs.join('\n')).toMatch(/store failed for identity user .* queued for retry/);
     } finally {
       cluster.freeze(false);
     }

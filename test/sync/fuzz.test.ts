@@ -102,7 +102,7 @@ const bodyArb = (event: string): fc.Arbitrary<BodyRecipe> => fc.oneof(
   { weight: 1, arbitrary: fc.string({ maxLength: 200 }).map((text) => ({ text, base64: false })) },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }).map((bytes) => ({ text: Buffer.from(bytes).toString('base64'), base64: true })) },
   { weight: 1, arbitrary: fc.string({ maxLength: 40 }).map((text) => ({ text, base64: true })) },
-  { weight: 1, arbitrary: fc.nat({ max: 400_000 }).map((n) => ({ text: `{"event":"login","user":{"user_metadata":{"x":"${'y'.repeat(n)}"}}}`, base64: false })) },
+  { weight: 1, arbitrary: fc.nat({ max: 1_200_000 }).map((n) => ({ text: `{"event":"login","user":{"user_metadata":{"x":"${'y'.repeat(n)}"}}}`, base64: false })) },
 );
 
 const headersArb = fc.record({

@@ -42,10 +42,29 @@ describe('sync runtime configuration', () => {
   it('refuses every webhook while IDENTITY_WEBHOOK_SECRET is unset, without leaking the JWT secret', async () => {
     const logged: string[] = [];
     vi.spyOn(console, 'error').mockImplementation((line: unknown) => void logged.push(String(line)));
-    const handler = identityWebhookHandler(syncRuntime({ ...env, IDENTITY_SYNC_DEADLINE_MS: '999999' }, {}));
+    const handler = identityWebhookHandler(syncRuntime(env, {}));
     const r = await handler(postEvent(payload('login', gotrueUser()), { 'x-webhook-signature': 'x.y.z' }));
     expect(r.statusCode).toBe(503);
-    expect(logged.join('\n')).toMatch(/IDENTITY_SYNC_DEADLINE_MS must be a whole number from 100 to 4000/);
+    expect(JSON.parse(r.body!).error.code).toBe('not_configured');
+    expect(logged.join('\n')).toMatch(/IDENTITY_WEBHOOK_SECRET is not set/);
     expect(logged.join('\n')).not.toContain(SECRET);
+  });
+
+  it('names a deadline GoTrue would not wait for', async () => {
+    const r = await firstAnswer({}, { ...env, IDENTITY_SYNC_DEADLINE_MS: '4000' });
+    expect(r.status).toBe(503);
+    expect(r.log).toMatch(/IDENTITY_SYNC_DEADLINE_MS must be a whole number from 100 to 3500/);
+  });
+
+  it('lets a login through, uncopied and logged, when the sync is misconfigured; sign-ups stay closed', async () => {
+    const logged: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((line: unknown) => void logged.push(String(line)));
+    const broken = { identity: { sinks: ['nowhere'] } };
+    const login = await identityEventHandler('login', syncRuntime(env, broken))(postEvent(payload('login', gotrueUser())));
+    expect(login.statusCode).toBe(200);
+    expect(JSON.parse(login.body!)).toEqual({});
+    expect(logged.join('\n')).toMatch(/not configured, login not copied: rolegate\.config\.json identity\.sinks\.0/);
+    const signup = await identityEventHandler('signup', syncRuntime(env, broken))(postEvent(payload('signup', gotrueUser())));
+    expect(signup.statusCode).toBe(503);
   });
 });

@@ -95,17 +95,19 @@ describe('identity-webhook', () => {
     }
   });
 
-  it('takes a signed request once: the same request again is 409 replayed_request', async () => {
-    const user = gotrueUser();
-    const body = payload('login', user);
+  it('answers a duplicate delivery like the first and changes nothing (GoTrue re-sends the same signature after a timeout)', async () => {
+    const user = gotrueUser({ email: 'twice@company.example', app_metadata: { provider: 'email' } });
+    const body = payload('signup', user);
     const signature = await webhookSignature(body);
-    expect((await deliver(body, signature)).status).toBe(200);
-    const replay = await deliver(body, signature);
-    expect(replay.status).toBe(409);
-    expect(replay.body.error.code).toBe('replayed_request');
-    // GoTrue's own retry signs again, and is taken.
-    const resent = await deliver(body, await webhookSignature(body, { iat: Math.floor(Date.now() / 1000) - 1 }));
-    expect(resent.status).toBe(200);
+    const first = await deliver(body, signature);
+    expect(first).toEqual({ status: 200, body: { app_metadata: { provider: 'email', roles: ['staff'] } } });
+    const before = (await sql.query('select synced_at, observed_at from rolegate.identity_users where id = $1', [user.id])).rows[0];
+    expect(await deliver(body, signature)).toEqual(first);
+    const after = (await sql.query('select roles, synced_at, observed_at from rolegate.identity_users where id = $1', [user.id])).rows[0];
+    expect(after.roles).toEqual(['staff']);
+    // Read again later with the same data: the order key moves, the row's data does not.
+    expect(after.synced_at.getTime()).toBeGreaterThanOrEqual(before.synced_at.getTime());
+    expect(await count()).toBeGreaterThan(0);
   });
 
   it('pins the instance when IDENTITY_INSTANCE_ID is set, whatever the body claims', async () => {
