@@ -120,18 +120,27 @@ async function explain(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string' } }, strict: true, allowPositionals: false });
   const { config, compiled } = await readConfig(io, values.config);
   printWarnings(io, compiled.warnings);
-  const gates = compiled.table.rules.filter((r): r is Extract<GateTableRule, { access: 'roles' }> => r.access === 'roles');
+  const { rules } = compiled.table;
+  const gates = rules.filter((r): r is Extract<GateTableRule, { access: 'roles' }> => r.access === 'roles' && !r.aliasOf);
   const rows = gates.map((gate, i) => [
     String(i + 1),
     gate.from,
     gate.roles.join(','),
-    compiled.table.rules.filter((r) => r.access === 'public' && r.gate === gate.from).map((r) => r.from).join(' ') || '-',
+    rules.filter((r) => r.access === 'public' && r.gate === gate.from && !r.aliasOf).map((r) => r.from).join(' ') || '-',
   ]);
+  // Pretty URLs: the other paths at which Netlify serves an exact gate's or exception's page.
+  const aliases = new Map<string, string[]>();
+  for (const rule of rules) if (rule.aliasOf) aliases.set(rule.aliasOf, [...(aliases.get(rule.aliasOf) ?? []), rule.from]);
   const header = ['#', 'path', 'roles (any of)', 'public exceptions'];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
   const format = (row: string[]) => row.map((cell, c) => (c === row.length - 1 ? cell : pad(cell, widths[c]!))).join('').trimEnd();
   const out = [format(header), ...rows.map(format)];
   if (!rows.length) out.push('(no gates)');
+  if (aliases.size) {
+    out.push('');
+    out.push('Netlify serves a page at more than one path (pretty URLs), so these are covered alike:');
+    for (const [path, others] of aliases) out.push(`  ${path}: also ${others.join(' ')}`);
+  }
   out.push('');
   out.push('Most specific first; the first matching gate decides. A visitor whose token lacks every role');
   out.push(`is bounced (302) to ${config.functions.refresh}/PATH, which refreshes the session and returns to PATH.`);

@@ -172,7 +172,7 @@ export function createEdgeGate(options: EdgeGateOptions): EdgeHandler {
 
     // The address the `_redirects` fallback would send this visitor to: the original path
     // rides in the refresh function's path, the visitor's query string after it.
-    const bouncePath = encodedPath(bounceNextFor(rule.gate, path));
+    const bouncePath = encodedPath(bounceNextFor(rule.from, path));
     const bounce = redirect(`${table.refreshFunction}${bouncePath}${url.search}`);
     const { deps, auth } = runtime;
     // With COOKIE_DOMAIN the refresh cookie is path-limited to the auth functions and never

@@ -40,17 +40,18 @@ async function exists(path: string): Promise<boolean> {
 
 /**
  * Files Netlify also serves under a URL the gate does not cover ("pretty URLs"): `/admin.html`
- * next to the gate `/admin/*`, or `/docs.html` and `/docs/index.html` for the exact gate `/docs`.
- * The gate only sees the URL, so such a file is public under its own name.
+ * next to the gate `/admin/*`, which serves it at `/admin` too. The gate only sees the URL, so
+ * such a file is public under its own name. (An exact gate covers every URL of its page: the
+ * compiler adds them, see `prettyUrlAliases`.)
  */
 async function ungatedAliases(publishDir: string, gatePaths: readonly string[]): Promise<string[]> {
   const warnings: string[] = [];
   for (const gatePath of gatePaths) {
     const pattern = parsePathPattern(gatePath);
-    const stem = pattern.kind === 'splat' ? pattern.prefix : pattern.path;
-    if (stem === '' || stem === '/' || /\.[A-Za-z0-9]+$/.test(stem)) continue;
-    const aliases = pattern.kind === 'splat' ? [`${stem}.html`] : [`${stem}.html`, `${stem}/index.html`];
-    for (const alias of aliases) {
+    if (pattern.kind !== 'splat') continue;
+    const stem = pattern.prefix;
+    if (stem === '' || /\.[A-Za-z0-9]+$/.test(stem)) continue;
+    for (const alias of [`${stem}.html`, `${stem}.htm`]) {
       if (await exists(join(publishDir, ...alias.split('/')))) {
         warnings.push(`${alias} exists in the publish directory and is served at ${alias}, which the gate "${gatePath}" does not cover; move it or gate that path too`);
       }

@@ -1,5 +1,5 @@
 import { entryLabel, GateConfigError, parseGateConfig, type GateConfig } from './config.js';
-import { isPlatformPath, parsePathPattern, patternCovers, specificity, type PathPattern } from './path-pattern.js';
+import { isPlatformPath, parsePathPattern, patternCovers, patternMatches, prettyUrlAliases, specificity, type PathPattern } from './path-pattern.js';
 import { matchingRule, type GateTable, type GateTableRule } from './table.js';
 
 /**
@@ -36,20 +36,37 @@ interface OrderedGate {
   index: number;
   path: string;
   pattern: PathPattern;
+  /** The other URLs of an exact gate's page (`prettyUrlAliases`); none for a tree. */
+  aliases: string[];
   roles: string[];
   publicPaths: string[];
 }
 
-function orderGates(config: GateConfig): OrderedGate[] {
-  const gates = config.gates.map((gate, index) => ({
-    index,
-    path: gate.path,
-    pattern: parsePathPattern(gate.path),
-    roles: [...new Set(gate.roles)],
-    publicPaths: gate.public,
+/**
+ * The other URLs of the page behind an exact path; a tree has none (it covers its own). Never a
+ * `/.netlify` path (`/.netlify.html`'s alias): Netlify refuses rules for those.
+ */
+function aliasesOf(pattern: PathPattern): string[] {
+  return pattern.kind === 'exact' ? prettyUrlAliases(pattern.path).filter((alias) => !isPlatformPath(alias)) : [];
+}
+
+/** A gate's public exceptions, each with the other URLs of its page that lie inside the gate. */
+function exceptionsOf(gate: OrderedGate): Array<{ path: string; aliases: string[] }> {
+  return gate.publicPaths.map((path) => ({
+    path,
+    aliases: aliasesOf(parsePathPattern(path)).filter((alias) => patternMatches(gate.pattern, alias)),
   }));
+}
+
+function orderGates(config: GateConfig): OrderedGate[] {
+  const gates = config.gates.map((gate, index) => {
+    const pattern = parsePathPattern(gate.path);
+    return { index, path: gate.path, pattern, aliases: aliasesOf(pattern), roles: [...new Set(gate.roles)], publicPaths: gate.public };
+  });
   // Most specific first, so a nested gate (/staff/admin/*) decides before the one around it
   // (/staff/*); equal specificity keeps the config's order (Array.prototype.sort is stable).
+  // An exact gate's aliases go with it: an alias is an exact path too, and every tree that
+  // matches it (`/dir/*` for `/dir`, alias of `/dir/index.html`) is less specific than that.
   return gates.sort((a, b) => specificity(b.pattern) - specificity(a.pattern));
 }
 
@@ -57,8 +74,12 @@ function buildTable(config: GateConfig, gates: OrderedGate[]): GateTable {
   const rules: GateTableRule[] = [];
   for (const from of Object.values(config.friendlyPaths)) rules.push({ from, access: 'public', reason: 'friendly-path' });
   for (const gate of gates) {
-    for (const from of gate.publicPaths) rules.push({ from, access: 'public', reason: 'public-exception', gate: gate.path });
+    for (const exception of exceptionsOf(gate)) {
+      rules.push({ from: exception.path, access: 'public', reason: 'public-exception', gate: gate.path });
+      for (const from of exception.aliases) rules.push({ from, access: 'public', reason: 'public-exception', gate: gate.path, aliasOf: exception.path });
+    }
     rules.push({ from: gate.path, access: 'roles', roles: gate.roles, gate: gate.path });
+    for (const from of gate.aliases) rules.push({ from, access: 'roles', roles: gate.roles, gate: gate.path, aliasOf: gate.path });
   }
   return {
     version: 1,
@@ -119,6 +140,39 @@ function checkGates(config: GateConfig, gates: OrderedGate[], table: GateTable):
     });
   }
 
+  // Pretty URLs: each URL of a gate's page (its path and aliases) must be decided by that gate,
+  // and each URL of an exception's page opened by it; otherwise one page would answer to two
+  // sets of roles depending on how it is spelled.
+  for (const gate of gates) {
+    for (const path of gate.pattern.kind === 'exact' ? [gate.path, ...gate.aliases] : []) {
+      const rule = matchingRule(table, path);
+      // The same path twice is reported above.
+      if (rule?.access !== 'roles' || rule.gate === gate.path) continue;
+      const other = gates.find((g) => g.path === rule.gate);
+      if (!other) continue;
+      errors.push(
+        path === gate.path
+          ? `${gateLabel(gate)}: the same page as ${gateLabel(other)}, which Netlify also serves at ${JSON.stringify(path)} and which is matched first; merge them into one gate`
+          : `${gateLabel(gate)}: Netlify also serves this page at ${JSON.stringify(path)}, where ${gateLabel(other)} is matched first; merge them into one gate`,
+      );
+      break;
+    }
+    for (const exception of exceptionsOf(gate)) {
+      if (!exception.aliases.length) continue;
+      for (const path of [exception.path, ...exception.aliases]) {
+        const rule = matchingRule(table, path);
+        if (rule?.access !== 'roles') continue;
+        const inner = gates.find((g) => g.path === rule.gate);
+        // An exception inside a more specific tree is reported above.
+        if (path === exception.path && inner && patternCovers(inner.pattern, parsePathPattern(path))) break;
+        const label = `${entryLabel(['gates', gate.index, 'public', gate.publicPaths.indexOf(exception.path)])} ${JSON.stringify(exception.path)}`;
+        const page = path === exception.path ? "that gate's page" : 'this page';
+        errors.push(`${label}: ${inner ? gateLabel(inner) : JSON.stringify(rule.gate)} is matched first at ${JSON.stringify(path)} (Netlify serves ${page} there too), so the page would stay gated there; list it under that gate's "public" or move it`);
+        break;
+      }
+    }
+  }
+
   const mustStayReachable: Array<[string, string, string]> = [
     ['loginPage', config.loginPage, 'visitors without a session could never reach the login page'],
     ['forbiddenPage', config.forbiddenPage, 'visitors without the role would be bounced instead of seeing the forbidden page'],
@@ -149,11 +203,13 @@ function checkGates(config: GateConfig, gates: OrderedGate[], table: GateTable):
 }
 
 function gateRules(config: GateConfig, gate: OrderedGate): string[] {
-  const lines = [`# gate ${gate.path}: roles ${gate.roles.join(', ')}`];
-  for (const publicPath of gate.publicPaths) {
-    const pattern = parsePathPattern(publicPath);
-    const to = pattern.kind === 'splat' ? `${pattern.prefix}/:splat` : publicPath;
-    lines.push(`${publicPath} ${to} 200`);
+  const servedAt = gate.aliases.length ? ` (the same page at ${gate.aliases.join(' ')})` : '';
+  const lines = [`# gate ${gate.path}: roles ${gate.roles.join(', ')}${servedAt}`];
+  for (const exception of exceptionsOf(gate)) {
+    const pattern = parsePathPattern(exception.path);
+    const to = pattern.kind === 'splat' ? `${pattern.prefix}/:splat` : exception.path;
+    lines.push(`${exception.path} ${to} 200`);
+    for (const alias of exception.aliases) lines.push(`${alias} ${alias} 200`);
   }
   // The target is always written out. `/admin/* 200! Role=admin` is shorthand for
   // `/admin/* /admin/:splat 200! …` (@netlify/redirect-parser's addForwardRule), but the
@@ -167,6 +223,13 @@ function gateRules(config: GateConfig, gate: OrderedGate): string[] {
   // The original path rides in the target's PATH, not in a `?next=` query: a target without a
   // query of its own is what lets the visitor's query string through to the refresh function.
   lines.push(`${gate.path} ${config.functions.refresh}${self} 302!`);
+  // Netlify's pretty URLs serve the page of an exact gate under other paths too (`/p.html` at
+  // `/p`): each gets the same pair of rules, right after the gate and so before every tree
+  // around it. The bounce sends the visitor back to the path they asked for.
+  for (const alias of gate.aliases) {
+    lines.push(`${alias} ${alias} 200! Role=${gate.roles.join(',')}`);
+    lines.push(`${alias} ${config.functions.refresh}${alias} 302!`);
+  }
   return lines;
 }
 

@@ -96,7 +96,7 @@ export async function buildEdgeGate(options: BuildEdgeGateOptions): Promise<Buil
   const runtimeChanged = await writeIfChanged(join(directory, 'runtime.js'), runtime);
   const entryChanged = await writeIfChanged(entryPath, source);
   const { table } = compileGates(options.config);
-  const gateCount = table.rules.filter((rule) => rule.access === 'roles').length;
+  const gateCount = table.rules.filter((rule) => rule.access === 'roles' && !rule.aliasOf).length;
   return { entryPath, changed: runtimeChanged || entryChanged, gateCount, patterns: edgeRoutePatterns(table) };
 }
 

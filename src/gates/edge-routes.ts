@@ -19,16 +19,20 @@ import type { GateTable } from './table.js';
  * edgeRoutePatterns(table) // ['^(?:/|\\|%2[fF]|%5[cC])(?:a|%61)(?:d|%64)…(?:(?:/|\\|%2[fF]|%5[cC]).*)?$', …]
  */
 export function edgeRoutePatterns(table: Pick<GateTable, 'rules'>): string[] {
+  const roleRules = table.rules.filter((rule) => rule.access === 'roles');
+  // An exact gate's pretty-URL aliases (`/p` for `/p.html`) share its pattern: one per gate.
+  const exactPathsOf = (gate: string) => roleRules.filter((rule) => rule.gate === gate).map((rule) => rule.from);
   const patterns: string[] = [];
-  for (const rule of table.rules) {
-    if (rule.access !== 'roles') continue;
+  for (const rule of roleRules) {
+    if (rule.aliasOf) continue;
     const pattern = parsePathPattern(rule.from);
     if (pattern.kind === 'splat') {
       // `/p/*` covers `/p`, `/p/` and everything below; `/*` covers every path.
       patterns.push(pattern.prefix === '' ? '^/.*$' : `^${escapedLiteral(pattern.prefix)}(?:${SLASH}.*)?$`);
     } else {
-      // An exact gate also covers its path with one trailing slash.
-      patterns.push(`^${escapedLiteral(pattern.path)}${SLASH}?$`);
+      // An exact path also covers itself with one trailing slash.
+      const paths = exactPathsOf(rule.gate).map(escapedLiteral);
+      patterns.push(`^${paths.length === 1 ? paths[0] : `(?:${paths.join('|')})`}${SLASH}?$`);
     }
   }
   // A path with `.` or `..` segments, as sent by a client that skips the normalisation every

@@ -12,6 +12,10 @@
  * - an exact `/p` matches `/p` and `/p/`, nothing else (`/p//`, `/p/index.html` do not);
  * - `/*` matches every path;
  * - comparison is case-sensitive: `/ADMIN/x` is not under `/admin/*`.
+ *
+ * An exact path names a page, and Netlify serves a page under more than one URL (see
+ * `prettyUrlAliases`); the compiler gives each exact gate and public exception a rule for every
+ * one of them.
  */
 
 export type PathPattern =
@@ -72,6 +76,40 @@ export function parsePathPattern(text: string): PathPattern {
   if (text === '/*') return { kind: 'splat', text, prefix: '' };
   if (text.endsWith('/*')) return { kind: 'splat', text, prefix: text.slice(0, -2) };
   return { kind: 'exact', text, path: text };
+}
+
+// A page served under its extensionless URL too (`.html`; netlify dev also tries `.htm`).
+const PAGE_FILE = /^(.*)\.html?$/;
+// Any other extension (`/logo.png`, `/feed.json`) is served only under its own name. A
+// dot followed by a digit (`/docs/v1.0`) is a version, not an extension.
+const OTHER_EXTENSION = /\.[A-Za-z][A-Za-z0-9]*$/;
+
+/**
+ * The other URLs at which Netlify serves the page behind the exact path `path` (its "Pretty
+ * URLs", measured in https://github.com/slorber/trailing-slash-guide, docs/Hosting-Providers.md;
+ * netlify dev tries the same files, `alternativePathsFor` in netlify-cli's dist/utils/proxy.js),
+ * so that an exact gate or public exception covers the page rather than one spelling of it:
+ * - `p.html` is served at `/p.html` and `/p`; `dir/index.html` also at `/dir`;
+ * - `/p` may be the file `p.html` or `p/index.html` (or `.htm`), which are served at their own
+ *   names too, and the latter at `/p/index`.
+ * Each alias is an exact path, so it covers its form with a trailing slash as well.
+ *
+ * @example
+ * prettyUrlAliases('/reports/annual.html') // ['/reports/annual']
+ * prettyUrlAliases('/docs/index.html')     // ['/docs/index', '/docs']
+ */
+export function prettyUrlAliases(path: string): string[] {
+  if (path === '/') return ['/index.html', '/index.htm', '/index'];
+  const page = PAGE_FILE.exec(path);
+  if (page) {
+    const stem = page[1]!;
+    if (stem === '' || stem.endsWith('/')) return [];
+    if (!stem.endsWith('/index')) return [stem];
+    return [stem, stem.slice(0, -'/index'.length) || '/'];
+  }
+  const lastSegment = path.slice(path.lastIndexOf('/') + 1);
+  if (OTHER_EXTENSION.test(lastSegment)) return [];
+  return [`${path}.html`, `${path}.htm`, `${path}/index.html`, `${path}/index.htm`, `${path}/index`];
 }
 
 /** Whether a request path (decoded, as Netlify's matcher receives it) matches the pattern. */

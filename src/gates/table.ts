@@ -24,8 +24,17 @@ export type GateTableRule =
       reason: 'friendly-path' | 'public-exception';
       /** For public exceptions, the gate they open a hole in. */
       gate?: string;
+      /** Set when `from` is another URL of the listed exception's page (`prettyUrlAliases`). */
+      aliasOf?: string;
     }
-  | { from: string; access: 'roles'; roles: string[]; gate: string };
+  | {
+      from: string;
+      access: 'roles';
+      roles: string[];
+      gate: string;
+      /** Set when `from` is another URL of the exact gate's page (`prettyUrlAliases`). */
+      aliasOf?: string;
+    };
 
 /** The first rule of the table that the matcher would apply to `requestPath`, or null. */
 export function matchingRule(table: GateTable, requestPath: string): GateTableRule | null {
@@ -53,10 +62,11 @@ export function requiredRolesFor(table: GateTable, requestPath: string): string[
 
 /**
  * The path the bounce rule appends to the refresh function's path for `requestPath`, as the
- * edge writes it (the visitor's query string travels separately: see compile.ts).
+ * edge writes it (the visitor's query string travels separately: see compile.ts). `from` is the
+ * matching rule's pattern: an exact rule, pretty-URL aliases included, sends back its own path.
  */
-export function bounceNextFor(gate: string, requestPath: string): string {
-  const pattern = parsePathPattern(gate);
+export function bounceNextFor(from: string, requestPath: string): string {
+  const pattern = parsePathPattern(from);
   if (pattern.kind === 'exact') return pattern.path;
   return `${pattern.prefix}/${splatOf(pattern, requestPath)}`;
 }
@@ -74,24 +84,25 @@ export type PathVerdict =
 export function explainPath(table: GateTable, requestPath: string, roles: readonly string[]): PathVerdict {
   const rule = matchingRule(table, requestPath);
   if (!rule) return { verdict: 'not-gated', reason: 'not gated: no rolegate rule matches this path' };
+  const alias = rule.aliasOf ? `, served at ${rule.from} too` : '';
   if (rule.access === 'public') {
     const reason =
       rule.reason === 'friendly-path'
         ? `public: auth path rewrite ${rule.from}`
-        : `public exception ${rule.from} of gate ${rule.gate ?? ''}`.trimEnd();
+        : `public exception ${rule.aliasOf ?? rule.from}${rule.aliasOf ? ` (served at ${rule.from} too)` : ''} of gate ${rule.gate ?? ''}`.trimEnd();
     return { verdict: 'public', rule, reason };
   }
   const role = rule.roles.find((r) => roles.includes(r));
   if (role !== undefined) {
-    return { verdict: 'allow', rule, role, reason: `allowed by Role=${rule.roles.join(',')} (gate ${rule.gate}, role "${role}")` };
+    return { verdict: 'allow', rule, role, reason: `allowed by Role=${rule.roles.join(',')} (gate ${rule.gate}${alias}, role "${role}")` };
   }
-  const location = `${table.refreshFunction}${bounceNextFor(rule.gate, requestPath)}`;
+  const location = `${table.refreshFunction}${bounceNextFor(rule.from, requestPath)}`;
   const held = roles.length ? `roles ${roles.join(',')} do not include any of` : 'no valid token with any of';
   return {
     verdict: 'bounce',
     rule,
     location,
-    reason: `fallback: bounce to refresh (302 ${location}); ${held} ${rule.roles.join(',')} (gate ${rule.gate})`,
+    reason: `fallback: bounce to refresh (302 ${location}); ${held} ${rule.roles.join(',')} (gate ${rule.gate}${alias})`,
   };
 }
 

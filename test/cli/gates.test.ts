@@ -50,11 +50,11 @@ describe('rolegate gates build', () => {
     await writeFile(join(site, '_redirects'), '/old /new 301\n');
     const first = await run(['build']);
     expect(first).toMatchObject({ code: 0, stderr: '' });
-    expect(first.stdout).toBe('wrote public/_redirects: 10 rolegate rules (hand-written rules kept from _redirects)\n');
+    expect(first.stdout).toBe('wrote public/_redirects: 11 rolegate rules (hand-written rules kept from _redirects)\n');
     const written = await readFile(join(site, 'public', '_redirects'), 'utf8');
     expect(written).toContain('/members/vip/* /members/vip/:splat 200! Role=vip');
     expect(written.endsWith('/old /new 301\n')).toBe(true);
-    expect((await run(['build'])).stdout).toBe('public/_redirects is up to date (10 rolegate rules)\n');
+    expect((await run(['build'])).stdout).toBe('public/_redirects is up to date (11 rolegate rules)\n');
   });
 
   it('refreshes netlify/gate-table.json, the table the auth functions refuse when stale, on a site with netlify/functions', async () => {
@@ -162,6 +162,34 @@ describe('rolegate gates explain and schema', () => {
       '3  /members/*      member,admin    -',
     ]);
     expect(result.stdout).toContain('auth paths: /auth/login → /.netlify/functions/login, /auth/refresh → /.netlify/functions/refresh, /auth/logout → /.netlify/functions/logout');
+  });
+
+  it('lists the other paths at which Netlify serves an exact gate\'s or exception\'s page, and checks them as that gate', async () => {
+    await writeConfig({ gates: [...config.gates, { path: '/reports/annual.html', roles: ['finance'] }, { path: '/handbook', roles: ['staff'] }] });
+    const explained = (await run(['explain'])).stdout;
+    expect(explained.split('\n').slice(0, 6)).toEqual([
+      '#  path                  roles (any of)  public exceptions',
+      '1  /reports/annual.html  finance         -',
+      '2  /members/vip/*        vip             -',
+      '3  /handbook             staff           -',
+      '4  /admin/*              admin           /admin/login.html',
+      '5  /members/*            member,admin    -',
+    ]);
+    expect(explained).toContain(
+      [
+        'Netlify serves a page at more than one path (pretty URLs), so these are covered alike:',
+        '  /reports/annual.html: also /reports/annual',
+        '  /handbook: also /handbook.html /handbook.htm /handbook/index.html /handbook/index.htm /handbook/index',
+        '  /admin/login.html: also /admin/login',
+      ].join('\n'),
+    );
+    expect((await run(['check', '/reports/annual/'])).stdout).toBe(
+      '/reports/annual/ for a visitor without a valid token:\n' +
+        '  bounce: fallback: bounce to refresh (302 /.netlify/functions/refresh/reports/annual); no valid token with any of finance (gate /reports/annual.html, served at /reports/annual too)\n' +
+        '  rule: /reports/annual /.netlify/functions/refresh/reports/annual 302!\n',
+    );
+    expect((await run(['check', '/handbook/index.html', '--roles', 'staff'])).stdout).toContain('  rule: /handbook/index.html /handbook/index.html 200! Role=staff\n');
+    expect((await run(['check', '/admin/login'])).stdout).toContain('  public: public exception /admin/login.html (served at /admin/login too) of gate /admin/*\n  rule: /admin/login /admin/login 200\n');
   });
 
   it('prints the JSON Schema', async () => {

@@ -36,7 +36,7 @@ describe('gates build', () => {
   it('writes only the marked block when the site has no hand-written rules', async () => {
     const result = await build();
     const text = await output();
-    expect(result).toMatchObject({ outputPath: join(site, 'public', '_redirects'), sourcePath: null, changed: true, ruleCount: 8 });
+    expect(result).toMatchObject({ outputPath: join(site, 'public', '_redirects'), sourcePath: null, changed: true, ruleCount: 9 });
     const lines = text.trimEnd().split('\n');
     expect(lines[0]).toBe(BEGIN_MARKER);
     expect(lines.at(-1)).toBe(END_MARKER);
@@ -129,15 +129,26 @@ describe('gates build', () => {
     expect((await build(config)).changed).toBe(false);
   });
 
-  it('warns when a gated page is also served under an ungated pretty-URL name', async () => {
-    await mkdir(join(site, 'public', 'docs'), { recursive: true });
+  it('warns when a tree gate\'s page is also served under an ungated pretty-URL name', async () => {
+    await mkdir(join(site, 'public'));
     await writeFile(join(site, 'public', 'members.html'), 'members only');
-    await writeFile(join(site, 'public', 'docs', 'index.html'), 'team docs');
-    const result = await build({ gates: [...starter.gates, { path: '/docs', roles: ['team'] }] });
+    const result = await build();
     expect(result.warnings).toEqual([
-      '/docs/index.html exists in the publish directory and is served at /docs/index.html, which the gate "/docs" does not cover; move it or gate that path too',
       '/members.html exists in the publish directory and is served at /members.html, which the gate "/members/*" does not cover; move it or gate that path too',
     ]);
+  });
+
+  it('gates every path of an exact gate\'s page itself, so there is nothing to warn about', async () => {
+    await mkdir(join(site, 'public', 'docs'), { recursive: true });
+    await writeFile(join(site, 'public', 'docs', 'index.html'), 'team docs');
+    await writeFile(join(site, 'public', 'annual.html'), 'finance only');
+    const result = await build({ gates: [...starter.gates, { path: '/docs', roles: ['team'] }, { path: '/annual.html', roles: ['finance'] }] });
+    expect(result.warnings).toEqual([]);
+    const matcher = await loadMatcher(await output());
+    for (const path of ['/docs', '/docs/', '/docs/index.html', '/docs/index', '/docs.html', '/annual.html', '/annual', '/annual/']) {
+      expect(edgeVerdict(matcher.match(matchRequest(path))), path).toBe('bounce');
+    }
+    expect(await netlifyParseErrors(result.outputPath)).toEqual([]);
   });
 
   it('refuses a config it cannot compile, before touching any file', async () => {

@@ -37,16 +37,37 @@ async function parseWithNetlify(text: string): Promise<{ redirects: ParsedRedire
 describe('compileGates', () => {
   const compiled = compileGates(parseGateConfig(truthTableConfig));
 
-  it('writes auth rewrites, then each gate most specific first: exceptions, Role rule, forced bounce', () => {
+  it('writes auth rewrites, then each gate most specific first: exceptions, Role rule, forced bounce, then the same pair for each other URL of an exact gate\'s page', () => {
     expect(compiled.rules.filter((line) => !line.startsWith('#'))).toEqual([
       '/auth/login /.netlify/functions/login 200',
       '/auth/refresh /.netlify/functions/refresh 200',
       '/auth/logout /.netlify/functions/logout 200',
+      '/members/board/index.html /members/board/index.html 200! Role=admin',
+      '/members/board/index.html /.netlify/functions/refresh/members/board/index.html 302!',
+      '/members/board/index /members/board/index 200! Role=admin',
+      '/members/board/index /.netlify/functions/refresh/members/board/index 302!',
+      '/members/board /members/board 200! Role=admin',
+      '/members/board /.netlify/functions/refresh/members/board 302!',
       '/reports/annual.html /reports/annual.html 200! Role=finance',
       '/reports/annual.html /.netlify/functions/refresh/reports/annual.html 302!',
+      '/reports/annual /reports/annual 200! Role=finance',
+      '/reports/annual /.netlify/functions/refresh/reports/annual 302!',
       '/staff/admin/* /staff/admin/:splat 200! Role=admin',
       '/staff/admin/* /.netlify/functions/refresh/staff/admin/:splat 302!',
+      '/handbook /handbook 200! Role=staff',
+      '/handbook /.netlify/functions/refresh/handbook 302!',
+      '/handbook.html /handbook.html 200! Role=staff',
+      '/handbook.html /.netlify/functions/refresh/handbook.html 302!',
+      '/handbook.htm /handbook.htm 200! Role=staff',
+      '/handbook.htm /.netlify/functions/refresh/handbook.htm 302!',
+      '/handbook/index.html /handbook/index.html 200! Role=staff',
+      '/handbook/index.html /.netlify/functions/refresh/handbook/index.html 302!',
+      '/handbook/index.htm /handbook/index.htm 200! Role=staff',
+      '/handbook/index.htm /.netlify/functions/refresh/handbook/index.htm 302!',
+      '/handbook/index /handbook/index 200! Role=staff',
+      '/handbook/index /.netlify/functions/refresh/handbook/index 302!',
       '/admin/login.html /admin/login.html 200',
+      '/admin/login /admin/login 200',
       '/admin/assets/* /admin/assets/:splat 200',
       '/admin/* /admin/:splat 200! Role=admin',
       '/admin/* /.netlify/functions/refresh/admin/:splat 302!',
@@ -65,11 +86,22 @@ describe('compileGates', () => {
       { from: '/auth/login', to: '/.netlify/functions/login', status: 200, force: false, Role: undefined },
       { from: '/auth/refresh', to: '/.netlify/functions/refresh', status: 200, force: false, Role: undefined },
       { from: '/auth/logout', to: '/.netlify/functions/logout', status: 200, force: false, Role: undefined },
+      ...['/members/board/index.html', '/members/board/index', '/members/board'].flatMap((from) => [
+        { from, to: from, status: 200, force: true, Role: ['admin'] },
+        { from, to: `/.netlify/functions/refresh${from}`, status: 302, force: true, Role: undefined },
+      ]),
       { from: '/reports/annual.html', to: '/reports/annual.html', status: 200, force: true, Role: ['finance'] },
       { from: '/reports/annual.html', to: '/.netlify/functions/refresh/reports/annual.html', status: 302, force: true, Role: undefined },
+      { from: '/reports/annual', to: '/reports/annual', status: 200, force: true, Role: ['finance'] },
+      { from: '/reports/annual', to: '/.netlify/functions/refresh/reports/annual', status: 302, force: true, Role: undefined },
       { from: '/staff/admin/*', to: '/staff/admin/:splat', status: 200, force: true, Role: ['admin'] },
       { from: '/staff/admin/*', to: '/.netlify/functions/refresh/staff/admin/:splat', status: 302, force: true, Role: undefined },
+      ...['/handbook', '/handbook.html', '/handbook.htm', '/handbook/index.html', '/handbook/index.htm', '/handbook/index'].flatMap((from) => [
+        { from, to: from, status: 200, force: true, Role: ['staff'] },
+        { from, to: `/.netlify/functions/refresh${from}`, status: 302, force: true, Role: undefined },
+      ]),
       { from: '/admin/login.html', to: '/admin/login.html', status: 200, force: false, Role: undefined },
+      { from: '/admin/login', to: '/admin/login', status: 200, force: false, Role: undefined },
       { from: '/admin/assets/*', to: '/admin/assets/:splat', status: 200, force: false, Role: undefined },
       { from: '/admin/*', to: '/admin/:splat', status: 200, force: true, Role: ['admin'] },
       { from: '/admin/*', to: '/.netlify/functions/refresh/admin/:splat', status: 302, force: true, Role: undefined },
@@ -154,5 +186,75 @@ describe('gate table', () => {
     for (const path of ['/staff/admin/x', '/staff/x', '/admin/login.html', '/admin/x', '/reports/annual.html']) {
       expect(requiredRolesFor(reversed, path)).toEqual(requiredRolesFor(table, path));
     }
+  });
+});
+
+describe("an exact gate covers every path Netlify serves its page at (pretty URLs)", () => {
+  const rolesAt = (gates: Parameters<typeof parseGateConfig>[0] extends infer C ? C : never, paths: string[]) => {
+    const table = gateTableFromConfig(gates);
+    return Object.fromEntries(paths.map((path) => [path, requiredRolesFor(table, path)]));
+  };
+
+  it('/p.html also gates /p and /p/; /dir/index.html also /dir, /dir/ and /dir/index; /p also its .html, .htm and index files', () => {
+    expect(rolesAt({ gates: [{ path: '/a/p.html', roles: ['x'] }, { path: '/dir/index.html', roles: ['y'] }, { path: '/q', roles: ['z'] }] }, [
+      '/a/p', '/a/p/', '/a/p.htm', '/dir', '/dir/', '/dir/index', '/dir.html', '/q.html', '/q.htm', '/q/', '/q/index.html', '/q/index.htm', '/q/index', '/q/other.html',
+    ])).toEqual({
+      '/a/p': ['x'], '/a/p/': ['x'], '/a/p.htm': null,
+      '/dir': ['y'], '/dir/': ['y'], '/dir/index': ['y'], '/dir.html': null,
+      '/q.html': ['z'], '/q.htm': ['z'], '/q/': ['z'], '/q/index.html': ['z'], '/q/index.htm': ['z'], '/q/index': ['z'], '/q/other.html': null,
+    });
+  });
+
+  it('gates the site root with /index.html, and /index.html with /; other extensions have no other path', () => {
+    const login = { loginPage: '/auth/login', forbiddenPage: '/auth/403' };
+    expect(rolesAt({ ...login, gates: [{ path: '/index.html', roles: ['x'] }] }, ['/', '/index'])).toEqual({ '/': ['x'], '/index': ['x'] });
+    expect(rolesAt({ ...login, gates: [{ path: '/', roles: ['x'] }] }, ['/index.html', '/index'])).toEqual({ '/index.html': ['x'], '/index': ['x'] });
+    expect(rolesAt({ gates: [{ path: '/logo.png', roles: ['x'] }, { path: '/docs/v1.0', roles: ['y'] }] }, ['/logo', '/logo.png.html', '/docs/v1.0.html', '/docs/v1.0/index.html'])).toEqual({
+      '/logo': null, '/logo.png.html': null, '/docs/v1.0.html': ['y'], '/docs/v1.0/index.html': ['y'],
+    });
+  });
+
+  it('a public exception opens the same paths of its page, and nothing below them', () => {
+    const paths = rolesAt({ gates: [{ path: '/docs/*', roles: ['team'], public: ['/docs/intro.html', '/docs/faq'] }] }, [
+      '/docs/intro', '/docs/intro/', '/docs/intro/x', '/docs/faq.html', '/docs/faq/index.html', '/docs/faq/index', '/docs/faq/x.html',
+    ]);
+    expect(paths).toEqual({ '/docs/intro': null, '/docs/intro/': null, '/docs/intro/x': ['team'], '/docs/faq.html': null, '/docs/faq/index.html': null, '/docs/faq/index': null, '/docs/faq/x.html': ['team'] });
+  });
+
+  it('refuses two gates on the same page under different paths, in either order', () => {
+    for (const gates of [
+      [{ path: '/p', roles: ['a'] }, { path: '/p.html', roles: ['b'] }],
+      [{ path: '/p.html', roles: ['b'] }, { path: '/p', roles: ['a'] }],
+      [{ path: '/dir/index.html', roles: ['a'] }, { path: '/dir', roles: ['b'] }],
+    ]) {
+      expect(() => compileGates(parseGateConfig({ gates })), JSON.stringify(gates)).toThrow(/merge them into one gate/);
+    }
+    expect(() => compileGates(parseGateConfig({ gates: [{ path: '/p', roles: ['a'] }, { path: '/p.html', roles: ['b'] }] }))).toThrow(
+      'gates[1] "/p.html": the same page as gates[0] "/p", which Netlify also serves at "/p.html" and which is matched first; merge them into one gate',
+    );
+  });
+
+  it('refuses a public exception whose page a more specific exact gate keeps gated at one of its paths', () => {
+    expect(() => compileGates(parseGateConfig({ gates: [{ path: '/docs/*', roles: ['team'], public: ['/docs/report'] }, { path: '/docs/report.html', roles: ['finance'] }] }))).toThrow(
+      'gates[0].public[0] "/docs/report": gates[1] "/docs/report.html" is matched first at "/docs/report" (Netlify serves that gate\'s page there too), so the page would stay gated there; list it under that gate\'s "public" or move it',
+    );
+    expect(() => compileGates(parseGateConfig({ gates: [{ path: '/docs/*', roles: ['team'], public: ['/docs/guide.html'] }, { path: '/docs/guide/index.html', roles: ['finance'] }, { path: '/docs/guide', roles: ['finance'] }] }))).toThrow(/merge them into one gate/);
+    expect(() => compileGates(parseGateConfig({ gates: [{ path: '/docs/*', roles: ['team'], public: ['/docs/guide.html'] }, { path: '/docs/guide/index.html', roles: ['finance'] }] }))).toThrow(
+      'gates[0].public[0] "/docs/guide.html": gates[1] "/docs/guide/index.html" is matched first at "/docs/guide" (Netlify serves this page there too), so the page would stay gated there; list it under that gate\'s "public" or move it',
+    );
+  });
+
+  it('refuses a gate that would lock the login page under its extensionless path', () => {
+    expect(() => compileGates(parseGateConfig({ gates: [{ path: '/login.html', roles: ['x'] }] }))).toThrow(/loginPage "\/login": inside gates\[0\] "\/login.html"/);
+  });
+
+  it('explains a pretty path by the gate it belongs to, bounced back to the path asked for', () => {
+    const table = gateTableFromConfig(truthTableConfig);
+    expect(explainPath(table, '/reports/annual/', [])).toMatchObject({
+      verdict: 'bounce',
+      location: '/.netlify/functions/refresh/reports/annual',
+      reason: 'fallback: bounce to refresh (302 /.netlify/functions/refresh/reports/annual); no valid token with any of finance (gate /reports/annual.html, served at /reports/annual too)',
+    });
+    expect(explainPath(table, '/admin/login', []).reason).toBe('public exception /admin/login.html (served at /admin/login too) of gate /admin/*');
   });
 });

@@ -83,8 +83,8 @@ describe('gate truth table through the edge gate (Node, generated function)', ()
 });
 
 describe('what Netlify routes to the edge gate', () => {
-  it('declares one pattern per gate, one for dot segments, and fails closed on errors', () => {
-    expect(site.declaration.pattern).toHaveLength(6);
+  it('declares one pattern per gate (an exact gate\'s other paths in its own), one for dot segments, and fails closed on errors', () => {
+    expect(site.declaration.pattern).toHaveLength(8);
     expect(site.declaration.onError).toBe('fail');
   });
 

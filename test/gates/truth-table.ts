@@ -30,6 +30,10 @@ export const truthTableConfig: GateConfigInput = {
     { path: '/staff/*', roles: ['staff'] },
     { path: '/staff/admin/*', roles: ['admin'] },
     { path: '/reports/annual.html', roles: ['finance'] },
+    // Exact gates on pages Netlify also serves elsewhere (pretty URLs): an extensionless path,
+    // and a folder index inside a tree gate with other roles (the more specific gate must win).
+    { path: '/handbook', roles: ['staff'] },
+    { path: '/members/board/index.html', roles: ['admin'] },
   ],
 };
 
@@ -48,6 +52,11 @@ const samples: GateSample[] = [
   { gate: '/staff/*', path: '/staff/rota.html', next: '/staff/rota.html', role: 'staff', otherRole: 'admin' },
   { gate: '/staff/admin/* (nested)', path: '/staff/admin/payroll.html', next: '/staff/admin/payroll.html', role: 'admin', otherRole: 'staff' },
   { gate: '/reports/annual.html (exact)', path: '/reports/annual.html', next: '/reports/annual.html', role: 'finance', otherRole: 'admin' },
+  { gate: '/reports/annual.html at /reports/annual (pretty URL)', path: '/reports/annual', next: '/reports/annual', role: 'finance', otherRole: 'admin' },
+  { gate: '/handbook (exact, no extension)', path: '/handbook', next: '/handbook', role: 'staff', otherRole: 'member' },
+  { gate: '/handbook as /handbook.html', path: '/handbook.html', next: '/handbook.html', role: 'staff', otherRole: 'member' },
+  { gate: '/handbook as /handbook/index.html', path: '/handbook/index.html', next: '/handbook/index.html', role: 'staff', otherRole: 'admin' },
+  { gate: '/members/board/index.html at /members/board/', path: '/members/board/', next: '/members/board', role: 'admin', otherRole: 'member' },
 ];
 
 const perToken: GateTruthCase[] = samples.flatMap((sample) =>
@@ -99,6 +108,27 @@ export const gateTruthTable: GateTruthCase[] = [
   c('exact gate with trailing slash', '/reports/annual.html/', 'none', [], 'bounce', { next: '/reports/annual.html' }),
   c('below an exact gate is not gated', '/reports/annual.html/x', 'none', [], 'public'),
   c('sibling of an exact gate', '/reports/monthly.html', 'none', [], 'public'),
+  // Pretty URLs: Netlify serves `p.html` at `/p` and `/p/`, and `dir/index.html` at `/dir/` and
+  // `/dir`, so an exact gate covers every path of its page, each bounced back to itself.
+  c('exact .html gate at its extensionless path', '/reports/annual', 'none', [], 'bounce', { next: '/reports/annual' }),
+  c('exact .html gate at its extensionless path with a slash', '/reports/annual/', 'valid-without-role', ['admin'], 'bounce', { next: '/reports/annual' }),
+  c('exact .html gate at its extensionless path, with the role', '/reports/annual/', 'valid-with-role', ['finance'], 'allow'),
+  c('exact .html gate: the folder of that name is not the page', '/reports/annual/x', 'none', [], 'public'),
+  c('extensionless gate at the path itself with a slash', '/handbook/', 'none', [], 'bounce', { next: '/handbook' }),
+  c('extensionless gate as .htm', '/handbook.htm', 'none', [], 'bounce', { next: '/handbook.htm' }),
+  c('extensionless gate as folder index without extension', '/handbook/index', 'valid-without-role', ['member'], 'bounce', { next: '/handbook/index' }),
+  c('extensionless gate as folder index, with the role', '/handbook/index.html', 'valid-with-role', ['staff'], 'allow'),
+  c('extensionless gate: other pages in the folder are not gated', '/handbook/chapter-1.html', 'none', [], 'public'),
+  c('extensionless gate: look-alike is not gated', '/handbook.html.bak', 'none', [], 'public'),
+  c('folder index gate at the folder without a slash', '/members/board', 'none', [], 'bounce', { next: '/members/board' }),
+  c('folder index gate wins over the tree around it', '/members/board', 'valid-without-role', ['member'], 'bounce', { next: '/members/board' }),
+  c('folder index gate at its own path, tree role only', '/members/board/index.html', 'valid-without-role', ['member'], 'bounce', { next: '/members/board/index.html' }),
+  c('folder index gate at /index without extension', '/members/board/index', 'valid-without-role', ['member'], 'bounce', { next: '/members/board/index' }),
+  c('folder index gate with its role', '/members/board/', 'valid-with-role', ['admin'], 'allow'),
+  c('beside a folder index gate the tree decides', '/members/board/minutes.html', 'valid-with-role', ['member'], 'allow'),
+  c('public exception at its extensionless path', '/admin/login', 'none', [], 'public'),
+  c('public exception at its extensionless path with a slash', '/admin/login/', 'valid-without-role', ['member'], 'public'),
+  c('below the extensionless path of a public exception is gated', '/admin/login/x', 'none', [], 'bounce', { next: '/admin/login/x' }),
   // Query strings never open a gate, and the bounce carries only the path (see compile.ts).
   c('query string, no cookie', '/admin/users.html', 'none', [], 'bounce', { query: 'tab=2&sort=name', next: '/admin/users.html' }),
   c('query string pretending to be a role', '/admin/users.html', 'none', [], 'bounce', { query: 'Role=admin&nf_jwt=x', next: '/admin/users.html' }),
