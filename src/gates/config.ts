@@ -29,7 +29,9 @@ const roleName = z.string().regex(new RegExp(ROLE_NAME_PATTERN, 'u'), { error: (
 
 const gateSchema = z
   .strictObject({
-    path: gatePath.describe('Netlify path pattern: an exact path ("/reports/annual.html") or a tree ("/admin/*").'),
+    path: gatePath.describe(
+      'Netlify path pattern: an exact path ("/reports/annual.html", which also covers "/reports/annual", where Netlify serves the same page) or a tree ("/admin/*").',
+    ),
     roles: z
       .array(roleName)
       .min(1, { error: 'a gate needs at least one role' })
