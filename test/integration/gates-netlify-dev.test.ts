@@ -146,6 +146,18 @@ describe('gates through netlify dev', () => {
     expect(new URL(page.url).pathname).toBe('/login');
   });
 
+  // The edge gate refuses these (test/gates/edge-truth-table.test.ts); in redirects mode the
+  // matcher sees `/x/../admin/…`, which no gate matches, so the file server must not resolve it.
+  it('never serves a gated page through dot segments behind an escaped slash or backslash', async () => {
+    const gatedPage = readFileSync('public/admin/index.html', 'utf8');
+    for (const path of ['/x/..%2Fadmin/index.html', '/x/%2E%2E%2Fadmin/index.html', '/x/..%2Fadmin/', '/members/..%2Fadmin/index.html', '/x/..%5Cadmin/index.html']) {
+      const response = await request(new CookieJar(), `${dev.url}${path}`);
+      const body = await response.text();
+      expect(response.status, path).not.toBe(200);
+      expect(body === gatedPage, path).toBe(false);
+    }
+  });
+
   it('keeps the public pages public', async () => {
     for (const path of ['/', '/login', '/403']) {
       const page = await follow(new CookieJar(), `${dev.url}${path}`);
