@@ -8,10 +8,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newRefreshToken, refreshTokenHash } from '../../src/core/refresh-token.js';
 import { Secret } from '../../src/core/secret.js';
-import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/store.js';
 import { SECRET } from '../auth/support.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { openTestStore, type TestStore } from '../support/databases.js';
 import { captureLogs, leakedSecrets } from '../support/log-capture.js';
 import { rawTokensAtRest, tokensIn } from './tables.js';
 
@@ -48,19 +47,14 @@ describe('the leak scans find what they look for', () => {
   });
 
   describe('in the tables', () => {
-    let db: TestDatabase;
+    let t: TestStore;
     let store: Store;
     let sql: pg.Pool;
     beforeAll(async () => {
-      db = await createTestDatabase();
-      store = openPostgresStore({ connectionString: db.url });
-      sql = new pg.Pool({ connectionString: db.url, max: 1 });
+      t = await openTestStore({ inspectConnections: 1 });
+      ({ store, sql } = t);
     });
-    afterAll(async () => {
-      await store.close();
-      await sql.end();
-      await db.drop();
-    });
+    afterAll(() => t.close());
 
     it('finds a raw token in a jsonb column, a text column or an array, and none where only hashes are', async () => {
       const tokens = [newRefreshToken(), newRefreshToken(), newRefreshToken()];

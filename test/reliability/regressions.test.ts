@@ -5,14 +5,13 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
-import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/store.js';
 import { PASSWORD, body, cookieValues, event, makeDeps, makeUser, setCookies } from '../auth/support.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { openTestStore, type TestStore } from '../support/databases.js';
 import { diff, rolegateTables, snapshot } from './tables.js';
 
 describe('regressions found by fuzzing', () => {
-  let db: TestDatabase;
+  let t: TestStore;
   let store: Store;
   let sql: pg.Pool;
   let login: ReturnType<typeof loginHandler>;
@@ -20,20 +19,15 @@ describe('regressions found by fuzzing', () => {
   let logout: ReturnType<typeof logoutHandler>;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    store = openPostgresStore({ connectionString: db.url });
-    sql = new pg.Pool({ connectionString: db.url, max: 1 });
+    t = await openTestStore({ inspectConnections: 1 });
+    ({ store, sql } = t);
     // No grace interval: a rotated-away token is dead at once.
     const deps = makeDeps(store, { REFRESH_GRACE_SECONDS: '0' });
     login = loginHandler(async () => deps);
     refresh = refreshHandler(async () => deps);
     logout = logoutHandler(async () => deps);
   });
-  afterAll(async () => {
-    await store.close();
-    await sql.end();
-    await db.drop();
-  });
+  afterAll(() => t.close());
 
   // fast-check seed 20261123, login, 37th case: {"email":"member@fuzz.example\u0000", ...}
   // answered 500 "internal" (PostgreSQL: invalid byte sequence for encoding "UTF8": 0x00).

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { migratePostgres } from '../../src/store/postgres.js';
+import { migratePostgres, openPostgresStore } from '../../src/store/postgres.js';
+import type { SqlStore } from '../../src/store/sql-store.js';
 
 export interface TestDatabase {
   /** Superuser connection string to the new database. */
@@ -59,4 +60,28 @@ export function asLogin(url: string, user: string): string {
   const u = new URL(url);
   u.username = user;
   return u.toString();
+}
+
+export interface TestStore {
+  db: TestDatabase;
+  /** The store under test, on the real PostgreSQL. */
+  store: SqlStore;
+  /** A superuser pool on the same database, for looking at rows. */
+  sql: pg.Pool;
+  close(): Promise<void>;
+}
+
+/** A fresh migrated database, a postgres store on it and a pool to inspect it; close() tears all three down in order. */
+export async function openTestStore(options: { maxConnections?: number; inspectConnections?: number } = {}): Promise<TestStore> {
+  const db = await createTestDatabase();
+  const store = openPostgresStore({ connectionString: db.url, ...(options.maxConnections ? { maxConnections: options.maxConnections } : {}) });
+  const sql = new pg.Pool({ connectionString: db.url, max: options.inspectConnections ?? 2 });
+  return {
+    db, store, sql,
+    close: async () => {
+      await store.close();
+      await sql.end();
+      await db.drop();
+    },
+  };
 }

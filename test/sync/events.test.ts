@@ -11,26 +11,21 @@ import { identityEventHandler, identityRetryHandler } from '../../src/sync/handl
 import { httpHandoff, RETRY_FUNCTION_PATH } from '../../src/sync/runtime.js';
 import { RETRY_SIGNATURE_HEADER, signRetryJob, type RetryJob } from '../../src/sync/retry.js';
 import { storeSink } from '../../src/sync/sinks/store.js';
-import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/store.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { openPostgresStore } from '../../src/store/postgres.js';
+import { openTestStore, type TestStore } from '../support/databases.js';
 import { gotrueUser, payload, postEvent } from './fixtures.js';
 import { flakySink, makeSyncDeps, type TestSyncDeps } from './support.js';
 
-let db: TestDatabase;
+let t: TestStore;
 let store: Store;
 let sql: pg.Pool;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  store = openPostgresStore({ connectionString: db.url });
-  sql = new pg.Pool({ connectionString: db.url, max: 2 });
+  t = await openTestStore();
+  ({ store, sql } = t);
 });
-afterAll(async () => {
-  await store.close();
-  await sql.end();
-  await db.drop();
-});
+afterAll(() => t.close());
 
 const rules = {
   signups: { allowEmailDomains: ['company.example', 'example.com'], allowEmails: ['partner@outside.example'] },

@@ -6,28 +6,22 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identityWebhookHandler } from '../../src/sync/handlers.js';
-import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/store.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { openTestStore, type TestStore } from '../support/databases.js';
 import { INSTANCE_ID, gotrueUser, payload, postEvent, webhookSignature } from './fixtures.js';
 import { makeSyncDeps, type TestSyncDeps } from './support.js';
 
-let db: TestDatabase;
+let t: TestStore;
 let store: Store;
 let sql: pg.Pool;
 let deps: TestSyncDeps;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  store = openPostgresStore({ connectionString: db.url });
-  sql = new pg.Pool({ connectionString: db.url, max: 2 });
+  t = await openTestStore();
+  ({ store, sql } = t);
   deps = makeSyncDeps(store, { identity: { roleRules: [{ emailDomains: ['company.example'], roles: ['staff'] }] } });
 });
-afterAll(async () => {
-  await store.close();
-  await sql.end();
-  await db.drop();
-});
+afterAll(() => t.close());
 
 const deliver = async (body: string, signature?: string, over: Partial<TestSyncDeps> = {}) => {
   const response = await identityWebhookHandler(async () => ({ ...deps, ...over }))(
