@@ -1,5 +1,6 @@
 import { verifyAccessTokenSync } from '../core/access-token-node.js';
 import { AuthError } from '../core/auth-errors.js';
+import { verificationSecrets } from '../core/config.js';
 import { fingerprintHash } from '../core/fingerprint.js';
 import { looksLikeRefreshToken, refreshTokenHash } from '../core/refresh-token.js';
 import { ACCESS_COOKIE, fingerprintCookieName, readRefreshToken } from '../http/cookies.js';
@@ -12,9 +13,8 @@ export type LogoutScope = 'local' | 'global';
 function validAccessClaims(deps: AuthDeps, cookies: Record<string, string>, bound: boolean): ReturnType<typeof verifyAccessTokenSync> | undefined {
   const { config } = deps;
   if (!cookies[ACCESS_COOKIE]) return undefined;
-  const secrets = [config.jwtSecret, ...(config.jwtSecretPrevious ? [config.jwtSecretPrevious] : [])];
   try {
-    const claims = verifyAccessTokenSync(cookies[ACCESS_COOKIE], { secrets, issuer: config.jwtIssuer, now: deps.now() });
+    const claims = verifyAccessTokenSync(cookies[ACCESS_COOKIE], { secrets: verificationSecrets(config), issuer: config.jwtIssuer, now: deps.now() });
     if (bound && config.tokenFingerprint) {
       const fingerprint = cookies[fingerprintCookieName({ domain: config.cookieDomain })];
       if (!fingerprint || claims.fph !== fingerprintHash(fingerprint)) return undefined;

@@ -1,6 +1,7 @@
 import { AuthError } from '../core/auth-errors.js';
 import { looksLikeRefreshToken, refreshTokenHash, successorRefreshToken } from '../core/refresh-token.js';
 import { verifyAccessTokenSync } from '../core/access-token-node.js';
+import { verificationSecrets } from '../core/config.js';
 import { fingerprintHash } from '../core/fingerprint.js';
 import { ACCESS_COOKIE, fingerprintCookieName, readRefreshToken } from '../http/cookies.js';
 import type { User } from '../store/store.js';
@@ -59,10 +60,9 @@ async function checkFingerprint(deps: AuthDeps, cookies: Record<string, string>)
   if (!fingerprint) throw new AuthError('session_expired');
   const access = cookies[ACCESS_COOKIE];
   if (access) {
-    const secrets = [config.jwtSecret, ...(config.jwtSecretPrevious ? [config.jwtSecretPrevious] : [])];
     let claims: ReturnType<typeof verifyAccessTokenSync> | undefined;
     try {
-      claims = verifyAccessTokenSync(access, { secrets, issuer: config.jwtIssuer, now: deps.now(), allowExpired: true });
+      claims = verifyAccessTokenSync(access, { secrets: verificationSecrets(config), issuer: config.jwtIssuer, now: deps.now(), allowExpired: true });
     } catch {
       claims = undefined;
     }

@@ -2,7 +2,7 @@ import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
 import { AccessTokenError, rolesAtClaimPath, nowSeconds, type AccessTokenClaims } from '../core/access-token-claims.js';
 import { verifyAccessTokenSync } from '../core/access-token-node.js';
 import { AuthError } from '../core/auth-errors.js';
-import { readConfig, type AuthConfig } from '../core/config.js';
+import { readConfig, verificationSecrets, type AuthConfig } from '../core/config.js';
 import { fingerprintHash } from '../core/fingerprint.js';
 import { ACCESS_COOKIE, fingerprintCookieName } from '../http/cookies.js';
 import { cookiesOf, header } from '../http/request.js';
@@ -52,8 +52,7 @@ export async function requireRole(event: HandlerEvent, roles: readonly string[] 
   if (!token) return { ok: false, response: errorResponse(new AuthError('unauthenticated')) };
   let claims: AccessTokenClaims;
   try {
-    const secrets = [config.jwtSecret, ...(config.jwtSecretPrevious ? [config.jwtSecretPrevious] : [])];
-    claims = verifyAccessTokenSync(token, { secrets, issuer: config.jwtIssuer, now: options.now ?? nowSeconds() });
+    claims = verifyAccessTokenSync(token, { secrets: verificationSecrets(config), issuer: config.jwtIssuer, now: options.now ?? nowSeconds() });
   } catch (error) {
     const code = error instanceof AccessTokenError && error.code === 'token_expired' ? 'session_expired' : 'unauthenticated';
     return { ok: false, response: errorResponse(new AuthError(code)) };

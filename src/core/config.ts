@@ -224,6 +224,41 @@ export function readDatabaseConfig(env: Env): DatabaseConfig {
   return value;
 }
 
+/** The settings of the Identity sync functions (src/sync), checked like the rest. */
+export interface IdentitySyncEnv {
+  /** IDENTITY_WEBHOOK_SECRET: unset means identity-webhook refuses everything. */
+  webhookSecret?: Secret;
+  /** IDENTITY_INSTANCE_ID: pins the webhook's `sub`. */
+  instanceId?: string;
+  webhookMaxAgeSeconds: number;
+  /** How long the sinks get before Identity is answered; with the 1 s aftermath it stays under GoTrue's 5 s. */
+  deadlineMs: number;
+}
+
+/**
+ * Reads the Identity sync settings; throws ConfigError naming each bad variable.
+ *
+ * @example
+ * readIdentitySyncEnv(process.env).deadlineMs; // 2500 unless IDENTITY_SYNC_DEADLINE_MS says otherwise
+ */
+export function readIdentitySyncEnv(env: Env): IdentitySyncEnv {
+  const vars = present(env);
+  const problems = new Problems();
+  const result: IdentitySyncEnv = {
+    webhookSecret: secret(vars, problems, 'IDENTITY_WEBHOOK_SECRET', 1),
+    instanceId: nonEmpty(vars, problems, 'IDENTITY_INSTANCE_ID'),
+    webhookMaxAgeSeconds: integer(vars, problems, 'IDENTITY_WEBHOOK_MAX_AGE_SECONDS', 10, 3600, 300),
+    deadlineMs: integer(vars, problems, 'IDENTITY_SYNC_DEADLINE_MS', 100, 3500, 2500),
+  };
+  if (problems.list.length) throw new ConfigError(problems.list);
+  return result;
+}
+
+/** The secrets an access token may be signed with: the current one, then the previous one during a rotation. */
+export function verificationSecrets(auth: Pick<AuthConfig, 'jwtSecret' | 'jwtSecretPrevious'>): Secret[] {
+  return auth.jwtSecretPrevious ? [auth.jwtSecret, auth.jwtSecretPrevious] : [auth.jwtSecret];
+}
+
 /**
  * Reads and checks the whole environment once. Every problem is reported
  * together, each naming its variable; no value is ever echoed back.

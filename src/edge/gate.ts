@@ -13,6 +13,7 @@
  */
 import { AccessTokenError, rolesAtClaimPath, verifyAccessToken } from '../core/access-token.js';
 import { AuthError } from '../core/auth-errors.js';
+import { verificationSecrets } from '../core/config.js';
 import { fingerprintHash } from '../core/fingerprint.js';
 import { safeNextPath } from '../core/next-path.js';
 import { ACCESS_COOKIE, clearedCookies, fingerprintCookieName, readCookies, readRefreshToken } from '../http/cookies.js';
@@ -110,8 +111,7 @@ async function tokenRoles(runtime: EdgeRuntime, table: GateTable, cookies: Recor
   const token = cookies[ACCESS_COOKIE];
   if (!auth || !token) return [];
   try {
-    const secrets = [auth.jwtSecret, ...(auth.jwtSecretPrevious ? [auth.jwtSecretPrevious] : [])];
-    const claims = await verifyAccessToken(token, { secrets, issuer: auth.jwtIssuer, now: runtime.now() });
+    const claims = await verifyAccessToken(token, { secrets: verificationSecrets(auth), issuer: auth.jwtIssuer, now: runtime.now() });
     if (auth.tokenFingerprint) {
       // The edge can check what `_redirects` cannot: the token's fingerprint cookie.
       const fingerprint = cookies[fingerprintCookieName({ domain: auth.cookieDomain })];
