@@ -134,7 +134,7 @@ export interface Store {
   recordLoginFailure(query: ThrottleQuery & { userId?: string; ip?: string }): Promise<ThrottleStatus>;
   audit(entry: AuditEntry): Promise<void>;
 
-  /** The Identity mirror: one statement per batch, ordered by updatedAt (see the migration). */
+  /** The Identity mirror: one statement per batch, ordered by (updatedAt, observedAt) (see the migration). */
   upsertIdentityUsers(users: IdentityUser[]): Promise<IdentityUpsertReport>;
   findIdentityUser(which: { id?: string; email?: string }): Promise<MirroredIdentityUser | null>;
   /** A resumable job's position; null when it has none (never run, or finished). */

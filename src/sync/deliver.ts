@@ -9,7 +9,17 @@ export interface DeliveryOutcome {
 class DeadlineExceeded extends Error {
   constructor(ms: number) {
     super(`no answer within ${ms} ms`);
+    this.name = 'DeadlineExceeded';
   }
+}
+
+/** `promise`, or DeadlineExceeded after `ms`; the timer never outlives the answer. */
+export function within<T>(ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineExceeded(ms)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -21,20 +31,12 @@ class DeadlineExceeded extends Error {
 export async function deliverToSinks(sinks: IdentitySink[], users: IdentityUser[], deadlineMs: number): Promise<DeliveryOutcome> {
   const outcomes = await Promise.all(sinks.map(async (sink) => {
     const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        reject(new DeadlineExceeded(deadlineMs));
-      }, deadlineMs);
-    });
     try {
-      await Promise.race([sink.upsert(users, controller.signal), deadline]);
+      await within(deadlineMs, sink.upsert(users, controller.signal));
       return { sink: sink.name, error: null };
     } catch (error) {
+      if (error instanceof DeadlineExceeded) controller.abort();
       return { sink: sink.name, error: describeFailure(error) };
-    } finally {
-      clearTimeout(timer);
     }
   }));
   return {

@@ -1,6 +1,6 @@
 import type { IdentityEvent, IdentityUser } from '../core/identity-user.js';
 import type { IdentitySyncConfig } from './config.js';
-import { deliverToSinks, describeFailure, type DeliveryOutcome } from './deliver.js';
+import { deliverToSinks, describeFailure, within, type DeliveryOutcome } from './deliver.js';
 import { rolesForSignup, signupRefusal } from './policy.js';
 import type { RetryJob } from './retry.js';
 import type { IdentitySink } from './sink.js';
@@ -20,14 +20,6 @@ export interface IdentityEventDeps {
 
 /** How long queuing the retry and recording the failure may take, after the sinks' deadline. */
 const AFTERMATH_MS = 1000;
-
-function within<T>(ms: number, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** What Identity gets back: GoTrue reads `app_metadata` from a 2xx body and `webhook_error` from a refusal. */
 export type IdentityEventAnswer =

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { toIdentityUser, IDENTITY_EVENTS, type IdentityEventName, type IdentityUser } from '../core/identity-user.js';
-import { deliverToSinks, describeFailure } from './deliver.js';
+import { deliverToSinks } from './deliver.js';
 import type { IdentitySink } from './sink.js';
 
 /**
@@ -102,4 +102,3 @@ export async function retryJob(job: RetryJob, sinks: IdentitySink[], options: Re
   }
 }
 
-export { describeFailure };
