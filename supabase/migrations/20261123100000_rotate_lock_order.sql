@@ -43,7 +43,9 @@ begin
   end if;
 
   if t.used_at is not null then
-    if clock_timestamp() - t.used_at <= make_interval(secs => p_grace_seconds) then
+    -- A grace of 0 means none: PGlite's clock can read the same instant twice,
+    -- which made an immediate replay count as "within" a zero interval.
+    if p_grace_seconds > 0 and clock_timestamp() - t.used_at <= make_interval(secs => p_grace_seconds) then
       select token_hash into child_hash from rolegate.refresh_tokens where parent_id = t.id;
       if child_hash is distinct from p_successor_hash then
         return jsonb_build_object('status', 'conflict', 'session_id', s.id);
