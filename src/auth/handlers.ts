@@ -85,7 +85,8 @@ export function refreshHandler(getDeps: GetDeps): Handler {
       // A browser sent here by the gate gets a page it can read and retry from.
       const navigating = event.httpMethod === 'GET' && (header(event, 'accept') ?? '').includes('text/html');
       if (navigating && !endsSession && (authError.code === 'unavailable' || authError.code === 'internal')) {
-        return errorPage(authError, event.rawUrl && URL.canParse(event.rawUrl) ? `${new URL(event.rawUrl).pathname}${new URL(event.rawUrl).search}` : event.path);
+        const here = event.rawUrl && URL.canParse(event.rawUrl) ? new URL(event.rawUrl) : undefined;
+        return errorPage(authError, here ? `${here.pathname}${here.search}` : event.path);
       }
       return errorResponse(authError, endsSession ? clear : []);
     }
