@@ -43,6 +43,9 @@ const PROBES: Record<string, Probe> = {
   refresh: { event: { httpMethod: 'GET', path: '/.netlify/functions/refresh/admin/', rawUrl: `${SITE}/.netlify/functions/refresh/admin/`, rawQuery: '', headers: {} }, status: 303 },
   logout: { event: { httpMethod: 'POST', path: '/.netlify/functions/logout', headers: json, body: '{}' }, status: 200 },
   whoami: { event: { httpMethod: 'GET', path: '/.netlify/functions/whoami', headers: {} }, status: 401 },
+  // Identity calls these; a body that is not an Identity payload, and a webhook without its signature.
+  'identity-login': { event: { httpMethod: 'POST', path: '/.netlify/functions/identity-login', headers: json, body: '{"event":' }, status: 400 },
+  'identity-webhook': { event: { httpMethod: 'POST', path: '/.netlify/functions/identity-webhook', headers: json, body: '{}' }, status: 401 },
 };
 
 // A login that needs the database, which refuses connections: the cost of
@@ -69,7 +72,7 @@ function signedInProbe(jwtSecret: string): Probe {
   return { event: { httpMethod: 'GET', path: '/.netlify/functions/whoami', headers: { cookie: `nf_jwt=${token}` } }, status: 200 };
 }
 
-const BASE_ENV = { JWT_SECRET: 'bench-secret-0123456789-abcdefghijklmnop', SITE_URL: SITE, DB_TIMEOUT_MS: '2000' };
+const BASE_ENV = { JWT_SECRET: 'bench-secret-0123456789-abcdefghijklmnop', SITE_URL: SITE, DB_TIMEOUT_MS: '2000', IDENTITY_WEBHOOK_SECRET: 'bench-webhook-secret' };
 const STORES: Record<string, Record<string, string>> = {
   postgres: { DATABASE_URL: 'postgres://bench@127.0.0.1:1/none' },
   supabase: { SUPABASE_URL: 'http://127.0.0.1:1', SUPABASE_SERVICE_ROLE_KEY: 'bench-service-role-key-0123456789' },

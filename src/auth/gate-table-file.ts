@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { gateTableFromConfig } from '../gates/compile.js';
+import { identityConfigSchema } from '../sync/config.js';
 import type { PrebuiltGateTable } from './prebuilt-gates.js';
 
 /**
@@ -11,10 +12,17 @@ import type { PrebuiltGateTable } from './prebuilt-gates.js';
  * await writePrebuiltGateTable('rolegate.config.json', 'netlify/gate-table.json');
  */
 export async function writePrebuiltGateTable(configPath: string, outputPath: string): Promise<boolean> {
-  const config: unknown = JSON.parse(await readFile(configPath, 'utf8'));
-  const prebuilt: PrebuiltGateTable = { config, table: gateTableFromConfig(config) };
+  const prebuilt = compilePrebuiltGateTable(JSON.parse(await readFile(configPath, 'utf8')));
   const content = `${JSON.stringify(prebuilt, null, 2)}\n`;
   if ((await readFile(outputPath, 'utf8').catch(() => null)) === content) return false;
   await writeFile(outputPath, content);
   return true;
+}
+
+/** What writePrebuiltGateTable stores for `config`: throws GateConfigError naming what is wrong. */
+export function compilePrebuiltGateTable(config: unknown): PrebuiltGateTable {
+  // gateTableFromConfig validates the whole file, identity section included.
+  const table = gateTableFromConfig(config);
+  const identity = identityConfigSchema.parse((config as { identity?: unknown }).identity ?? {});
+  return { config, table, identity };
 }

@@ -1,4 +1,5 @@
 import type { GateTable } from '../gates/table.js';
+import type { IdentitySyncConfig } from '../sync/config.js';
 
 /**
  * The gate table the auth functions use, compiled at build time.
@@ -19,6 +20,8 @@ export interface PrebuiltGateTable {
   /** The rolegate.config.json this was compiled from, as parsed JSON. */
   config: unknown;
   table: GateTable;
+  /** Its `identity` section, checked and with defaults filled in, for the Identity sync functions. */
+  identity: IdentitySyncConfig;
 }
 
 export class StaleGateTableError extends Error {
@@ -42,7 +45,19 @@ export function sameGateConfig(a: unknown, b: unknown): boolean {
  * const gates = prebuiltGateTable(gateConfig, prebuilt); // both imported as JSON
  */
 export function prebuiltGateTable(config: unknown, prebuilt: unknown): GateTable {
+  return current(config, prebuilt).table;
+}
+
+/**
+ * The `identity` section of `config` as the build checked it, so the sync
+ * functions do not load zod either; or StaleGateTableError.
+ */
+export function prebuiltIdentityConfig(config: unknown, prebuilt: unknown): IdentitySyncConfig {
+  return current(config, prebuilt).identity;
+}
+
+function current(config: unknown, prebuilt: unknown): PrebuiltGateTable {
   const candidate = prebuilt as Partial<PrebuiltGateTable> | null;
-  if (!candidate || !sameGateConfig(candidate.config, config) || candidate.table?.version !== 1) throw new StaleGateTableError();
-  return candidate.table;
+  if (!candidate || !sameGateConfig(candidate.config, config) || candidate.table?.version !== 1 || !candidate.identity) throw new StaleGateTableError();
+  return candidate as PrebuiltGateTable;
 }

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { nodeCrypto } from '../core/node-crypto.js';
 import { toIdentityUser, IDENTITY_EVENTS, type IdentityEventName, type IdentityUser } from '../core/identity-user.js';
 import { deliverToSinks } from './deliver.js';
 import type { IdentitySink } from './sink.js';
@@ -25,11 +25,11 @@ export const RETRY_MAX_AGE_SECONDS = 3600;
 
 /** The background function is a public URL; only a job signed with a key derived from JWT_SECRET is taken. */
 export function retryKey(jwtSecret: string): Buffer {
-  return createHmac('sha256', jwtSecret).update('rolegate identity-sync retry v1').digest();
+  return nodeCrypto().createHmac('sha256', jwtSecret).update('rolegate identity-sync retry v1').digest();
 }
 
 export function signRetryJob(body: string, key: Buffer): string {
-  return `sha256=${createHmac('sha256', key).update(body).digest('hex')}`;
+  return `sha256=${nodeCrypto().createHmac('sha256', key).update(body).digest('hex')}`;
 }
 
 export class RetryJobError extends Error {
@@ -43,7 +43,7 @@ export class RetryJobError extends Error {
 export function openRetryJob(body: string, signature: string | undefined, key: Buffer, nowMs: number): RetryJob {
   const expected = Buffer.from(signRetryJob(body, key));
   const given = Buffer.from(signature ?? '');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+  if (given.length !== expected.length || !nodeCrypto().timingSafeEqual(given, expected)) {
     throw new RetryJobError('invalid_signature', 'the retry job is not signed by this site');
   }
   let job: Partial<RetryJob>;

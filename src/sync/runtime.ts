@@ -1,6 +1,6 @@
 import { ConfigError, readConfig, readIdentitySyncEnv, type Env } from '../core/config.js';
 import { openStoreOnFirstUse } from '../store/open-store.js';
-import { identityConfigSchema, type IdentitySyncConfig } from './config.js';
+import type { IdentitySyncConfig } from './config.js';
 import { SyncConfigError, type GetSyncDeps, type SyncDeps } from './handlers.js';
 import { DEFAULT_RETRY_DELAYS_MS, RETRY_SIGNATURE_HEADER, retryKey, signRetryJob, type RetryJob } from './retry.js';
 import { SinkConfigError, openSinks } from './sinks.js';
@@ -36,18 +36,20 @@ export function httpHandoff(siteUrl: string, key: Buffer, fetchImpl: typeof fetc
 }
 
 /**
- * What a sync function instance sets up: the `identity` section of
- * rolegate.config.json and the environment, checked at the first request,
- * and a store opened by the first call that needs it, then kept.
+ * What a sync function instance sets up at its first request: the `identity`
+ * section of rolegate.config.json (checked at build time, see
+ * prebuilt-gates.ts, so zod stays out of the bundle), the environment, and a
+ * store opened by the first call that needs it, then kept.
  */
-export function syncRuntime(env: Env, siteConfig: unknown): GetSyncDeps {
+export function syncRuntime(env: Env, identityConfig: () => IdentitySyncConfig): GetSyncDeps {
   let deps: Promise<SyncDeps> | undefined;
   const build = async (): Promise<SyncDeps> => {
-    const raw = (siteConfig as { identity?: unknown } | null)?.identity ?? {};
-    const parsed = identityConfigSchema.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new SyncConfigError(`rolegate.config.json identity${issue?.path.length ? `.${issue.path.join('.')}` : ''} ${issue?.message ?? 'is invalid'}`);
+    let identity: IdentitySyncConfig;
+    try {
+      identity = identityConfig();
+    } catch (error) {
+      // A table compiled from another config (prebuilt-gates.ts) says what to run.
+      throw new SyncConfigError(error instanceof Error ? error.message : String(error));
     }
     // The same checks as every other function (JWT_SECRET signs retry jobs,
     // SITE_URL/URL is where the background function lives), then the sync's own.
@@ -56,16 +58,18 @@ export function syncRuntime(env: Env, siteConfig: unknown): GetSyncDeps {
     const syncEnv = checked(problems, () => readIdentitySyncEnv(env));
     if (!site || !syncEnv) throw new SyncConfigError(problems.join('; '));
     const store = openStoreOnFirstUse(site.database);
-    const key = retryKey(site.auth.jwtSecret.reveal());
+    // Derived on first use: an answer that queues or checks no retry job never loads node:crypto.
+    let key: Buffer | undefined;
+    const jobKey = () => (key ??= retryKey(site.auth.jwtSecret.reveal()));
     const log = (line: string) => console.error(line);
     return {
-      config: parsed.data,
+      config: identity,
       store,
-      sinks: await openSinks(parsed.data, env, store).catch((error: unknown) => {
+      sinks: await openSinks(identity, env, store).catch((error: unknown) => {
         throw error instanceof SinkConfigError ? new SyncConfigError(error.message) : error;
       }),
       deadlineMs: syncEnv.deadlineMs,
-      handoff: httpHandoff(site.auth.siteUrl.origin, key),
+      handoff: (job) => httpHandoff(site.auth.siteUrl.origin, jobKey())(job),
       recordFailure: async ({ identityUserId, event, failed }) => {
         await store.audit({ event: 'identity_sync_failed', detail: { identity_user_id: identityUserId, event, failed } });
       },
@@ -76,7 +80,9 @@ export function syncRuntime(env: Env, siteConfig: unknown): GetSyncDeps {
         instanceId: syncEnv.instanceId,
         maxAgeSeconds: syncEnv.webhookMaxAgeSeconds,
       },
-      retryKey: key,
+      get retryKey() {
+        return jobKey();
+      },
       retry: {
         delaysMs: DEFAULT_RETRY_DELAYS_MS,
         budgetMs: RETRY_BUDGET_MS,

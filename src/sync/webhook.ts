@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { nodeCrypto } from '../core/node-crypto.js';
 import { jwtVerify } from 'jose';
 
 /**
@@ -31,7 +31,7 @@ const MAX_SIGNATURE_LENGTH = 2048;
 const CLOCK_SKEW_SECONDS = 30;
 
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  return nodeCrypto().createHash('sha256').update(data).digest('hex');
 }
 
 /** Verifies the signature against the raw body; throws a WebhookError naming what is wrong. */
@@ -57,7 +57,7 @@ export async function verifyWebhookSignature(rawBody: string, signature: string 
   if (!instance || claims.sub !== instance) throw new WebhookError('invalid_signature', 'the signature was made for another Identity instance');
   const expected = Buffer.from(sha256Hex(rawBody));
   const signed = Buffer.from(typeof claims.sha256 === 'string' ? claims.sha256.toLowerCase() : '');
-  if (signed.length !== expected.length || !timingSafeEqual(signed, expected)) {
+  if (signed.length !== expected.length || !nodeCrypto().timingSafeEqual(signed, expected)) {
     throw new WebhookError('body_mismatch', 'the body is not the one that was signed');
   }
 }

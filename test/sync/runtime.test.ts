@@ -1,9 +1,12 @@
 /**
- * The sync functions' cold start: the identity section and the environment
- * are checked at the first request; a mistake answers 503 not_configured and
- * the log names what to fix, never a secret.
+ * The sync functions' configuration: the identity section is checked when
+ * the site is built (netlify/gate-table.json, like the gate table), the
+ * environment at the first request; a mistake answers 503 not_configured
+ * and the log names what to fix, never a secret.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { compilePrebuiltGateTable } from '../../src/auth/gate-table-file.js';
+import { prebuiltIdentityConfig } from '../../src/auth/prebuilt-gates.js';
 import { identityEventHandler, identityWebhookHandler } from '../../src/sync/handlers.js';
 import { syncRuntime } from '../../src/sync/runtime.js';
 import { gotrueUser, payload, postEvent } from './fixtures.js';
@@ -16,33 +19,48 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-async function firstAnswer(siteConfig: unknown, environment: Record<string, string | undefined>) {
+/** The identity settings as a deployed function reads them: from the table built for `built`, checked against `deployed`. */
+function identityOf(built: Record<string, unknown>, deployed: Record<string, unknown> = built) {
+  const prebuilt = compilePrebuiltGateTable({ gates: [], ...built });
+  return () => prebuiltIdentityConfig({ gates: [], ...deployed }, prebuilt);
+}
+
+function captureLog(): string[] {
   const logged: string[] = [];
   vi.spyOn(console, 'error').mockImplementation((line: unknown) => void logged.push(String(line)));
-  const handler = identityEventHandler('signup', syncRuntime(environment, siteConfig));
+  return logged;
+}
+
+async function firstAnswer(identity: ReturnType<typeof identityOf>, environment: Record<string, string | undefined>) {
+  const logged = captureLog();
+  const handler = identityEventHandler('signup', syncRuntime(environment, identity));
   const r = await handler(postEvent(payload('signup', gotrueUser())));
   return { status: r.statusCode, body: JSON.parse(r.body ?? 'null'), log: logged.join('\n') };
 }
 
 describe('sync runtime configuration', () => {
-  it('answers 503 not_configured for a bad identity section, naming the field', async () => {
-    const r = await firstAnswer({ identity: { roleRules: [{ emailDomains: ['@company.com'], roles: ['x'] }] } }, env);
+  it('refuses a bad identity section when the site is built, naming the field', () => {
+    expect(() => compilePrebuiltGateTable({ gates: [], identity: { roleRules: [{ emailDomains: ['@company.com'], roles: ['x'] }] } }))
+      .toThrow(/identity\.roleRules\[0\]\.emailDomains\[0\] "@company\.com": must be a lower-case domain/);
+  });
+
+  it('answers 503 not_configured when the config changed since the build, saying what to run', async () => {
+    const r = await firstAnswer(identityOf({}, { identity: { sinks: ['store'] } }), env);
     expect(r.status).toBe(503);
     expect(r.body.error.code).toBe('not_configured');
-    expect(r.log).toMatch(/rolegate\.config\.json identity\.roleRules\.0\.emailDomains\.0 must be a lower-case domain/);
+    expect(r.log).toMatch(/run "npm run build"/);
   });
 
   it('names a missing JWT_SECRET and a missing Contentful variable', async () => {
-    expect((await firstAnswer({}, { ...env, JWT_SECRET: undefined })).log).toMatch(/JWT_SECRET is required/);
-    const contentful = await firstAnswer({ identity: { sinks: ['store', 'contentful'] } }, { ...env, CONTENTFUL_SPACE_ID: 'space' });
+    expect((await firstAnswer(identityOf({}), { ...env, JWT_SECRET: undefined })).log).toMatch(/JWT_SECRET is required/);
+    const contentful = await firstAnswer(identityOf({ identity: { sinks: ['store', 'contentful'] } }), { ...env, CONTENTFUL_SPACE_ID: 'space' });
     expect(contentful.status).toBe(503);
     expect(contentful.log).toMatch(/CONTENTFUL_MANAGEMENT_TOKEN is required when "contentful" is among identity.sinks/);
   });
 
   it('refuses every webhook while IDENTITY_WEBHOOK_SECRET is unset, without leaking the JWT secret', async () => {
-    const logged: string[] = [];
-    vi.spyOn(console, 'error').mockImplementation((line: unknown) => void logged.push(String(line)));
-    const handler = identityWebhookHandler(syncRuntime(env, {}));
+    const logged = captureLog();
+    const handler = identityWebhookHandler(syncRuntime(env, identityOf({})));
     const r = await handler(postEvent(payload('login', gotrueUser()), { 'x-webhook-signature': 'x.y.z' }));
     expect(r.statusCode).toBe(503);
     expect(JSON.parse(r.body!).error.code).toBe('not_configured');
@@ -51,20 +69,19 @@ describe('sync runtime configuration', () => {
   });
 
   it('names a deadline GoTrue would not wait for', async () => {
-    const r = await firstAnswer({}, { ...env, IDENTITY_SYNC_DEADLINE_MS: '4000' });
+    const r = await firstAnswer(identityOf({}), { ...env, IDENTITY_SYNC_DEADLINE_MS: '4000' });
     expect(r.status).toBe(503);
     expect(r.log).toMatch(/IDENTITY_SYNC_DEADLINE_MS must be at most 3500/);
   });
 
   it('lets a login through, uncopied and logged, when the sync is misconfigured; sign-ups stay closed', async () => {
-    const logged: string[] = [];
-    vi.spyOn(console, 'error').mockImplementation((line: unknown) => void logged.push(String(line)));
-    const broken = { identity: { sinks: ['nowhere'] } };
-    const login = await identityEventHandler('login', syncRuntime(env, broken))(postEvent(payload('login', gotrueUser())));
+    const logged = captureLog();
+    const stale = identityOf({}, { identity: { sinks: ['store'] } });
+    const login = await identityEventHandler('login', syncRuntime(env, stale))(postEvent(payload('login', gotrueUser())));
     expect(login.statusCode).toBe(200);
     expect(JSON.parse(login.body!)).toEqual({});
-    expect(logged.join('\n')).toMatch(/not configured, login not copied: rolegate\.config\.json identity\.sinks\.0/);
-    const signup = await identityEventHandler('signup', syncRuntime(env, broken))(postEvent(payload('signup', gotrueUser())));
+    expect(logged.join('\n')).toMatch(/not configured, login not copied: .*run "npm run build"/);
+    const signup = await identityEventHandler('signup', syncRuntime(env, stale))(postEvent(payload('signup', gotrueUser())));
     expect(signup.statusCode).toBe(503);
   });
 });
