@@ -48,7 +48,7 @@ alter table rolegate.sync_cursors enable row level security;
 -- (updated_at, observed_at), so a replayed or late event never overwrites
 -- newer data; a newer copy with the same data only moves the ordering key
 -- on (unchanged). last_login_at only moves forward, whatever the order.
--- Within one batch the newest copy per id wins.
+-- Within one batch the newest copy per id wins, with the latest login of all.
 create function rolegate.upsert_identity_users(p_users jsonb) returns jsonb
 language plpgsql as $$
 declare
@@ -69,11 +69,11 @@ begin
       (r->>'updated_at')::timestamptz as updated_at,
       (r->>'observed_at')::timestamptz as observed_at,
       (r->>'confirmed_at')::timestamptz as confirmed_at,
-      (r->>'last_login_at')::timestamptz as last_login_at,
+      -- The latest login of all copies, not only the newest copy's (windows run before distinct on).
+      max((r->>'last_login_at')::timestamptz) over (partition by (r->>'id')::uuid) as last_login_at,
       r->>'instance_id' as instance_id
     from jsonb_array_elements(p_users) as t(r)
-    order by (r->>'id')::uuid, (r->>'updated_at')::timestamptz desc, (r->>'observed_at')::timestamptz desc,
-             (r->>'last_login_at')::timestamptz desc nulls last
+    order by (r->>'id')::uuid, (r->>'updated_at')::timestamptz desc, (r->>'observed_at')::timestamptz desc
   ),
   before as (
     select i.id, m.id is not null as existed,
@@ -102,10 +102,10 @@ begin
       observed_at = case when (excluded.updated_at, excluded.observed_at) > (m.updated_at, m.observed_at) then excluded.observed_at else m.observed_at end,
       last_login_at = greatest(m.last_login_at, excluded.last_login_at),
       synced_at = now()
-    -- Rows that would change nothing are not touched at all.
+    -- Rows that would change nothing are not touched at all. Nothing below
+    -- reads this step: a data-modifying WITH runs whether or not it is read.
     where (excluded.updated_at, excluded.observed_at) > (m.updated_at, m.observed_at)
        or (excluded.last_login_at is not null and (m.last_login_at is null or excluded.last_login_at > m.last_login_at))
-    returning m.id
   ),
   outcome as (
     select case

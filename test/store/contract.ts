@@ -351,6 +351,11 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         const repeated = { ...users[0]!, roles: ['newest'], updatedAt: '2026-05-01T00:00:00.000Z' };
         expect(await store.upsertIdentityUsers([...users, repeated])).toEqual({ created: 25, updated: 0, unchanged: 0, stale: 0 });
         expect((await store.findIdentityUser({ id: users[0]!.id }))?.roles).toEqual(['newest']);
+        // The older copy's later login is kept: logins only move forward, whatever the order.
+        const loggedIn = { ...users[1]!, lastLoginAt: '2026-05-01T00:00:00.000Z' };
+        const newerData = { ...users[1]!, roles: ['newer'], updatedAt: '2026-04-01T00:00:00.000Z', lastLoginAt: '2026-04-01T00:00:00.000Z' };
+        expect(await store.upsertIdentityUsers([loggedIn, newerData])).toEqual({ created: 0, updated: 1, unchanged: 0, stale: 0 });
+        expect(await store.findIdentityUser({ id: users[1]!.id })).toMatchObject({ roles: ['newer'], lastLoginAt: '2026-05-01T00:00:00.000Z' });
         expect(await store.upsertIdentityUsers([])).toEqual({ created: 0, updated: 0, unchanged: 0, stale: 0 });
       });
 
