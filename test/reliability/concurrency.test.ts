@@ -10,10 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
 import type { AuthDeps } from '../../src/auth/deps.js';
 import { refreshTokenHash } from '../../src/core/refresh-token.js';
-import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Store, User } from '../../src/store/store.js';
 import { PASSWORD, SECRET, body, cookieValues, event, makeDeps } from '../auth/support.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { openTestStore, type TestStore } from '../support/databases.js';
 import { captureLogs, leakedSecrets } from '../support/log-capture.js';
 import { rawTokensAtRest } from './tables.js';
 
@@ -23,7 +22,7 @@ const MAX_FAILURES_PER_ACCOUNT = 5;
 const issuedTokens = new Set<string>();
 
 describe('concurrent requests', () => {
-  let db: TestDatabase;
+  let t: TestStore;
   let store: Store;
   let sql: pg.Pool;
   let deps: AuthDeps;
@@ -34,10 +33,9 @@ describe('concurrent requests', () => {
   let userCount = 0;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    // As deployed: at most 5 connections per function instance.
-    store = openPostgresStore({ connectionString: db.url });
-    sql = new pg.Pool({ connectionString: db.url, max: 2 });
+    // As deployed: at most 5 connections per function instance (the store's default).
+    t = await openTestStore();
+    ({ store, sql } = t);
     passwordHash = bcrypt.hashSync(PASSWORD, 4);
     const base = makeDeps(store, { LOGIN_MAX_FAILURES_PER_ACCOUNT: String(MAX_FAILURES_PER_ACCOUNT), LOGIN_MAX_FAILURES_PER_IP: '100000', LOGIN_THROTTLE_WINDOW_SECONDS: '900' });
     deps = { ...base, config: { ...base.config, bcryptCost: 4 } };
@@ -45,11 +43,7 @@ describe('concurrent requests', () => {
     refresh = refreshHandler(async () => deps);
     logout = logoutHandler(async () => deps);
   });
-  afterAll(async () => {
-    await store.close();
-    await sql.end();
-    await db.drop();
-  });
+  afterAll(() => t.close());
 
   async function newUser(): Promise<User> {
     userCount += 1;

@@ -31,10 +31,9 @@ import { isSafeNextPath } from '../../src/core/next-path.js';
 import { newRefreshToken, refreshTokenHash } from '../../src/core/refresh-token.js';
 import { parseBody } from '../../src/http/request.js';
 import { STATUS } from '../../src/http/respond.js';
-import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Store, User } from '../../src/store/store.js';
 import { PASSWORD, SECRET, makeDeps } from '../auth/support.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { openTestStore, type TestStore } from '../support/databases.js';
 import { captureLogs, leakedSecrets } from '../support/log-capture.js';
 import { SITE, requestArb, type CookieValueRecipe, type Known, type Mangle, type RequestRecipe } from './arbitraries.js';
 import { LOG_TABLES, diff, rawTokensAtRest, rolegateTables, rowCount, snapshot, tokensIn, type Snapshot } from './tables.js';
@@ -63,7 +62,7 @@ const counts: Record<Kind, { cases: number; outcomes: Record<string, number> }> 
 };
 
 describe('fuzzing every function handler', () => {
-  let db: TestDatabase;
+  let t: TestStore;
   let store: Store;
   let sql: pg.Pool;
   let deps: AuthDeps;
@@ -75,9 +74,8 @@ describe('fuzzing every function handler', () => {
   const handlers = {} as Record<Kind, (event: HandlerEvent) => Promise<HandlerResponse>>;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    store = openPostgresStore({ connectionString: db.url, maxConnections: 4 });
-    sql = new pg.Pool({ connectionString: db.url, max: 2 });
+    t = await openTestStore({ maxConnections: 4 });
+    ({ store, sql } = t);
     // bcrypt at cost 4 keeps thousands of password checks cheap; the work
     // factor is a number, not a different code path.
     passwordHash = bcrypt.hashSync(PASSWORD, 4);
@@ -126,9 +124,7 @@ describe('fuzzing every function handler', () => {
   });
   afterAll(async () => {
     vi.unstubAllEnvs();
-    await store?.close();
-    await sql?.end();
-    await db?.drop();
+    await t?.close();
   });
 
   function emptyRecipe(): RequestRecipe {

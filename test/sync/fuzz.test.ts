@@ -25,9 +25,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identityEventHandler, identityRetryHandler, identityWebhookHandler } from '../../src/sync/handlers.js';
 import { RETRY_SIGNATURE_HEADER, signRetryJob } from '../../src/sync/retry.js';
 import { SYNC_STATUS } from '../../src/sync/respond.js';
-import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/store.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { openTestStore, type TestStore } from '../support/databases.js';
 import { captureLogs, leakedSecrets, type LogCapture } from '../support/log-capture.js';
 import { INSTANCE_ID, WEBHOOK_SECRET, postEvent } from './fixtures.js';
 import { JWT_SECRET, makeSyncDeps, type TestSyncDeps } from './support.js';
@@ -37,16 +36,15 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
 const counts: Record<string, number> = {};
 const statuses: Record<string, Record<number, number>> = {};
 
-let db: TestDatabase;
+let t: TestStore;
 let store: Store;
 let sql: pg.Pool;
 let deps: TestSyncDeps;
 let logs: LogCapture;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  store = openPostgresStore({ connectionString: db.url });
-  sql = new pg.Pool({ connectionString: db.url, max: 2 });
+  t = await openTestStore();
+  ({ store, sql } = t);
   deps = makeSyncDeps(store, {
     identity: {
       signups: { allowEmailDomains: ['example.com'] },
@@ -59,9 +57,7 @@ beforeAll(async () => {
 afterAll(async () => {
   logs?.stop();
   console.info(`identity sync fuzz cases: ${JSON.stringify(counts)} (seed ${SEED}); statuses: ${JSON.stringify(statuses)}`);
-  await store.close();
-  await sql.end();
-  await db.drop();
+  await t.close();
 });
 
 // ---------------------------------------------------------------- arbitraries
