@@ -1,7 +1,7 @@
 import { verifyAccessTokenSync } from '../core/access-token-node.js';
 import { AuthError } from '../core/auth-errors.js';
 import { verificationSecrets } from '../core/config.js';
-import { fingerprintHash } from '../core/fingerprint.js';
+import { fingerprintMatches } from '../core/fingerprint.js';
 import { looksLikeRefreshToken, refreshTokenHash } from '../core/refresh-token.js';
 import { ACCESS_COOKIE, fingerprintCookieName, readRefreshToken } from '../http/cookies.js';
 import type { AuthDeps } from './deps.js';
@@ -15,11 +15,8 @@ function validAccessClaims(deps: AuthDeps, cookies: Record<string, string>, boun
   if (!cookies[ACCESS_COOKIE]) return undefined;
   try {
     const claims = verifyAccessTokenSync(cookies[ACCESS_COOKIE], { secrets: verificationSecrets(config), issuer: config.jwtIssuer, now: deps.now() });
-    if (bound && config.tokenFingerprint) {
-      const fingerprint = cookies[fingerprintCookieName({ domain: config.cookieDomain })];
-      if (!fingerprint || claims.fph !== fingerprintHash(fingerprint)) return undefined;
-    }
-    return claims;
+    const fingerprint = cookies[fingerprintCookieName({ domain: config.cookieDomain })];
+    return fingerprintMatches(bound && config.tokenFingerprint, fingerprint, claims) ? claims : undefined;
   } catch {
     return undefined;
   }

@@ -3,7 +3,7 @@ import { AccessTokenError, rolesAtClaimPath, nowSeconds, type AccessTokenClaims 
 import { verifyAccessTokenSync } from '../core/access-token-node.js';
 import { AuthError } from '../core/auth-errors.js';
 import { readConfig, verificationSecrets, type AuthConfig } from '../core/config.js';
-import { fingerprintHash } from '../core/fingerprint.js';
+import { fingerprintMatches } from '../core/fingerprint.js';
 import { ACCESS_COOKIE, fingerprintCookieName } from '../http/cookies.js';
 import { cookiesOf, header } from '../http/request.js';
 import { errorResponse } from '../http/respond.js';
@@ -57,11 +57,8 @@ export async function requireRole(event: HandlerEvent, roles: readonly string[] 
     const code = error instanceof AccessTokenError && error.code === 'token_expired' ? 'session_expired' : 'unauthenticated';
     return { ok: false, response: errorResponse(new AuthError(code)) };
   }
-  if (config.tokenFingerprint) {
-    const fingerprint = cookiesOf(event)[fingerprintCookieName({ domain: config.cookieDomain })];
-    if (!fingerprint || claims.fph !== fingerprintHash(fingerprint)) {
-      return { ok: false, response: errorResponse(new AuthError('unauthenticated')) };
-    }
+  if (!fingerprintMatches(config.tokenFingerprint, cookiesOf(event)[fingerprintCookieName({ domain: config.cookieDomain })], claims)) {
+    return { ok: false, response: errorResponse(new AuthError('unauthenticated')) };
   }
   const held = rolesAtClaimPath(claims);
   if (roles.length && !roles.some((role) => held.includes(role))) {

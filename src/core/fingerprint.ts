@@ -13,3 +13,12 @@ export function newFingerprint(): string {
 export function fingerprintHash(fingerprint: string): string {
   return nodeCrypto().createHash('sha256').update(fingerprint).digest('hex');
 }
+
+/**
+ * Whether a token is held by the browser it was issued to: the fingerprint
+ * cookie's hash is the token's `fph` claim. Always true with fingerprinting off.
+ */
+export function fingerprintMatches(required: boolean, fingerprint: string | undefined, claims: { fph?: unknown }): boolean {
+  if (!required) return true;
+  return fingerprint !== undefined && fingerprint !== '' && claims.fph === fingerprintHash(fingerprint);
+}

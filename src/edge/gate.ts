@@ -14,7 +14,7 @@
 import { AccessTokenError, rolesAtClaimPath, verifyAccessToken } from '../core/access-token.js';
 import { AuthError } from '../core/auth-errors.js';
 import { verificationSecrets } from '../core/config.js';
-import { fingerprintHash } from '../core/fingerprint.js';
+import { fingerprintMatches } from '../core/fingerprint.js';
 import { safeNextPath } from '../core/next-path.js';
 import { ACCESS_COOKIE, clearedCookies, fingerprintCookieName, readCookies, readRefreshToken } from '../http/cookies.js';
 import { loginLocation } from '../auth/bounce.js';
@@ -93,8 +93,8 @@ function withCookies(page: Response, cookies: readonly string[]): Response {
  * ones, so that whatever serves a gated path (a function behind a rewrite, say, using
  * `requireRole`) sees the fresh access token rather than the expired one.
  */
-function withRequestCookies(request: Request, setCookies: readonly string[]): Request {
-  const cookies = readCookies(request.headers.get('cookie') ?? undefined);
+function withRequestCookies(request: Request, sent: Record<string, string>, setCookies: readonly string[]): Request {
+  const cookies = { ...sent };
   for (const setCookie of setCookies) {
     const pair = setCookie.split(';', 1)[0] ?? '';
     const at = pair.indexOf('=');
@@ -112,11 +112,8 @@ async function tokenRoles(runtime: EdgeRuntime, table: GateTable, cookies: Recor
   if (!auth || !token) return [];
   try {
     const claims = await verifyAccessToken(token, { secrets: verificationSecrets(auth), issuer: auth.jwtIssuer, now: runtime.now() });
-    if (auth.tokenFingerprint) {
-      // The edge can check what `_redirects` cannot: the token's fingerprint cookie.
-      const fingerprint = cookies[fingerprintCookieName({ domain: auth.cookieDomain })];
-      if (!fingerprint || claims.fph !== fingerprintHash(fingerprint)) return [];
-    }
+    // The edge can check what `_redirects` cannot: the token's fingerprint cookie.
+    if (!fingerprintMatches(auth.tokenFingerprint, cookies[fingerprintCookieName({ domain: auth.cookieDomain })], claims)) return [];
     return rolesAtClaimPath(claims, table.roleClaimPath);
   } catch (error) {
     if (error instanceof AccessTokenError) return [];
@@ -146,7 +143,7 @@ async function refreshInline(deps: AuthDeps, rule: RolesRule, request: Request, 
   if (!rule.roles.some((role) => refreshed.user.roles.includes(role))) return redirect(deps.gates.forbiddenPage, refreshed.cookies);
   // Outside the try: a failure to serve the page is not a failed refresh, and must not be
   // answered with a bounce that drops the cookies just issued.
-  return withCookies(await context.next(withRequestCookies(request, refreshed.cookies)), refreshed.cookies);
+  return withCookies(await context.next(withRequestCookies(request, cookies, refreshed.cookies)), refreshed.cookies);
 }
 
 /**

@@ -6,10 +6,10 @@ import { matchingRule, type GateTable, type GateTableRule } from './table.js';
  * Compiles gates into the rolegate block of `_redirects` and into the gate table the refresh
  * function reads.
  *
- * How the refresh function gets the table: it imports `rolegate.config.json` (esbuild bundles
- * JSON) and calls `gateTableFromConfig(json)` once per cold start. The `_redirects` written at
- * build time and the table come from the same file in the same deploy, through this same
- * function, so they cannot drift; no generated artefact has to be kept in sync.
+ * How the refresh function gets the table: the build compiles it through this same function
+ * into netlify/gate-table.json, stored with the config it came from, and the functions refuse
+ * it when rolegate.config.json changed since (src/auth/prebuilt-gates.ts). So `_redirects`, the
+ * edge gate and the functions' table cannot drift, and no function loads zod to check the config.
  *
  * Query strings — measured with netlify-redirector 0.5 and read in netlify-cli 26's proxy
  * (node_modules/netlify-cli/dist/utils/proxy.js: "We pass through request params if the
@@ -280,9 +280,8 @@ export function loadGateConfig(jsonText: string, source = 'rolegate.config.json'
 }
 
 /**
- * The gate table for an imported config object, for the refresh function:
- * `import config from '../../rolegate.config.json' with { type: 'json' }` then
- * `const gateTable = gateTableFromConfig(config)` at module load.
+ * The gate table for a parsed config object: what the build stores in
+ * netlify/gate-table.json (src/auth/gate-table-file.ts), and what tests use.
  */
 export function gateTableFromConfig(value: unknown): GateTable {
   return compileGates(parseGateConfig(value)).table;
