@@ -5,13 +5,13 @@
  * once upserting each page in one statement and once one user per statement.
  * The mirror is emptied before every run, so each run creates all 10,000.
  */
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { backfillIdentityUsers, type BackfillCursor } from '../src/sync/backfill.js';
 import { gotrueAdminSource } from '../src/sync/identity-admin.js';
 import { storeSink } from '../src/sync/sinks/store.js';
-import { startGotrueAdminStandin } from '../test/support/gotrue-admin-standin.js';
-import { benchDatabaseUrl, openPostgresStore } from './database.js';
+import { identityUsers, startGotrueAdminStandin } from '../test/support/gotrue-admin-standin.js';
+import { openPostgresStore } from '../src/store/postgres.js';
+import { benchDatabaseUrl } from './database.js';
 import { addNote, type Row } from './report.js';
 import { summarize } from './stats.js';
 
@@ -19,19 +19,9 @@ const USERS = 10_000;
 const PER_PAGE = 1000;
 const TOKEN = 'bench-identity-admin-token';
 
-function identityUsers(): Record<string, unknown>[] {
-  const start = Date.parse('2025-01-01T00:00:00Z');
-  return Array.from({ length: USERS }, (_, i) => ({
-    id: randomUUID(), aud: '', role: '', email: `identity-${i}@bench.example`,
-    app_metadata: { provider: 'email', roles: i % 10 === 0 ? ['admin'] : ['member'] },
-    user_metadata: { full_name: `Member ${i}` },
-    created_at: new Date(start + i * 1000).toISOString(), updated_at: new Date(start + i * 1000 + 500).toISOString(),
-  }));
-}
-
 export async function benchBackfill(): Promise<Row[]> {
   const url = await benchDatabaseUrl();
-  const identity = await startGotrueAdminStandin({ token: TOKEN, users: identityUsers() });
+  const identity = await startGotrueAdminStandin({ token: TOKEN, users: identityUsers(USERS, (i) => `identity-${i}@bench.example`) });
   const store = openPostgresStore({ connectionString: url });
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();

@@ -64,4 +64,3 @@ export async function benchSessions(url: string, count: number, prefix: string):
   }
 }
 
-export { openPostgresStore };

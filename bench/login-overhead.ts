@@ -14,7 +14,8 @@ import { prebuiltGateTable } from '../src/auth/prebuilt-gates.js';
 import { nowSeconds } from '../src/core/access-token-claims.js';
 import { readConfig } from '../src/core/config.js';
 import type { Store } from '../src/store/store.js';
-import { BENCH_PASSWORD, benchDatabaseUrl, benchUsers, openPostgresStore } from './database.js';
+import { openPostgresStore } from '../src/store/postgres.js';
+import { BENCH_PASSWORD, benchDatabaseUrl, benchUsers } from './database.js';
 import { summarize } from './stats.js';
 import type { Row } from './report.js';
 

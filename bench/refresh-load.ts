@@ -9,6 +9,7 @@
  * Baseline: `select 1` through a pg pool of the same size, same concurrency.
  */
 import autocannon from 'autocannon';
+import { resolve } from 'node:path';
 import pg from 'pg';
 import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
 import gateConfig from '../rolegate.config.json' with { type: 'json' };
@@ -17,7 +18,7 @@ import { refreshHandler } from '../src/auth/handlers.js';
 import { functionRuntime } from '../src/auth/runtime.js';
 import { refreshCookie } from '../src/http/cookies.js';
 import { benchDatabaseUrl, benchSessions } from './database.js';
-import { startBenchNetlifyDev } from './netlify-dev.js';
+import { copySite, startNetlifyDev } from '../test/support/netlify-dev.js';
 import { summarize, type Summary } from './stats.js';
 import { addNote, type Row } from './report.js';
 
@@ -117,7 +118,13 @@ async function throughHandler(url: string): Promise<LoadResult> {
 
 async function throughNetlifyDev(url: string): Promise<LoadResult> {
   const tokens = await benchSessions(url, SESSIONS, 'netlify-dev');
-  const dev = await startBenchNetlifyDev({ JWT_SECRET: SECRET, DATABASE_URL: url, DB_TIMEOUT_MS: '20000' });
+  // A copy of this checkout without edge functions, as the integration tests run it.
+  const site = copySite({ from: resolve('.'), edgeFunctions: false });
+  const dev = await startNetlifyDev({ JWT_SECRET: SECRET, DATABASE_URL: url, DB_TIMEOUT_MS: '20000', ROLEGATE_DATA_DIR: '', NETLIFY_DB_URL: '', SUPABASE_URL: '' }, site.root)
+    .catch((error: unknown) => {
+      site.remove();
+      throw error;
+    });
   try {
     // One request first, so the function is bundled and loaded before the clock starts.
     const warm = await fetch(`${dev.url}/.netlify/functions/refresh`, { method: 'POST', headers: { origin: dev.url } });
@@ -176,6 +183,7 @@ async function throughNetlifyDev(url: string): Promise<LoadResult> {
     };
   } finally {
     await dev.stop();
+    site.remove();
   }
 }
 

@@ -14,15 +14,12 @@ import { hashPassword, passwordProblem } from '../core/password.js';
 import { openStore } from '../store/open-store.js';
 import { loadGateConfig } from '../gates/compile.js';
 import { buildRedirects } from '../gates/build.js';
+import { devJwtSecret } from './dev-secret.js';
 
 const DEFAULT_ADMIN_EMAIL = 'admin@example.com';
 const PORT = 8888;
 
-/** The `[dev] jwtSecret` of netlify.toml: a plain string key, read without a TOML library. */
-export function devJwtSecret(netlifyToml: string): string | undefined {
-  const dev = /^\[dev\]\s*$([\s\S]*?)(?=^\[|(?![\s\S]))/m.exec(netlifyToml)?.[1] ?? '';
-  return /^\s*jwtSecret\s*=\s*"([^"]+)"\s*$/m.exec(dev)?.[1];
-}
+export { devJwtSecret };
 
 /** Creates the admin once. Returns the generated password when one was made, so it is printed exactly once. */
 export async function seedAdmin(env: Env, bcryptCost: number): Promise<{ email: string; created: boolean; generatedPassword?: string }> {

@@ -10,23 +10,27 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RETRY_SIGNATURE_HEADER, retryKey, signRetryJob, type RetryJob } from '../../src/sync/retry.js';
 import { RETRY_FUNCTION_PATH } from '../../src/sync/runtime.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { startNetlifyDev, type NetlifyDev } from '../support/netlify-dev.js';
+import { copySite, startNetlifyDev, type NetlifyDev } from '../support/netlify-dev.js';
 import { WEBHOOK_SECRET, gotrueUser, payload, webhookSignature } from '../sync/fixtures.js';
 
 describe('Identity sync through netlify dev', () => {
   let db: TestDatabase;
   let sql: pg.Client;
   let dev: NetlifyDev;
+  let site: ReturnType<typeof copySite>;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     // One client, ended before the database is dropped: end() waits for its socket to close.
     sql = new pg.Client({ connectionString: db.url });
     await sql.connect();
-    dev = await startNetlifyDev({ DATABASE_URL: db.url, IDENTITY_WEBHOOK_SECRET: WEBHOOK_SECRET });
+    // A copy of the site of its own: two netlify dev on one folder share .netlify/ and trip over each other.
+    site = copySite();
+    dev = await startNetlifyDev({ DATABASE_URL: db.url, IDENTITY_WEBHOOK_SECRET: WEBHOOK_SECRET }, site.root);
   }, 120_000);
   afterAll(async () => {
     await dev?.stop();
+    site?.remove();
     await sql?.end();
     await db?.drop();
   });

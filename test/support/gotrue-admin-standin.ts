@@ -14,6 +14,7 @@
  *
  * Tests can make a page fail (`failPage`) to interrupt a backfill.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -74,4 +75,22 @@ export async function startGotrueAdminStandin(options: { token: string; users: R
     server.close(() => resolve());
   });
   return standin;
+}
+
+/**
+ * `n` Identity users as the admin API lists them, created a minute apart in
+ * order (so oldest-first paging is deterministic), every tenth an admin.
+ */
+export function identityUsers(n: number, email: (i: number) => string = (i) => `member-${i}@example.com`): Record<string, unknown>[] {
+  const start = Date.parse('2025-01-01T00:00:00Z');
+  return Array.from({ length: n }, (_, i) => ({
+    id: randomUUID(),
+    aud: '',
+    role: '',
+    email: email(i),
+    app_metadata: { provider: 'email', roles: i % 10 === 0 ? ['admin'] : ['member'] },
+    user_metadata: { full_name: `Member ${i}` },
+    created_at: new Date(start + i * 60_000).toISOString(),
+    updated_at: new Date(start + i * 60_000 + 1000).toISOString(),
+  }));
 }

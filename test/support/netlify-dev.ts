@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { devJwtSecret } from '../../src/dev/start.js';
+import { devJwtSecret } from '../../src/dev/dev-secret.js';
 import { freePort } from './postgres-cluster.js';
 import { childLogs } from './child-logs.js';
 
@@ -21,30 +21,33 @@ export interface NetlifyDev {
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
-export function repoDevJwtSecret(): string {
-  const secret = devJwtSecret(readFileSync(join(ROOT, 'netlify.toml'), 'utf8'));
+export function repoDevJwtSecret(root = ROOT): string {
+  const secret = devJwtSecret(readFileSync(join(root, 'netlify.toml'), 'utf8'));
   if (!secret) throw new Error('netlify.toml has no [dev] jwtSecret');
   return secret;
 }
 
 /**
- * A throwaway copy of the site (sources symlinked, node_modules shared) in a
+ * A throwaway copy of the site (sources copied, node_modules shared) in a
  * fresh git repository, so a second `netlify dev` never shares .netlify/ with
- * another suite's.
+ * another suite's. `from` is the checkout (the bench, bundled elsewhere,
+ * passes it); without edge functions netlify dev never tries to fetch Deno.
  */
-export function copySite(): { root: string; remove(): void } {
+export function copySite(options: { from?: string; edgeFunctions?: boolean } = {}): { root: string; remove(): void } {
+  const from = options.from ?? ROOT;
   const root = mkdtempSync(join(tmpdir(), 'rolegate-site-'));
   for (const entry of ['netlify', 'src', 'supabase', 'public', 'rolegate.config.json', 'netlify.toml', 'package.json', 'tsconfig.json']) {
-    cpSync(join(ROOT, entry), join(root, entry), { recursive: true });
+    cpSync(join(from, entry), join(root, entry), { recursive: true });
   }
-  symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
+  if (options.edgeFunctions === false) rmSync(join(root, 'netlify', 'edge-functions'), { recursive: true, force: true });
+  symlinkSync(join(from, 'node_modules'), join(root, 'node_modules'));
   spawnSync('git', ['init', '-q'], { cwd: root });
   return { root, remove: () => rmSync(root, { recursive: true, force: true }) };
 }
 
 export async function startNetlifyDev(env: Record<string, string>, cwd = ROOT): Promise<NetlifyDev> {
   const port = await freePort();
-  const jwtSecret = repoDevJwtSecret();
+  const jwtSecret = repoDevJwtSecret(cwd);
   let log = '';
   const child: ChildProcess = spawn(join(cwd, 'node_modules', '.bin', 'netlify'),
     ['dev', '--offline', '--internal-disable-edge-functions', '--port', String(port)], {

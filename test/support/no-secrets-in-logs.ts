@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, expect } from 'vitest';
-import { devJwtSecret } from '../../src/dev/start.js';
+import { devJwtSecret } from '../../src/dev/dev-secret.js';
 import { captureLogs, leakedSecrets } from './log-capture.js';
 import { childLogs } from './child-logs.js';
 

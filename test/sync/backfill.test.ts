@@ -13,25 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syncCommand } from '../../src/cli/sync.js';
 import { gotrueAdminSource } from '../../src/sync/identity-admin.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { startGotrueAdminStandin, type GotrueAdminStandin } from '../support/gotrue-admin-standin.js';
+import { identityUsers, startGotrueAdminStandin, type GotrueAdminStandin } from '../support/gotrue-admin-standin.js';
 import { fakeIo, rolegate } from '../cli/fake-io.js';
 
 const TOKEN = 'identity-admin-token-for-tests';
 const USERS = 10_000;
-
-function identityUsers(n: number): Record<string, unknown>[] {
-  const start = Date.parse('2025-01-01T00:00:00Z');
-  return Array.from({ length: n }, (_, i) => ({
-    id: randomUUID(),
-    aud: '',
-    role: '',
-    email: `member-${i}@example.com`,
-    app_metadata: { provider: 'email', roles: i % 10 === 0 ? ['admin'] : ['member'] },
-    user_metadata: { full_name: `Member ${i}` },
-    created_at: new Date(start + i * 60_000).toISOString(),
-    updated_at: new Date(start + i * 60_000 + 1000).toISOString(),
-  }));
-}
 
 let db: TestDatabase;
 let sql: pg.Pool;
