@@ -1,8 +1,8 @@
 /**
  * Every cookie rolegate reads or writes, in one place, and the only module
- * that imports `cookie` (1.x: 2.x needs Node 22 and renamed these functions).
+ * that imports `cookie`.
  */
-import { parse, serialize, type SerializeOptions } from 'cookie';
+import { parseCookie, stringifySetCookie, type SerializeOptions } from 'cookie';
 
 export const ACCESS_COOKIE = 'nf_jwt';
 export const SESSION_COOKIE = 'rolegate_session';
@@ -45,6 +45,10 @@ export function refreshCookie(policy: Pick<CookiePolicy, 'domain' | 'friendlyPat
   if (!policy.domain) return { name: REFRESH_COOKIE_HOST, paths: ['/'] };
   const friendly = (policy.friendlyPaths ?? []).filter((p) => p !== FUNCTIONS_PATH && !p.startsWith(`${FUNCTIONS_PATH}/`));
   return { name: REFRESH_COOKIE_SECURE, paths: [...new Set([FUNCTIONS_PATH, ...friendly])] };
+}
+
+function serialize(name: string, value: string, options: SerializeOptions): string {
+  return stringifySetCookie({ name, value, ...options });
 }
 
 function base(policy: CookiePolicy, path = '/'): SerializeOptions {
@@ -111,7 +115,9 @@ export function clearedCookies(policy: Pick<CookiePolicy, 'domain' | 'friendlyPa
 export function readCookies(header: string | undefined): Record<string, string> {
   if (!header) return {};
   try {
-    return parse(header) as Record<string, string>;
+    const out: Record<string, string> = {};
+    for (const [name, value] of Object.entries(parseCookie(header))) if (value !== undefined) out[name] = value;
+    return out;
   } catch {
     return {};
   }

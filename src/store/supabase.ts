@@ -1,4 +1,4 @@
-import { PostgrestClient } from '@supabase/postgrest-js';
+import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import { SqlStore, Json, type FunctionCaller, type SqlArgument } from './sql-store.js';
 import { StoreUnavailableError } from './errors.js';
 
@@ -32,7 +32,7 @@ function plain(args: Record<string, SqlArgument | undefined>): Record<string, un
 
 class SupabaseCaller implements FunctionCaller {
   readonly kind = 'supabase' as const;
-  readonly #client;
+  readonly #client: SupabaseClient<any, 'rolegate', 'rolegate'>;
 
   constructor(options: SupabaseStoreOptions) {
     const timeoutMs = options.timeoutMs ?? 5000;
@@ -41,16 +41,12 @@ class SupabaseCaller implements FunctionCaller {
       baseFetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs) });
     // The rolegate schema must be among the project's exposed schemas
     // (Dashboard → Project Settings → API → Exposed schemas, or `[api] schemas`
-    // in supabase/config.toml); the client sends it as Content-Profile.
-    //
-    // PostgrestClient is the client supabase-js's own `.rpc()` delegates to.
-    // It is used directly because supabase-js 2.109's createClient throws on
-    // Node 20 ("without native WebSocket support") for its realtime part, which
-    // rolegate never needs, and because it is a fraction of the bundle.
-    this.#client = new PostgrestClient(`${options.url.replace(/\/$/, '')}/rest/v1`, {
-      schema: 'rolegate',
-      headers: { apikey: options.serviceRoleKey, Authorization: `Bearer ${options.serviceRoleKey}` },
-      fetch: timedFetch,
+    // in supabase/config.toml); the client sends it as Content-Profile. No
+    // session is kept or refreshed: the service-role key is the only credential.
+    this.#client = createClient<any, 'rolegate'>(options.url.replace(/\/$/, ''), options.serviceRoleKey, {
+      db: { schema: 'rolegate' },
+      auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+      global: { fetch: timedFetch },
     });
   }
 
@@ -68,7 +64,7 @@ class SupabaseCaller implements FunctionCaller {
     if ((status === 401 || status === 403) && !error.code) {
       throw new StoreRequestError(`the Supabase API refused the service-role key: ${error.message}`, 'invalid_api_key', status);
     }
-    // postgrest-js reports network failures and timeouts as an error with no
+    // supabase-js reports network failures and timeouts as an error with no
     // PostgREST code and status 0; a 5xx is the API or database being down.
     if (status === 0 || status >= 500 || !error.code) {
       throw new StoreUnavailableError(`the Supabase API failed (status ${status})`, { cause: new Error(error.message) });
@@ -82,9 +78,8 @@ class SupabaseCaller implements FunctionCaller {
 }
 
 /**
- * A Store on Supabase: every change is one PostgREST `rpc` call (the
- * client supabase-js uses for `.rpc()`) to the same
- * SQL functions the other adapters run, with the service-role key.
+ * A Store on Supabase: every change is one supabase-js `.rpc()` call to the
+ * same SQL functions the other adapters run, with the service-role key.
  *
  * @example
  * const store = openSupabaseStore({ url: process.env.SUPABASE_URL!, serviceRoleKey: process.env.SUPABASE_SERVICE_ROLE_KEY! });

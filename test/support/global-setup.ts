@@ -15,6 +15,11 @@ declare module 'vitest' {
  * will be deployed. Each test file makes its own database in it.
  */
 export default async function setup(project: TestProject) {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  console.log(`rolegate tests: Node ${process.version}`);
+  if (major! < 22 || (major === 22 && minor! < 13)) {
+    throw new Error(`the tests need Node >= 22.13 and run on ${process.version}: run them with npm test after npm install (which brings Node 22 when the machine's own is older)`);
+  }
   const cluster = await startPostgresCluster();
   const client = new pg.Client({ connectionString: cluster.adminUrl });
   await client.connect();
