@@ -123,8 +123,12 @@ export function readCookies(header: string | undefined): Record<string, string> 
   }
 }
 
-/** The refresh token from either cookie variant. */
+/**
+ * The refresh token, read only under the name the current policy writes.
+ * Without COOKIE_DOMAIN a `__Secure-` cookie can only have been planted by a
+ * sibling subdomain (Domain=<parent>), so it is never honoured: it would sign
+ * the visitor into someone else's session.
+ */
 export function readRefreshToken(cookies: Record<string, string>, policy: Pick<CookiePolicy, 'domain'>): string | undefined {
-  const preferred = refreshCookie(policy).name;
-  return cookies[preferred] ?? cookies[REFRESH_COOKIE_HOST] ?? cookies[REFRESH_COOKIE_SECURE];
+  return cookies[refreshCookie(policy).name];
 }

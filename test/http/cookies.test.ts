@@ -112,9 +112,11 @@ describe('cookies for subdomain single sign-on (COOKIE_DOMAIN)', () => {
 });
 
 describe('reading cookies', () => {
-  it('reads the refresh token from either variant, preferring the configured one', () => {
+  it('reads the refresh token only under the name the current policy writes', () => {
     expect(readRefreshToken({ '__Host-rolegate_refresh': 'h' }, {})).toBe('h');
-    expect(readRefreshToken({ '__Secure-rolegate_refresh': 's' }, {})).toBe('s');
+    // Without COOKIE_DOMAIN a __Secure- refresh cookie can only be a sibling subdomain's plant.
+    expect(readRefreshToken({ '__Secure-rolegate_refresh': 's' }, {})).toBeUndefined();
+    expect(readRefreshToken({ '__Host-rolegate_refresh': 'h' }, { domain: 'example.com' })).toBeUndefined();
     expect(readRefreshToken({ '__Host-rolegate_refresh': 'h', '__Secure-rolegate_refresh': 's' }, { domain: 'example.com' })).toBe('s');
     expect(readRefreshToken({ '__Host-rolegate_refresh': 'h', '__Secure-rolegate_refresh': 's' }, {})).toBe('h');
     expect(readRefreshToken({}, {})).toBeUndefined();
