@@ -14,7 +14,6 @@ import type { Env } from '../../src/core/config.js';
 import type { EdgeHandler, EdgeGateOptions } from '../../src/edge/gate.js';
 import { buildEdgeGate } from '../../src/gates/edge-build.js';
 import { parseGateConfig, type GateConfigInput } from '../../src/gates/config.js';
-// @ts-expect-error: a plain ES module without types (build tooling)
 import { bundleEdgeRuntime } from '../../scripts/edge-bundle.mjs';
 
 export const SITE = 'https://site.example';
