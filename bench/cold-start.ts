@@ -149,7 +149,7 @@ export async function benchColdStart(): Promise<Row[]> {
   const minifiedKb: Record<string, number> = {};
   for (const [name, entry] of Object.entries(entries)) {
     shipped[name] = resolve(dir, `${name}.cjs`);
-    const options: BuildOptions = { entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', target: 'node20', external, logLevel: 'error' };
+    const options: BuildOptions = { entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', target: 'node22', external, logLevel: 'error' };
     await build({ ...options, outfile: shipped[name] });
     const minified = resolve(dir, `${name}.min.cjs`);
     await build({ ...options, outfile: minified, minify: true });
@@ -201,10 +201,10 @@ export async function benchColdStart(): Promise<Row[]> {
     + `V8 parses every byte of a script at load, so about ${ms(median('carrying whoami') - h)} and ${ms(median('carrying login') - h)} are the size of the code, and the other ${ms(median('whoami') - median('carrying whoami'))} and ${ms(median('login') - median('carrying login'))} its first run `
     + '(checking the environment, compiling each function on its first call, building the answer). '
     + `node:crypto, bcryptjs and the store drivers load on first use, so these answers do not pay for them; a signed-in visitor's first request does: ${ms(signedIn.median)}, of which loading node:crypto is about ${ms(crypto.median - h)}. `
-    + `Hello world plus one HMAC is itself ${(crypto.median / h).toFixed(1)}× hello world, so on Node 20 no first request that checks a token can be within 1.5× (WebCrypto's HMAC, measured apart, is no quicker to a first signature).`);
+    + `Hello world plus one HMAC is itself ${(crypto.median / h).toFixed(1)}× hello world, so on Node ${process.versions.node.split('.')[0]} no first request that checks a token can be within 1.5× (WebCrypto's HMAC, measured apart, is no quicker to a first signature).`);
   for (const store of Object.keys(STORES)) {
     const result = summarize(samples[`login+${store}`]!);
-    rows.push({ section: 'cold start', name: `login: load + first answer needing the ${store} store (refused → 503)`, unit: 'ms', result,
+    rows.push({ section: 'cold start', name: `login: load + first answer needing the ${store} store${store === 'supabase' ? ' (supabase-js)' : ' (pg)'} (refused → 503)`, unit: 'ms', result,
       baseline: { name: 'hello world', result: baseline }, ratio: result.median / baseline.median });
   }
   rmSync(dir, { recursive: true, force: true });

@@ -7,13 +7,14 @@ import { writeReport, type Row } from './report.js';
 import { benchVerify } from './verify.js';
 import { benchBcrypt } from './bcrypt.js';
 import { benchColdStart } from './cold-start.js';
+import { benchEdgeColdStart } from './edge-cold-start.js';
 import { benchLoginOverhead } from './login-overhead.js';
 import { benchRefreshLoad } from './refresh-load.js';
 import { benchBackfill } from './backfill.js';
 import { stopBenchDatabase } from './database.js';
 
 const sections: Record<string, () => Promise<Row[]>> = {
-  'cold-start': benchColdStart,
+  'cold-start': async () => [...(await benchColdStart()), ...(await benchEdgeColdStart())],
   verification: benchVerify,
   login: async () => [...(await benchBcrypt()), ...(await benchLoginOverhead())],
   'refresh-load': benchRefreshLoad,

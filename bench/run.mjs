@@ -10,7 +10,7 @@ import { join } from 'node:path';
 const dir = mkdtempSync(join(tmpdir(), 'rolegate-bench-'));
 try {
   const outfile = join(process.cwd(), 'bench', '.main.bundle.mjs');
-  await build({ entryPoints: ['bench/main.ts'], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'warning' });
+  await build({ entryPoints: ['bench/main.ts'], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node22', packages: 'external', logLevel: 'warning' });
   const result = spawnSync(process.execPath, ['--expose-gc', outfile, ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, ROLEGATE_BENCH_TMP: dir } });
   rmSync(outfile, { force: true });
   process.exitCode = result.status ?? 1;

@@ -21,7 +21,7 @@ await Promise.all(
         bundle: true,
         platform: 'node',
         format: 'esm',
-        target: 'node20',
+        target: 'node22',
         packages: 'external',
         sourcemap: 'linked',
         logLevel: 'warning',
