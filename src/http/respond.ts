@@ -4,6 +4,7 @@
  */
 import type { HandlerResponse } from '@netlify/functions';
 import { AuthError, publicMessage, type AuthErrorCode } from '../core/auth-errors.js';
+import { asciiLocation } from '../core/next-path.js';
 import { StoreLockedError, StoreUnavailableError } from '../store/errors.js';
 
 export const STATUS: Record<AuthErrorCode, number> = {
@@ -33,10 +34,15 @@ export function json(statusCode: number, body: unknown, cookies: string[] = [], 
   };
 }
 
+/**
+ * A 303 to `location`, a same-site path. Whatever it was built from, the
+ * header carries only ASCII (see asciiLocation): one character Node cannot
+ * write would turn the answer into a 500 and lose its cookies.
+ */
 export function redirect(location: string, cookies: string[] = [], extraHeaders: Record<string, string> = {}): HandlerResponse {
   return {
     statusCode: 303,
-    headers: { ...NO_STORE, Location: location, ...extraHeaders },
+    headers: { ...NO_STORE, Location: asciiLocation(location) ?? '/', ...extraHeaders },
     multiValueHeaders: cookies.length ? { 'Set-Cookie': cookies } : {},
     body: '',
   };

@@ -20,3 +20,20 @@ describe('redirect targets after sign-in', () => {
     for (const value of [undefined, null, 42, ['/x'], { path: '/x' }]) expect(isSafeNextPath(value)).toBe(false);
   });
 });
+
+describe('redirect targets as Location headers', () => {
+  it.each([
+    ['/\u3000x', '/%E3%80%80x'],
+    ['/ドキュメント?q=é#ç', `/${encodeURIComponent('ドキュメント')}?q=%C3%A9#%C3%A7`],
+    ['/caf\u00e9', '/caf%C3%A9'],
+    ['/already%E3%80%80encoded', '/already%E3%80%80encoded'],
+  ])('keeps the same-site path %j, percent-encoded to ASCII', (path, location) => {
+    expect(isSafeNextPath(path)).toBe(true);
+    expect(safeNextPath(path)).toBe(location);
+    expect(safeNextPath(safeNextPath(path))).toBe(location);
+  });
+
+  it.each(['/\ud800x', '/x\udfff', '/\u0000x'])('refuses %j, which no URL can carry', (path) => {
+    expect(safeNextPath(path)).toBe('/');
+  });
+});
