@@ -23,36 +23,47 @@ function validAccessClaims(deps: AuthDeps, cookies: Record<string, string>, boun
 }
 
 /**
+ * Ends every session of the user whose live session the cookies prove: the
+ * access token's `sid` first, else the session a refresh token still
+ * refreshes. The store checks the session is live in the same statement that
+ * ends them all, so a signed-out session's still-unexpired nf_jwt proves nothing.
+ */
+async function endEverywhere(deps: AuthDeps, cookies: Record<string, string>): Promise<{ userId: string; sessionId: string } | undefined> {
+  const claims = validAccessClaims(deps, cookies, true);
+  if (claims) {
+    const ended = await deps.store.revokeSessionsEverywhere({ sessionId: claims.sid, userId: claims.sub });
+    if (ended.status === 'revoked') return { userId: claims.sub, sessionId: claims.sid };
+  }
+  let refreshed: Awaited<ReturnType<typeof refresh>>;
+  try {
+    refreshed = await refresh(deps, cookies);
+  } catch (error) {
+    if (!(error instanceof AuthError)) throw error;
+    return undefined;
+  }
+  const ended = await deps.store.revokeSessionsEverywhere({ sessionId: refreshed.sessionId, userId: refreshed.user.id });
+  return ended.status === 'revoked' ? { userId: refreshed.user.id, sessionId: refreshed.sessionId } : undefined;
+}
+
+/**
  * Ends the current session (`local`) or every session of its user (`global`,
  * "sign out everywhere"). Locally, the session is found from the refresh
  * cookie, or failing that from a valid access token's `sid`; without any
  * session it does nothing: logging out is always allowed to succeed.
  *
  * Everywhere ends sessions the caller does not hold, so it takes a credential
- * that still works: a valid access token, or a refresh token that still
- * refreshes (checked by refreshing it, fingerprint and all). A used, revoked
- * or expired copy of a token would otherwise let whoever kept it sign its
- * owner out of every device, again after every sign-in; and answering "ok"
- * without ending anything would tell a worried user their other sessions are
- * gone. Without such a credential it throws `session_expired`: sign in again.
+ * that still works: a valid access token of a session that is still live, or
+ * a refresh token that still refreshes (checked by refreshing it, fingerprint
+ * and all). A used, revoked or expired copy of a token would otherwise let
+ * whoever kept it sign its owner out of every device, again after every
+ * sign-in; and answering "ok" without ending anything would tell a worried
+ * user their other sessions are gone. Without such a credential it throws `session_expired`: sign in again.
  */
 export async function logout(deps: AuthDeps, cookies: Record<string, string>, scope: LogoutScope, ip?: string): Promise<{ ended: boolean }> {
   const { config, store } = deps;
   if (scope === 'global') {
-    const claims = validAccessClaims(deps, cookies, true);
-    let proven = claims ? { userId: claims.sub, sessionId: claims.sid } : undefined;
-    if (!proven) {
-      try {
-        const refreshed = await refresh(deps, cookies);
-        proven = { userId: refreshed.user.id, sessionId: refreshed.sessionId };
-      } catch (error) {
-        if (!(error instanceof AuthError)) throw error;
-      }
-    }
+    const proven = await endEverywhere(deps, cookies);
     if (!proven) throw new AuthError('session_expired');
-    // One statement ends every session, this one included, and bumps token_version.
-    const ended = await store.revokeUserSessions(proven.userId, 'logout_everywhere');
-    if (ended.status === 'not_found') throw new AuthError('session_expired');
     await store.audit({ event: 'logout_everywhere', userId: proven.userId, sessionId: proven.sessionId, ip });
     return { ended: true };
   }

@@ -1,6 +1,6 @@
 import type {
   AuditEntry, CreateSessionResult, CreateUserResult, ImportResult, NewSession, NewUser,
-  RevokeSessionResult, RevokeUserSessionsResult, RotateRequest, RotateResult, Store,
+  RevokeSessionResult, RevokeSessionsEverywhereResult, RevokeUserSessionsResult, RotateRequest, RotateResult, Store,
   ThrottleQuery, ThrottleStatus, UpdateResult, User, UserWithPasswordHash,
   IdentityUpsertReport, MirroredIdentityUser,
 } from './store.js';
@@ -145,6 +145,14 @@ export class SqlStore implements Store {
     if (!isUuid(userId)) return { status: 'not_found' };
     const row = asRow(await this.db.call('revoke_user_sessions', { p_user_id: userId, p_reason: reason }), 'revoke_user_sessions');
     return row.status === 'revoked' ? { status: 'revoked', sessions: Number(row.sessions) } : { status: 'not_found' };
+  }
+
+  async revokeSessionsEverywhere(which: { sessionId: string; userId: string; reason?: string }): Promise<RevokeSessionsEverywhereResult> {
+    if (!isUuid(which.sessionId) || !isUuid(which.userId)) return { status: 'not_live' };
+    const row = asRow(await this.db.call('revoke_sessions_everywhere', {
+      p_session_id: which.sessionId, p_user_id: which.userId, p_reason: which.reason ?? 'logout_everywhere',
+    }), 'revoke_sessions_everywhere');
+    return row.status === 'revoked' ? { status: 'revoked', sessions: Number(row.sessions) } : { status: 'not_live' };
   }
 
   async createSession(session: NewSession): Promise<CreateSessionResult> {

@@ -76,6 +76,9 @@ export type RevokeSessionResult =
 
 export type RevokeUserSessionsResult = { status: 'revoked'; sessions: number } | { status: 'not_found' };
 
+/** `not_live`: the proving session was revoked, belongs to someone else, or its user was disabled or revoked since; nothing changed. */
+export type RevokeSessionsEverywhereResult = { status: 'revoked'; sessions: number } | { status: 'not_live' };
+
 export interface ThrottleKey {
   key: string;
   maxFailures: number;
@@ -125,6 +128,8 @@ export interface Store {
   setUserPassword(userId: string, passwordHash: string): Promise<{ status: 'updated' | 'not_found' }>;
   setUserDisabled(userId: string, disabled: boolean): Promise<UpdateResult>;
   revokeUserSessions(userId: string, reason?: string): Promise<RevokeUserSessionsResult>;
+  /** "Sign out everywhere": like revokeUserSessions, but only while `sessionId` (the caller's proof) is a live session of `userId`. */
+  revokeSessionsEverywhere(which: { sessionId: string; userId: string; reason?: string }): Promise<RevokeSessionsEverywhereResult>;
 
   createSession(session: NewSession): Promise<CreateSessionResult>;
   rotateRefreshToken(request: RotateRequest): Promise<RotateResult>;

@@ -213,6 +213,37 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         expect((await store.findUserById(user.id))?.tokenVersion).toBe(1);
       });
 
+      it('signs out everywhere only from a live session of that user, changing nothing otherwise', async () => {
+        const user = await newUser();
+        const other = await newUser();
+        const dead = await newSession(user.id);
+        await store.revokeSession({ sessionId: dead.sessionId });
+        const live = await newSession(user.id);
+        const foreign = await newSession(other.id);
+        // A revoked session, another user's session, a made-up id: refused, and every live session goes on.
+        expect(await store.revokeSessionsEverywhere({ sessionId: dead.sessionId, userId: user.id })).toEqual({ status: 'not_live' });
+        expect(await store.revokeSessionsEverywhere({ sessionId: foreign.sessionId, userId: user.id })).toEqual({ status: 'not_live' });
+        expect(await store.revokeSessionsEverywhere({ sessionId: randomUUID(), userId: user.id })).toEqual({ status: 'not_live' });
+        expect(await store.revokeSessionsEverywhere({ sessionId: 'nonsense', userId: user.id })).toEqual({ status: 'not_live' });
+        expect((await store.findUserById(user.id))?.tokenVersion).toBe(0);
+        const next = tokenHash();
+        expect((await rotate(live.first, next)).status).toBe('rotated');
+        // From the live one: every session of the user ends, the other user's goes on.
+        expect(await store.revokeSessionsEverywhere({ sessionId: live.sessionId, userId: user.id })).toEqual({ status: 'revoked', sessions: 1 });
+        expect((await rotate(next, tokenHash())).status).toBe('revoked');
+        expect((await rotate(foreign.first, tokenHash())).status).toBe('rotated');
+        // Ended everywhere already: that session proves nothing any more.
+        expect(await store.revokeSessionsEverywhere({ sessionId: live.sessionId, userId: user.id })).toEqual({ status: 'not_live' });
+        expect((await store.findUserById(user.id))?.tokenVersion).toBe(1);
+      });
+
+      it('does not sign out everywhere from a session that a revoke-sessions ended by token_version alone', async () => {
+        const user = await newUser();
+        const a = await newSession(user.id);
+        await target.query('update rolegate.users set token_version = token_version + 1 where id = $1', [user.id]);
+        expect(await store.revokeSessionsEverywhere({ sessionId: a.sessionId, userId: user.id })).toEqual({ status: 'not_live' });
+      });
+
       it('logs out one session by its refresh token, leaving the others', async () => {
         const user = await newUser();
         const a = await newSession(user.id);
