@@ -64,8 +64,11 @@ export const gateConfigSchema = z
     $schema: z.string().optional().describe('Path or URL of this JSON Schema, for editors.'),
     mode: z
       .enum(['redirects', 'edge'])
-      .default('redirects')
-      .describe('"redirects" compiles gates into role rules in _redirects (needs a plan where Netlify checks the site\'s own JWT secret). "edge" generates a Netlify Edge Function that checks the token itself and refreshes inline (every plan; one edge invocation per gated request).'),
+      // Edge by default: it verifies the token's signature itself (HS256 only), while Netlify's
+      // role matcher under `netlify dev` accepts an unsigned (`alg: none`) token (README,
+      // "Choosing a gate mode"; test/gates/truth-table.test.ts pins that finding).
+      .default('edge')
+      .describe('"edge" (the default) generates a Netlify Edge Function that verifies the token itself and refreshes inline (every plan; one edge invocation per gated request). "redirects" compiles gates into role rules in _redirects (needs a plan where Netlify checks the site\'s own JWT secret, and trusts Netlify\'s matcher to check the signature).'),
     gates: z.array(gateSchema).describe('Gated paths. The most specific gate wins, whatever the order here.'),
     loginPage: exactPath.default('/login').describe('Where visitors without a session are sent to log in.'),
     forbiddenPage: exactPath.default('/403').describe('Where logged-in visitors without the role are sent.'),

@@ -35,6 +35,8 @@ async function run(argv: string[]) {
 
 const config = {
   $schema: './rolegate.config.schema.json',
+  // Stated: these tests read the `_redirects` rules and explanations of redirects mode.
+  mode: 'redirects',
   gates: [
     { path: '/admin/*', roles: ['admin'], public: ['/admin/login.html'] },
     { path: '/members/*', roles: ['member', 'admin'] },
@@ -71,7 +73,7 @@ describe('rolegate gates build', () => {
   });
 
   it('reads --config and treats its folder as the site root', async () => {
-    await writeFile(join(site, 'other.json'), JSON.stringify({ gates: [{ path: '/x/*', roles: ['x'] }], publishDir: 'out' }));
+    await writeFile(join(site, 'other.json'), JSON.stringify({ mode: 'redirects', gates: [{ path: '/x/*', roles: ['x'] }], publishDir: 'out' }));
     const result = await run(['build', '--config', 'other.json']);
     expect(result.code).toBe(0);
     expect(await readFile(join(site, 'out', '_redirects'), 'utf8')).toContain('/x/* /x/:splat 200! Role=x');
@@ -165,7 +167,7 @@ describe('rolegate gates explain and schema', () => {
   });
 
   it('lists the other paths at which Netlify serves an exact gate\'s or exception\'s page, and checks them as that gate', async () => {
-    await writeConfig({ gates: [...config.gates, { path: '/reports/annual.html', roles: ['finance'] }, { path: '/handbook', roles: ['staff'] }] });
+    await writeConfig({ mode: 'redirects', gates: [...config.gates, { path: '/reports/annual.html', roles: ['finance'] }, { path: '/handbook', roles: ['staff'] }] });
     const explained = (await run(['explain'])).stdout;
     expect(explained.split('\n').slice(0, 6)).toEqual([
       '#  path                  roles (any of)  public exceptions',

@@ -56,7 +56,7 @@ describe('npm start', () => {
       const lines = await buildLocalGates(root);
       expect(lines.join('\n')).toMatch(/mode "edge": locally the gates run as _redirects role rules/);
       expect(readFileSync(join(root, 'public', '_redirects'), 'utf8')).toMatch(/^\/admin\/\*\s+\/admin\/:splat\s+200!\s+Role=admin$/m);
-      writeFileSync(join(root, 'rolegate.config.json'), JSON.stringify({ gates: [{ path: '/admin/*', roles: ['admin'] }] }));
+      writeFileSync(join(root, 'rolegate.config.json'), JSON.stringify({ mode: 'redirects', gates: [{ path: '/admin/*', roles: ['admin'] }] }));
       expect(await buildLocalGates(root)).toEqual([]);
     } finally {
       rmSync(root, { recursive: true, force: true });

@@ -23,7 +23,8 @@ const starter: GateConfigInput = {
   ],
 };
 
-const build = (input: GateConfigInput = starter) => buildRedirects({ siteRoot: site, config: parseGateConfig(input) });
+// These are the `_redirects` rules of redirects mode, stated here (edge mode is the default).
+const build = (input: GateConfigInput = starter) => buildRedirects({ siteRoot: site, config: parseGateConfig({ mode: 'redirects', ...input }) });
 const output = (dir = 'public') => readFile(join(site, dir, '_redirects'), 'utf8');
 const handWritten = (text: string) => writeFile(join(site, '_redirects'), text);
 

@@ -125,6 +125,7 @@ describe('compileGates', () => {
   it('uses the configured function and friendly paths', () => {
     const custom = compileGates(
       parseGateConfig({
+        mode: 'redirects',
         gates: [{ path: '/docs/*', roles: ['team'] }],
         functions: { refresh: '/api/refresh' },
         friendlyPaths: { login: '/signin' },
@@ -137,7 +138,7 @@ describe('compileGates', () => {
 
   it('gates the whole site with /* when the login page, forbidden page and functions are opened', async () => {
     const whole = compileGates(
-      parseGateConfig({ gates: [{ path: '/*', roles: ['team'], public: ['/login', '/403', '/assets/*'] }] }),
+      parseGateConfig({ mode: 'redirects', gates: [{ path: '/*', roles: ['team'], public: ['/login', '/403', '/assets/*'] }] }),
     );
     expect(whole.rules).toContain('/* /:splat 200! Role=team');
     expect(whole.rules).toContain('/* /.netlify/functions/refresh/:splat 302!');

@@ -78,9 +78,9 @@ describe('rolegate.config.json errors name the entry and the reason', () => {
     ]);
   });
 
-  it('fills the documented defaults', () => {
+  it('fills the documented defaults: edge mode, which verifies tokens itself', () => {
     expect(parseGateConfig({ gates: [] })).toEqual({
-      mode: 'redirects',
+      mode: 'edge',
       gates: [],
       loginPage: '/login',
       forbiddenPage: '/403',
@@ -102,6 +102,12 @@ describe('the starter config and the JSON Schema shipped for editors', () => {
     ]);
     expect(compiled.warnings).toEqual([]);
     expect((starter as { $schema: string }).$schema).toBe('./rolegate.config.schema.json');
+  });
+
+  it('the starter states redirects mode, so npm start (netlify dev, no edge functions) enforces its gates', async () => {
+    const starter = (await readRepoJson('rolegate.config.json')) as { mode?: string };
+    expect(starter.mode).toBe('redirects');
+    expect(loadGateConfig(JSON.stringify(starter)).compiled.rules.some((rule) => rule.includes(' 200! Role='))).toBe(true);
   });
 
   it('rolegate.config.schema.json is exactly what the zod schema generates (regenerate: rolegate gates schema)', async () => {

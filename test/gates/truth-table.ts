@@ -24,6 +24,9 @@ export interface GateTruthCase {
 
 /** The gates the table is written against (nested gate listed after its parent on purpose). */
 export const truthTableConfig: GateConfigInput = {
+  // Stated, not defaulted: the truth table is run through the `_redirects` rules here, and
+  // through the edge gate by edge-truth-table.test.ts (which sets mode "edge" itself).
+  mode: 'redirects',
   gates: [
     { path: '/admin/*', roles: ['admin'], public: ['/admin/login.html', '/admin/assets/*'] },
     { path: '/members/*', roles: ['member', 'admin'] },
