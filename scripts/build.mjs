@@ -1,5 +1,6 @@
 // Bundles the command-line entry points into dist/ so they run on plain Node
-// without a TypeScript loader: the `rolegate` CLI and the `npm start` script.
+// without a TypeScript loader: the package's entry (`import … from 'rolegate'`), the
+// `rolegate` CLI and the `npm start` script.
 // Dependencies stay external (they are installed anyway). Netlify bundles the
 // functions itself (netlify.toml: node_bundler = "esbuild").
 //
@@ -10,7 +11,7 @@ import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
 import { bundleEdgeRuntime } from './edge-bundle.mjs';
 
-const entries = { cli: 'src/cli/main.ts', dev: 'src/dev/start.ts', 'gate-table': 'src/auth/gate-table-file.ts' };
+const entries = { index: 'src/index.ts', cli: 'src/cli/main.ts', dev: 'src/dev/start.ts', 'gate-table': 'src/auth/gate-table-file.ts' };
 await Promise.all(
   Object.entries(entries)
     .filter(([, file]) => existsSync(file))

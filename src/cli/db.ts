@@ -2,9 +2,11 @@ import { parseArgs } from 'node:util';
 import { openStore } from '../store/open-store.js';
 import { UsageError, type CliIo } from './io.js';
 import { cliDatabaseConfig } from './store-session.js';
+import { copyMigrationsCommand } from './copy-migrations.js';
 
 export const DB_USAGE = `usage:
-  rolegate db migrate        apply the SQL migrations to the database the environment names`;
+  rolegate db migrate                  apply the SQL migrations to the database the environment names
+  rolegate db copy-migrations [--to D] copy rolegate's migrations into supabase/migrations (or D) for supabase db push`;
 
 async function migrateCommand(argv: string[], io: CliIo): Promise<number> {
   parseArgs({ args: argv, options: {}, strict: true, allowPositionals: false });
@@ -37,13 +39,14 @@ export async function dbCommand(argv: string[], io: CliIo): Promise<number> {
   const [subcommand, ...rest] = argv;
   switch (subcommand) {
     case 'migrate': return migrateCommand(rest, io);
+    case 'copy-migrations': return copyMigrationsCommand(rest, io);
     case 'help':
     case '--help':
     case '-h':
       io.stdout.write(`${DB_USAGE}\n`);
       return 0;
     case undefined:
-      throw new UsageError('db needs a command (migrate)');
+      throw new UsageError('db needs a command (migrate, copy-migrations)');
     default:
       throw new UsageError(`unknown db command ${JSON.stringify(subcommand)}`);
   }

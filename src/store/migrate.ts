@@ -19,23 +19,36 @@ export interface Migration {
 // PostgreSQL queue on this advisory lock instead of racing.
 const MIGRATION_LOCK_ID = 7_261_122_001;
 
+/** The migrations folders a build of this package can sit beside: dist/ in the package, src/store/ in a checkout. */
+function packageCandidates(): string[] {
+  // Undefined when a bundler turned this module into CommonJS (netlify dev
+  // does for functions); the working directory then has to do.
+  const moduleUrl: unknown = import.meta.url;
+  if (typeof moduleUrl !== 'string') return [];
+  const here = dirname(fileURLToPath(moduleUrl));
+  return [resolve(here, '../../supabase/migrations'), resolve(here, '../supabase/migrations')];
+}
+
 /**
  * Finds supabase/migrations: next to the working directory first (a site
  * using rolegate, or `netlify dev`), then next to this package.
  */
 export function migrationsDirectory(): string {
-  // Undefined when a bundler turned this module into CommonJS (netlify dev
-  // does for functions); the working directory then has to do.
-  const moduleUrl: unknown = import.meta.url;
-  const here = typeof moduleUrl === 'string' ? dirname(fileURLToPath(moduleUrl)) : undefined;
   const candidates = [
     process.env.ROLEGATE_MIGRATIONS_DIR,
     resolve(process.cwd(), 'supabase/migrations'),
-    here && resolve(here, '../../supabase/migrations'),
-    here && resolve(here, '../supabase/migrations'),
+    ...packageCandidates(),
   ].filter((p): p is string => Boolean(p));
   const found = candidates.find((dir) => existsSync(dir));
   if (!found) throw new Error(`cannot find supabase/migrations (looked in ${candidates.join(', ')})`);
+  return found;
+}
+
+/** The migrations shipped inside the installed rolegate package itself, never a site's own. */
+export function packageMigrationsDirectory(): string {
+  const candidates = packageCandidates();
+  const found = candidates.find((dir) => existsSync(dir));
+  if (!found) throw new Error(`cannot find rolegate's own supabase/migrations (looked in ${candidates.join(', ') || 'nowhere: this build has no module URL'})`);
   return found;
 }
 
