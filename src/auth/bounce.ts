@@ -13,6 +13,7 @@ export interface BounceRequest {
   /** `?next=` when the bounce is called the old way, e.g. from a link. */
   nextParameter?: string;
   cookies: Record<string, string>;
+  userAgent?: string;
 }
 
 function decodedPath(path: string): string {
@@ -50,7 +51,7 @@ export function loginLocation(gates: Pick<AuthDeps['gates'], 'loginPage'>, next:
 export async function bounce(deps: AuthDeps, request: BounceRequest): Promise<{ location: string; cookies: string[] }> {
   const next = bounceNext(deps, request);
   try {
-    const refreshed = await refresh(deps, request.cookies);
+    const refreshed = await refresh(deps, request.cookies, { userAgent: request.userAgent });
     const required = requiredRolesFor(deps.gates, decodedPath(next));
     if (required && !required.some((role) => refreshed.user.roles.includes(role))) {
       return { location: deps.gates.forbiddenPage, cookies: refreshed.cookies };

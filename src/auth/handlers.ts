@@ -72,11 +72,12 @@ export function refreshHandler(getDeps: GetDeps): Handler {
           rawQuery: event.rawQuery ?? '',
           nextParameter: event.queryStringParameters?.next ?? undefined,
           cookies,
+          userAgent: header(event, 'user-agent'),
         });
         return redirect(location, setCookies);
       }
       requireSameOrigin(event, deps.config.allowedOrigins);
-      const result = await refresh(deps, cookies);
+      const result = await refresh(deps, cookies, { userAgent: header(event, 'user-agent') });
       const user = { id: result.user.id, email: result.user.email, roles: result.user.roles };
       return json(200, { user, expires_at: result.expiresAt }, result.cookies);
     } catch (error) {

@@ -3,6 +3,7 @@ import { looksLikeRefreshToken, refreshTokenHash, successorRefreshToken } from '
 import { verifyAccessTokenSync } from '../core/access-token-node.js';
 import { verificationSecrets } from '../core/config.js';
 import { fingerprintHash } from '../core/fingerprint.js';
+import { nodeCrypto } from '../core/node-crypto.js';
 import { ACCESS_COOKIE, fingerprintCookieName, readRefreshToken } from '../http/cookies.js';
 import type { User } from '../store/store.js';
 import type { AuthDeps } from './deps.js';
@@ -16,14 +17,31 @@ export interface RefreshResult {
   cookies: string[];
 }
 
+/** What the refreshing request says about who sends it; the handlers pass its User-Agent. */
+export interface RefreshClient {
+  userAgent?: string;
+}
+
+/**
+ * Who presents a refresh token, for the grace interval's same-client rule:
+ * the fingerprint cookie when TOKEN_FINGERPRINT is on (a secret of this
+ * browser), otherwise the User-Agent (tabs of one browser share it). Hashed,
+ * so the token table holds neither. Undefined when the caller cannot tell.
+ */
+function clientKey(fingerprint: string | undefined, client: RefreshClient | undefined): string | undefined {
+  const identity = fingerprint !== undefined ? `fingerprint\n${fingerprint}` : client ? `user-agent\n${client.userAgent ?? ''}` : undefined;
+  return identity === undefined ? undefined : nodeCrypto().createHash('sha256').update(`rolegate grace client v1\n${identity}`).digest('hex');
+}
+
 /**
  * Rotates the refresh token from the cookies and issues a new access token,
  * re-reading the user so that role changes, disabling and revoke-sessions
  * take effect now. Throws `session_expired` when there is no usable session
  * and `refresh_token_reused` when an already-rotated token came back after
- * the grace interval (the store has then already revoked the session).
+ * the grace interval, or within it from another client or after its
+ * successor was rotated too (the store has then already revoked the session).
  */
-export async function refresh(deps: AuthDeps, cookies: Record<string, string>): Promise<RefreshResult> {
+export async function refresh(deps: AuthDeps, cookies: Record<string, string>, client?: RefreshClient): Promise<RefreshResult> {
   const { config } = deps;
   const token = readRefreshToken(cookies, { domain: config.cookieDomain });
   if (!token || !looksLikeRefreshToken(token)) throw new AuthError('session_expired');
@@ -34,6 +52,7 @@ export async function refresh(deps: AuthDeps, cookies: Record<string, string>): 
     successorHash: refreshTokenHash(successor),
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
     graceSeconds: config.refreshGraceSeconds,
+    client: clientKey(fingerprint, client),
   });
   switch (result.status) {
     case 'rotated': {

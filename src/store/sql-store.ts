@@ -174,6 +174,7 @@ export class SqlStore implements Store {
       p_successor_hash: request.successorHash,
       p_refresh_ttl_seconds: request.refreshTtlSeconds,
       p_grace_seconds: request.graceSeconds,
+      p_client: request.client ?? null,
     }), 'rotate_refresh_token');
     const sessionId = String(row.session_id);
     switch (row.status) {

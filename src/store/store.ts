@@ -60,6 +60,13 @@ export interface RotateRequest {
   successorHash: string;
   refreshTtlSeconds: number;
   graceSeconds: number;
+  /**
+   * Who presents the token (a hash; see clientKey in src/auth/refresh.ts). A
+   * rotated token is answered again within the grace interval only for the
+   * client that rotated it, and only while its successor is unused; otherwise
+   * it is reuse. Absent: the caller cannot tell, and only the second rule holds.
+   */
+  client?: string;
 }
 
 export type RotateResult =

@@ -95,6 +95,65 @@ describe.each(stores)('refresh-token rotation on %s', (_name, open) => {
     expect(new Set(answers.map((r) => cookieValues(r)[REFRESH])).size).toBe(1);
   });
 
+  const refreshAs = (userAgent: string, token: string, extra: Record<string, string> = {}) =>
+    graceful.refresh(event({ path: '/.netlify/functions/refresh', cookies: { [REFRESH]: token, ...extra }, headers: { 'user-agent': userAgent } }));
+  const BROWSER = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0';
+
+  it('a kept copy of a rotated token cannot walk the chain within the grace interval: reuse ends the session', async () => {
+    const user = await makeUser(store);
+    const r0 = await signIn(user);
+    // The owner refreshes twice within the grace interval: R0 → R1 → R2.
+    const r1 = cookieValues(await refreshAs(BROWSER, r0))[REFRESH]!;
+    const r2 = cookieValues(await refreshAs(BROWSER, r1))[REFRESH]!;
+    // R0 comes back, even from the same kind of browser: its successor was rotated already.
+    const walk = await refreshAs(BROWSER, r0);
+    expect(walk.statusCode).toBe(401);
+    expect(body(walk).error.code).toBe('refresh_token_reused');
+    expect(cookieValues(walk).nf_jwt).toBe('');
+    // The live token is dead too: the session ended.
+    expect(body(await refreshAs(BROWSER, r2)).error.code).toBe('session_expired');
+    expect(body(await refreshAs(BROWSER, r1)).error.code).toBe('session_expired');
+  });
+
+  it('within the grace interval only the client that rotated the token gets its successor; another is reuse', async () => {
+    const user = await makeUser(store);
+    const r0 = await signIn(user);
+    const owner = await refreshAs(BROWSER, r0);
+    const r1 = cookieValues(owner)[REFRESH]!;
+    const thief = await refreshAs('curl/8.11.0', r0);
+    expect(thief.statusCode).toBe(401);
+    expect(body(thief).error.code).toBe('refresh_token_reused');
+    expect(body(await refreshAs(BROWSER, r1)).error.code).toBe('session_expired');
+  });
+
+  it('two tabs of one browser refreshing with the same token at once both go on, and the session with them', async () => {
+    const user = await makeUser(store);
+    const r0 = await signIn(user);
+    const [a, b] = await Promise.all([refreshAs(BROWSER, r0), refreshAs(BROWSER, r0)]);
+    const late = await refreshAs(BROWSER, r0);
+    expect([a, b, late].map((r) => r.statusCode)).toEqual([200, 200, 200]);
+    const r1 = cookieValues(a)[REFRESH]!;
+    expect(new Set([a, b, late].map((r) => cookieValues(r)[REFRESH]))).toEqual(new Set([r1]));
+    expect((await refreshAs(BROWSER, r1)).statusCode).toBe(200);
+  });
+
+  it('with fingerprints on, the same client is the browser holding the fingerprint cookie', async () => {
+    const deps = makeDeps(store, { TOKEN_FINGERPRINT: 'on' });
+    const login = loginHandler(async () => deps);
+    const refresh = refreshHandler(async () => deps);
+    const user = await makeUser(store);
+    const signedIn = cookieValues(await login(event({ json: { email: user.email, password: PASSWORD } })));
+    const fp = '__Host-rolegate_fp';
+    const post = (cookies: Record<string, string>, userAgent = BROWSER) =>
+      refresh(event({ path: '/.netlify/functions/refresh', cookies, headers: { 'user-agent': userAgent } }));
+    const mine = { [REFRESH]: signedIn[REFRESH]!, [fp]: signedIn[fp]! };
+    const [a, b] = await Promise.all([post(mine), post(mine, 'another user agent, same browser cookies')]);
+    expect([a.statusCode, b.statusCode]).toEqual([200, 200]);
+    // A copy of the refresh cookie with a fingerprint cookie of its own is another client.
+    const other = await post({ [REFRESH]: signedIn[REFRESH]!, [fp]: Buffer.alloc(32, 9).toString('base64url') });
+    expect(body(other).error.code).toBe('refresh_token_reused');
+  });
+
   it('with no grace interval, a token presented twice ends the session for everyone holding it', async () => {
     const user = await makeUser(store);
     const token = await signIn(user);

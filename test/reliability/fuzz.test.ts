@@ -307,7 +307,8 @@ describe('fuzzing every function handler', () => {
       expect(tokens.added).toHaveLength(1);
       expect(tokens.removed).toHaveLength(0);
       expect(tokens.changed).toHaveLength(1);
-      expect(tokens.changed[0]!.columns).toEqual(['used_at']);
+      // used_at, and the hash of the client it was rotated for (the grace interval's same-client rule).
+      expect(tokens.changed[0]!.columns.sort()).toEqual(['rotated_for', 'used_at']);
       expect(tokens.added[0]).toMatchObject({ token_hash: sha256(issued), parent_id: tokens.changed[0]!.before.id, session_id: tokens.changed[0]!.before.session_id });
       for (const c of changes.sessions?.changed ?? []) expect(c.columns).toEqual(['last_seen_at']);
       expect((changes.sessions?.added.length ?? 0) + (changes.sessions?.removed.length ?? 0)).toBe(0);
@@ -326,7 +327,7 @@ describe('fuzzing every function handler', () => {
           expect(d.added.length, table).toBe(0);
         }
         const allowed = table === 'sessions' ? ['revoked_at', 'revoked_reason', ...(global ? ['last_seen_at'] : [])]
-          : table === 'refresh_tokens' ? ['revoked_at', ...(global ? ['used_at'] : [])]
+          : table === 'refresh_tokens' ? ['revoked_at', ...(global ? ['used_at', 'rotated_for'] : [])]
             : table === 'users' && global ? ['token_version', 'updated_at'] : [];
         for (const c of d.changed) for (const column of c.columns) expect(allowed, `${table}.${column}`).toContain(column);
       }

@@ -155,6 +155,33 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         expect(children[0]?.n).toBe(1);
       });
 
+      it('within the grace interval, answers only the client that rotated the token; another client is reuse', async () => {
+        const user = await newUser();
+        const { sessionId, first } = await newSession(user.id);
+        const second = tokenHash();
+        const as = (client: string | undefined) =>
+          store.rotateRefreshToken({ tokenHash: first, successorHash: second, refreshTtlSeconds: 3600, graceSeconds: 10, client });
+        expect((await as('client-a')).status).toBe('rotated');
+        expect((await as('client-a')).status).toBe('rotated');
+        // A caller that cannot tell who it serves is answered by the successor rule alone.
+        expect((await as(undefined)).status).toBe('rotated');
+        expect(await as('client-b')).toMatchObject({ status: 'reused', sessionId, userId: user.id });
+        expect((await rotate(second, tokenHash())).status).toBe('revoked');
+      });
+
+      it('within the grace interval, a token whose successor was rotated too is reuse: no walking the chain', async () => {
+        const user = await newUser();
+        const { sessionId, first } = await newSession(user.id);
+        const second = tokenHash();
+        const third = tokenHash();
+        expect((await rotate(first, second)).status).toBe('rotated');
+        expect((await rotate(second, third)).status).toBe('rotated');
+        expect(await rotate(first, second)).toMatchObject({ status: 'reused', sessionId });
+        expect((await rotate(third, tokenHash())).status).toBe('revoked');
+        const audit = await target.query(`select detail from rolegate.audit_log where event = 'refresh_token_reused' and session_id = $1`, [sessionId]);
+        expect(audit).toEqual([{ detail: expect.objectContaining({ within_grace: true }) }]);
+      });
+
       it('treats a rotated token presented after the grace interval as theft and ends the session', async () => {
         const user = await newUser();
         const { sessionId, first } = await newSession(user.id);
