@@ -1,4 +1,5 @@
 import type { AuthConfig } from '../core/config.js';
+import type { PasswordHasher } from '../core/password.js';
 import type { GateTable } from '../gates/table.js';
 import type { CookiePolicy } from '../http/cookies.js';
 import type { Store } from '../store/store.js';
@@ -11,6 +12,8 @@ export interface AuthDeps {
   gates: GateTable;
   /** Seconds since the epoch. */
   now: () => number;
+  /** bcrypt; bcryptjs when absent. Tests pass one that counts the work. */
+  passwords?: PasswordHasher;
 }
 
 /** How this site's cookies are set and deleted: COOKIE_DOMAIN, lifetimes, and the friendly auth paths from the gate table. */

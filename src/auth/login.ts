@@ -1,6 +1,6 @@
 import { AuthError } from '../core/auth-errors.js';
 import { normalizeEmail } from '../core/email.js';
-import { dummyPasswordHash, verifyPassword } from '../core/password.js';
+import { bcryptHasher, needsRehash, verifyPasswordEvenly } from '../core/password.js';
 import { newRefreshToken, refreshTokenHash } from '../core/refresh-token.js';
 import type { ThrottleKey } from '../store/store.js';
 import type { AuthDeps } from './deps.js';
@@ -35,8 +35,9 @@ function throttleKeys(deps: AuthDeps, email: string, ip: string): ThrottleKey[] 
 /**
  * Checks a password and starts a session. Unknown email, wrong password,
  * disabled account and password-less account all end in the same
- * `invalid_credentials`, after the same bcrypt work (a dummy hash stands in
- * for a missing one). A throttled account or address gets `throttled` even
+ * `invalid_credentials`, after the same bcrypt work (verifyPasswordEvenly:
+ * 2^BCRYPT_COST rounds, for a hash of a lower cost too). A hash of another
+ * cost is replaced by one at BCRYPT_COST once its password is known. A throttled account or address gets `throttled` even
  * with the right password.
  *
  * @example
@@ -45,7 +46,7 @@ function throttleKeys(deps: AuthDeps, email: string, ip: string): ThrottleKey[] 
 export async function login(deps: AuthDeps, request: LoginRequest): Promise<LoginResult> {
   const rawEmail = field(request.fields, 'email', 320);
   // Long enough for any passphrase; bcrypt itself only reads 72 bytes and
-  // verifyPassword refuses longer ones outright.
+  // verifyPasswordEvenly refuses longer ones outright.
   const password = field(request.fields, 'password', 1024);
   // PostgreSQL text cannot hold U+0000, so the lookup of such an email failed
   // with a 500; no stored address contains one, so it is a malformed request.
@@ -60,8 +61,9 @@ export async function login(deps: AuthDeps, request: LoginRequest): Promise<Logi
   if (throttle.throttled) throw new AuthError('throttled', { retryAfterSeconds: throttle.retryAfterSeconds });
 
   const user = await deps.store.findUserForLogin(email);
-  const hash = user?.passwordHash ?? (await dummyPasswordHash(deps.config.bcryptCost));
-  const passwordMatches = await verifyPassword(password, hash);
+  const hasher = deps.passwords ?? bcryptHasher;
+  const workCost = deps.config.bcryptCost;
+  const passwordMatches = await verifyPasswordEvenly({ password, hash: user?.passwordHash ?? null, workCost, hasher });
   if (!user || !user.passwordHash || user.disabledAt || !passwordMatches) {
     // Parallel requests all pass the check above before any failure is
     // counted. The count itself is atomic, so ask it with each limit one
@@ -89,6 +91,7 @@ export async function login(deps: AuthDeps, request: LoginRequest): Promise<Logi
   });
   // Disabled between the lookup and now: the same answer as a wrong password.
   if (session.status !== 'created') throw new AuthError('invalid_credentials');
+  if (needsRehash(user.passwordHash, workCost)) await rehash(deps, user.id, user.passwordHash, password);
   const signedIn = await withIdentityRoles(deps, session.user);
   const issued = await issueSession(deps, signedIn, session.sessionId, refreshToken);
   return {
@@ -96,4 +99,18 @@ export async function login(deps: AuthDeps, request: LoginRequest): Promise<Logi
     expiresAt: issued.expiresAt,
     cookies: issued.cookies,
   };
+}
+
+/**
+ * Replaces a hash of another cost after a successful login. The session is
+ * already made, so a failure here is logged and the login goes on; the next
+ * login tries again.
+ */
+async function rehash(deps: AuthDeps, userId: string, from: string, password: string): Promise<void> {
+  try {
+    const to = await (deps.passwords ?? bcryptHasher).hash(password, deps.config.bcryptCost);
+    await deps.store.upgradePasswordHash({ userId, from, to });
+  } catch (error) {
+    console.error(`rolegate: password rehash failed: ${error instanceof Error ? error.name : typeof error}`);
+  }
 }

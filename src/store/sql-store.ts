@@ -136,6 +136,12 @@ export class SqlStore implements Store {
     return { status: row.status === 'updated' ? 'updated' : 'not_found' };
   }
 
+  async upgradePasswordHash(which: { userId: string; from: string; to: string }): Promise<{ status: 'updated' | 'unchanged' }> {
+    if (!isUuid(which.userId)) return { status: 'unchanged' };
+    const row = asRow(await this.db.call('upgrade_password_hash', { p_user_id: which.userId, p_old_hash: which.from, p_new_hash: which.to }), 'upgrade_password_hash');
+    return { status: row.status === 'updated' ? 'updated' : 'unchanged' };
+  }
+
   async setUserDisabled(userId: string, disabled: boolean): Promise<UpdateResult> {
     if (!isUuid(userId)) return { status: 'not_found' };
     return this.update('set_user_disabled', { p_user_id: userId, p_disabled: disabled });

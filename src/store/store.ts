@@ -133,6 +133,8 @@ export interface Store {
   importUsers(users: NewUser[]): Promise<ImportResult>;
   setUserRoles(userId: string, roles: string[]): Promise<UpdateResult>;
   setUserPassword(userId: string, passwordHash: string): Promise<{ status: 'updated' | 'not_found' }>;
+  /** Replaces the hash only while it is still `from` (a rehash at login, not a password change). */
+  upgradePasswordHash(which: { userId: string; from: string; to: string }): Promise<{ status: 'updated' | 'unchanged' }>;
   setUserDisabled(userId: string, disabled: boolean): Promise<UpdateResult>;
   revokeUserSessions(userId: string, reason?: string): Promise<RevokeUserSessionsResult>;
   /** "Sign out everywhere": like revokeUserSessions, but only while `sessionId` (the caller's proof) is a live session of `userId`. */

@@ -122,6 +122,22 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         expect((await store.findUserById(id))?.email).toBe(email);
       });
 
+      it('replaces a password hash at login only while it is still the one checked', async () => {
+        const user = await newUser();
+        const upgraded = `$2b$11$${'U'.repeat(53)}`;
+        expect(await store.upgradePasswordHash({ userId: user.id, from: FAKE_HASH, to: upgraded })).toEqual({ status: 'updated' });
+        expect((await store.findUserForLogin(user.email))?.passwordHash).toBe(upgraded);
+        // Changed meanwhile (a password reset): left alone.
+        expect(await store.upgradePasswordHash({ userId: user.id, from: FAKE_HASH, to: `$2b$11$${'V'.repeat(53)}` })).toEqual({ status: 'unchanged' });
+        expect((await store.findUserForLogin(user.email))?.passwordHash).toBe(upgraded);
+        expect(await store.upgradePasswordHash({ userId: randomUUID(), from: FAKE_HASH, to: upgraded })).toEqual({ status: 'unchanged' });
+        expect(await store.upgradePasswordHash({ userId: 'nonsense', from: FAKE_HASH, to: upgraded })).toEqual({ status: 'unchanged' });
+        // Not a password change: updated_at stays, the audit log says what happened.
+        expect((await store.findUserById(user.id))?.updatedAt).toBe(user.updatedAt);
+        const audit = await target.query(`select detail from rolegate.audit_log where event = 'password_rehashed' and user_id = $1`, [user.id]);
+        expect(audit).toEqual([{ detail: { cost: 11 } }]);
+      });
+
       it('changes roles and reports an unknown user as not_found', async () => {
         const user = await newUser(['member']);
         const updated = await store.setUserRoles(user.id, ['admin']);
