@@ -62,6 +62,16 @@ function gatePath(pathname: string): string | null {
   return UNRESOLVED_PATH.test(decoded) ? null : decoded;
 }
 
+/**
+ * The path the static file server resolves for a decoded path it accepts: runs of `/` count as
+ * one (measured under `netlify dev`: `//admin/`, `/admin//index.html` and `/.//admin/` all serve
+ * `admin/index.html`), so the gate decides on that path, not on the spelling. A browser sends
+ * `//admin/` when a link says `https://site//admin/`, so this is gated rather than refused.
+ */
+function servedPath(decodedPath: string): string {
+  return decodedPath.replace(/\/{2,}/g, '/');
+}
+
 /** The answer to a path no browser sends: 400, never cached (the same path may be fixed later). */
 function badPath(): Response {
   return new Response('Bad Request: malformed path\n', { status: 400, headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' } });
@@ -157,8 +167,9 @@ export function createEdgeGate(options: EdgeGateOptions): EdgeHandler {
   let runtime: EdgeRuntime | undefined;
   return async (request, context) => {
     const url = new URL(request.url);
-    const path = gatePath(url.pathname);
-    if (path === null) return badPath();
+    const sentPath = gatePath(url.pathname);
+    if (sentPath === null) return badPath();
+    const path = servedPath(sentPath);
     const rule = matchingRule(table, path);
     if (!rule || rule.access !== 'roles') return context.next();
 

@@ -202,35 +202,78 @@ function checkGates(config: GateConfig, gates: OrderedGate[], table: GateTable):
   return { errors, warnings };
 }
 
-function gateRules(config: GateConfig, gate: OrderedGate): string[] {
-  const servedAt = gate.aliases.length ? ` (the same page at ${gate.aliases.join(' ')})` : '';
-  const lines = [`# gate ${gate.path}: roles ${gate.roles.join(', ')}${servedAt}`];
-  for (const exception of exceptionsOf(gate)) {
-    const pattern = parsePathPattern(exception.path);
-    const to = pattern.kind === 'splat' ? `${pattern.prefix}/:splat` : exception.path;
-    lines.push(`${exception.path} ${to} 200`);
-    for (const alias of exception.aliases) lines.push(`${alias} ${alias} 200`);
-  }
+/**
+ * The `_redirects` lines of one table rule, written for `from`: its own path, or one of its host
+ * forms (`hostFormsOf`). The target is always the rule's own path, so both forms lead to the page
+ * and the bounce of the same path.
+ */
+function tableRuleLines(config: GateConfig, rule: GateTableRule, from: string): string[] {
+  const pattern = parsePathPattern(rule.from);
   // The target is always written out. `/admin/* 200! Role=admin` is shorthand for
   // `/admin/* /admin/:splat 200! …` (@netlify/redirect-parser's addForwardRule), but the
   // shorthand exists only for splats: for an exact path Netlify's parser reports 'Missing "to"
   // field' and netlify-redirector's plain parser silently drops the rule, so the gate would
   // bounce everyone (measured; test/gates/truth-table.test.ts, exact gate cases).
-  // `Role=` exactly so, comma-separated without spaces (PLATFORM-NOTES.md).
-  const self = gate.pattern.kind === 'splat' ? `${gate.pattern.prefix}/:splat` : gate.pattern.path;
-  lines.push(`${gate.path} ${self} 200! Role=${gate.roles.join(',')}`);
-  // Forced: an unforced fallback lets anonymous visitors through to an existing static file.
-  // The original path rides in the target's PATH, not in a `?next=` query: a target without a
-  // query of its own is what lets the visitor's query string through to the refresh function.
-  lines.push(`${gate.path} ${config.functions.refresh}${self} 302!`);
+  const self = pattern.kind === 'splat' ? `${pattern.prefix}/:splat` : pattern.path;
+  if (rule.access === 'public') return [`${from} ${self} 200`];
+  return [
+    // `Role=` exactly so, comma-separated without spaces (PLATFORM-NOTES.md).
+    `${from} ${self} 200! Role=${rule.roles.join(',')}`,
+    // Forced: an unforced fallback lets anonymous visitors through to an existing static file.
+    // The original path rides in the target's PATH, not in a `?next=` query: a target without a
+    // query of its own is what lets the visitor's query string through to the refresh function.
+    `${from} ${config.functions.refresh}${self} 302!`,
+  ];
+}
+
+/** A gate's rules in table order: its public exceptions (and their pages' other URLs), the gate, its aliases. */
+function gateTableRules(table: GateTable, gate: OrderedGate): GateTableRule[] {
+  // Auth path rewrites belong to no gate.
+  return table.rules.filter((rule) => rule.gate === gate.path);
+}
+
+function gateRules(config: GateConfig, table: GateTable, gate: OrderedGate): string[] {
+  const servedAt = gate.aliases.length ? ` (the same page at ${gate.aliases.join(' ')})` : '';
   // Netlify's pretty URLs serve the page of an exact gate under other paths too (`/p.html` at
-  // `/p`): each gets the same pair of rules, right after the gate and so before every tree
+  // `/p`): each alias gets the same pair of rules, right after the gate and so before every tree
   // around it. The bounce sends the visitor back to the path they asked for.
-  for (const alias of gate.aliases) {
-    lines.push(`${alias} ${alias} 200! Role=${gate.roles.join(',')}`);
-    lines.push(`${alias} ${config.functions.refresh}${alias} 302!`);
+  return [`# gate ${gate.path}: roles ${gate.roles.join(', ')}${servedAt}`, ...gateTableRules(table, gate).flatMap((rule) => tableRuleLines(config, rule, rule.from))];
+}
+
+// A host that names the machine itself: a rule for it would apply to every request netlify dev serves.
+const OWN_HOST = /^(?:localhost|[\d.]+|\[.*\])$/i;
+
+/**
+ * `from` written as the URL netlify dev makes of a request for `//seg/rest`, or [] when it has none.
+ *
+ * netlify-cli's rules proxy parses the request target with `new URL(req.url, base)`
+ * (node_modules/netlify-cli/dist/utils/rules-proxy.js), which reads `//admin/x`, `///admin/x`
+ * and `/\admin/x` as the URL `http://admin/x`: its matcher sees host `admin` and path `/x`, so no
+ * path rule matches, while its static server still serves `admin/x` (measured: an anonymous
+ * `GET //admin/` served the admin page). netlify-redirector matches a rule written for that
+ * host (`http://admin/*`), so each gate rule is repeated in that form, for both schemes. Rules
+ * whose `from` itself starts with `//` or has `//` inside never match in netlify-redirector 0.5
+ * (measured), and a gate on `/*` has no first segment to name: test/gates/truth-table.test.ts
+ * pins what stays open.
+ */
+function hostFormsOf(from: string): string[] {
+  const segment = from.split('/')[1] ?? '';
+  if (segment === '' || segment === '*') return [];
+  let host: string;
+  try {
+    host = new URL(`//${segment}/`, 'http://site.invalid').hostname;
+  } catch {
+    // netlify dev cannot parse such a request either, and does not serve it.
+    return [];
   }
-  return lines;
+  if (host === '' || OWN_HOST.test(host)) return [];
+  const rest = from.slice(1 + segment.length) || '/';
+  return ['http', 'https'].map((scheme) => `${scheme}://${host}${rest}`);
+}
+
+function hostFormRules(config: GateConfig, table: GateTable, gates: OrderedGate[]): string[] {
+  const lines = gates.flatMap((gate) => gateTableRules(table, gate).flatMap((rule) => hostFormsOf(rule.from).flatMap((from) => tableRuleLines(config, rule, from))));
+  return lines.length ? ['# the same gates for //-paths, which netlify dev reads as a host (see src/gates/compile.ts)', ...lines] : [];
 }
 
 /**
@@ -253,7 +296,12 @@ export function compileGates(config: GateConfig): CompiledGates {
   // In edge mode the generated edge function decides gated paths (src/edge/gate.ts); `Role=`
   // rules would bounce everyone on plans where Netlify does not check the site's JWT secret,
   // so only the auth path rewrites go into _redirects.
-  if (config.mode === 'redirects') for (const gate of gates) rules.push(...gateRules(config, gate));
+  if (config.mode === 'redirects') {
+    // The host forms first: a request netlify dev reads as `http://staff/admin/x` must be judged
+    // as /staff/admin/x, not by the path rule for /admin/* (they never match a real host).
+    rules.push(...hostFormRules(config, table, gates));
+    for (const gate of gates) rules.push(...gateRules(config, table, gate));
+  }
   return { rules, table, warnings };
 }
 

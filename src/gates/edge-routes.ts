@@ -14,9 +14,11 @@ import type { GateTable } from './table.js';
  * (URLPattern compares escapes literally). So every character of a gate's literal part may
  * also appear as its UTF-8 percent-escape, in either hex case, and `/` as `%2F`, `\` or `%5C`
  * (the URL parser reads a raw `\` as `/`; an escaped one the gate refuses, see src/edge/gate.ts).
+ * Every `/` may also be a run of them (`//admin/`, `/staff//admin/x`): the static server serves
+ * `admin/index.html` for those, and the gate decides on that collapsed path.
  *
  * @example
- * edgeRoutePatterns(table) // ['^(?:/|\\|%2[fF]|%5[cC])(?:a|%61)(?:d|%64)…(?:(?:/|\\|%2[fF]|%5[cC]).*)?$', …]
+ * edgeRoutePatterns(table) // ['^(?:/|\\|%2[fF]|%5[cC])+(?:a|%61)(?:d|%64)…(?:(?:/|\\|%2[fF]|%5[cC]).*)?$', …]
  */
 export function edgeRoutePatterns(table: Pick<GateTable, 'rules'>): string[] {
   const roleRules = table.rules.filter((rule) => rule.access === 'roles');
@@ -30,9 +32,9 @@ export function edgeRoutePatterns(table: Pick<GateTable, 'rules'>): string[] {
       // `/p/*` covers `/p`, `/p/` and everything below; `/*` covers every path.
       patterns.push(pattern.prefix === '' ? '^/.*$' : `^${escapedLiteral(pattern.prefix)}(?:${SLASH}.*)?$`);
     } else {
-      // An exact path also covers itself with one trailing slash.
+      // An exact path also covers itself with a trailing slash (or a run of them).
       const paths = exactPathsOf(rule.gate).map(escapedLiteral);
-      patterns.push(`^${paths.length === 1 ? paths[0] : `(?:${paths.join('|')})`}${SLASH}?$`);
+      patterns.push(`^${paths.length === 1 ? paths[0] : `(?:${paths.join('|')})`}${SLASH}*$`);
     }
   }
   // A path with `.` or `..` segments, as sent by a client that skips the normalisation every
@@ -68,7 +70,7 @@ function escapedLiteral(literal: string): string {
   let out = '';
   for (const char of literal) {
     const escapes = [...new TextEncoder().encode(char)].map((byte) => `%${hexAnyCase(byte)}`).join('');
-    out += char === '/' ? SLASH : `(?:${regExpLiteral(char)}|${escapes})`;
+    out += char === '/' ? `${SLASH}+` : `(?:${regExpLiteral(char)}|${escapes})`;
   }
   return out;
 }

@@ -37,8 +37,31 @@ async function parseWithNetlify(text: string): Promise<{ redirects: ParsedRedire
 describe('compileGates', () => {
   const compiled = compileGates(parseGateConfig(truthTableConfig));
 
+  // netlify dev reads `//admin/x` as the URL http://admin/x (src/gates/compile.ts, hostFormsOf).
+  const hostForm = (scheme: string, line: string) => line.replace(/^\/([^/\s]+)(\S*)/, (_match, segment: string, rest: string) => `${scheme}://${segment}${rest || '/'}`);
+  const pathRules = compiled.rules.filter((line) => line.startsWith('/'));
+  const hostRules = compiled.rules.filter((line) => /^https?:/.test(line));
+
+  it('repeats every gate rule, in order, for the host netlify dev reads out of a //-path, for both schemes, before the path rules', () => {
+    const gateLines = pathRules.filter((line) => !line.startsWith('/auth/'));
+    for (const scheme of ['http', 'https']) {
+      expect(hostRules.filter((line) => line.startsWith(`${scheme}:`))).toEqual(gateLines.map((line) => hostForm(scheme, line)));
+    }
+    expect(hostRules).toContain('https://admin/* /.netlify/functions/refresh/admin/:splat 302!');
+    expect(hostRules).toContain('http://handbook/ /handbook 200! Role=staff');
+    const lastHostRule = compiled.rules.lastIndexOf(hostRules.at(-1)!);
+    expect(lastHostRule).toBeLessThan(compiled.rules.indexOf(gateLines[0]!));
+  });
+
+  it('writes no host form where netlify dev would read the machine itself or cannot read a host', () => {
+    const odd = compileGates(parseGateConfig({ mode: 'redirects', gates: [{ path: '/localhost/*', roles: ['a'] }, { path: '/127.0.0.1/*', roles: ['a'] }, { path: '/a:b/*', roles: ['a'] }, { path: '/a|b/*', roles: ['a'] }] }));
+    expect(odd.rules.filter((line) => /^https?:/.test(line))).toEqual([]);
+    const whole = compileGates(parseGateConfig({ mode: 'redirects', gates: [{ path: '/*', roles: ['team'], public: ['/login', '/403'] }] }));
+    expect(whole.rules.filter((line) => /^https?:\/\/[^/]*\/\*/.test(line))).toEqual([]);
+  });
+
   it('writes auth rewrites, then each gate most specific first: exceptions, Role rule, forced bounce, then the same pair for each other URL of an exact gate\'s page', () => {
-    expect(compiled.rules.filter((line) => !line.startsWith('#'))).toEqual([
+    expect(pathRules).toEqual([
       '/auth/login /.netlify/functions/login 200',
       '/auth/refresh /.netlify/functions/refresh 200',
       '/auth/logout /.netlify/functions/logout 200',
@@ -82,7 +105,12 @@ describe('compileGates', () => {
     const { redirects, errors } = await parseWithNetlify([BEGIN_MARKER, ...compiled.rules, END_MARKER, ''].join('\n'));
     expect(errors).toEqual([]);
     const summary = redirects.map((r) => ({ from: r.from, to: r.to, status: r.status, force: r.force, Role: r.conditions.Role }));
-    expect(summary).toEqual([
+    const pathSummary = summary.filter((r) => r.from.startsWith('/'));
+    for (const scheme of ['http', 'https']) {
+      const hosts = summary.filter((r) => r.from.startsWith(`${scheme}:`));
+      expect(hosts).toEqual(pathSummary.filter((r) => !r.from.startsWith('/auth/')).map((r) => ({ ...r, from: hostForm(scheme, r.from) })));
+    }
+    expect(pathSummary).toEqual([
       { from: '/auth/login', to: '/.netlify/functions/login', status: 200, force: false, Role: undefined },
       { from: '/auth/refresh', to: '/.netlify/functions/refresh', status: 200, force: false, Role: undefined },
       { from: '/auth/logout', to: '/.netlify/functions/logout', status: 200, force: false, Role: undefined },

@@ -6,23 +6,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SITE_SECRET, mintToken } from './matcher.js';
 import { gateTruthTable, truthTableConfig, type GateTruthCase } from './truth-table.js';
-import { askGateUnderDeno, cookieHeader, denoAvailable, encodedRequestPath, makeEdgeSite, MALFORMED_GATE_PATHS, routedToGate, SITE, type DenoAnswer, type EdgeSite } from './edge-support.js';
+import { arrivesAsStated, askGateUnderDeno, caseTarget, cookieHeader, denoAvailable, makeEdgeSite, MALFORMED_GATE_PATHS, pathAtEdge, routedToGate, SITE, type DenoAnswer, type EdgeSite } from './edge-support.js';
 
 const REFRESH = '/.netlify/functions/refresh';
 const ENV = { JWT_SECRET: SITE_SECRET, SITE_URL: SITE, ROLEGATE_DATA_DIR: 'unused' };
 
 // Every case of the table except those whose path the URL parser rewrites (dot segments; see
 // edge-truth-table.test.ts, which checks that there is exactly one and what it becomes).
-const cases = gateTruthTable.filter((tc) => new URL(encodedRequestPath(tc.path), SITE).pathname === encodedRequestPath(tc.path));
+const cases = gateTruthTable.filter(arrivesAsStated);
 
 let site: EdgeSite;
 let runtime: string;
 const answers = new Map<string, { withToken: DenoAnswer | 'not-routed'; anonymous: DenoAnswer | 'not-routed' }>();
 const malformedAnswers = new Map<string, DenoAnswer[]>();
 
-function target(tc: GateTruthCase): string {
-  return `${encodedRequestPath(tc.path)}${tc.query ? `?${tc.query}` : ''}`;
-}
 
 describe('gate truth table through the edge gate under Deno', () => {
   beforeAll(async () => {
@@ -32,10 +29,10 @@ describe('gate truth table through the edge gate under Deno', () => {
     // Netlify invokes the function only for routed paths; the rest never reach Deno.
     const requests: Array<{ key: string; url: string; cookie?: string }> = [];
     for (const tc of cases) {
-      if (!routedToGate(site.declaration, encodedRequestPath(tc.path))) continue;
+      if (!routedToGate(site.declaration, pathAtEdge(tc))) continue;
       const nfJwt = await mintToken(tc.token, tc.roles);
-      requests.push({ key: `${tc.name}|token`, url: `${SITE}${target(tc)}`, cookie: cookieHeader({ nf_jwt: nfJwt }) });
-      requests.push({ key: `${tc.name}|anonymous`, url: `${SITE}${target(tc)}` });
+      requests.push({ key: `${tc.name}|token`, url: `${SITE}${caseTarget(tc)}`, cookie: cookieHeader({ nf_jwt: nfJwt }) });
+      requests.push({ key: `${tc.name}|anonymous`, url: `${SITE}${caseTarget(tc)}` });
     }
     // Paths no browser sends (edge-support.ts), as sent: anonymous and with every role.
     const everyRole = cookieHeader({ nf_jwt: await mintToken('valid-with-role', ['admin', 'member', 'staff', 'finance']) });

@@ -14,6 +14,7 @@ import type { Env } from '../../src/core/config.js';
 import type { EdgeHandler, EdgeGateOptions } from '../../src/edge/gate.js';
 import { buildEdgeGate } from '../../src/gates/edge-build.js';
 import { parseGateConfig, type GateConfigInput } from '../../src/gates/config.js';
+import type { GateTruthCase } from './truth-table.js';
 import { bundleEdgeRuntime } from '../../scripts/edge-bundle.mjs';
 
 export const SITE = 'https://site.example';
@@ -104,6 +105,21 @@ export const MALFORMED_GATE_PATHS = [
   '/%61dmin/secret.html%',
   '/%61dmin/%ff',
 ];
+
+/** The request target of a truth-table case as it is sent (`sent`, or its path encoded), query included. */
+export function caseTarget(testCase: Pick<GateTruthCase, 'path' | 'sent' | 'query'>): string {
+  return `${testCase.sent ?? encodedRequestPath(testCase.path)}${testCase.query ? `?${testCase.query}` : ''}`;
+}
+
+/** The path an edge function's Request carries for a case: the URL parser resolves dot segments. */
+export function pathAtEdge(testCase: Pick<GateTruthCase, 'path' | 'sent'>): string {
+  return new URL(`${SITE}${testCase.sent ?? encodedRequestPath(testCase.path)}`).pathname;
+}
+
+/** Whether the edge receives the path the case states (every case but those with dot segments). */
+export function arrivesAsStated(testCase: Pick<GateTruthCase, 'path' | 'sent'>): boolean {
+  return decodeURIComponent(pathAtEdge(testCase)) === testCase.path;
+}
 
 /** A decoded path as a browser would send it. */
 export function encodedRequestPath(path: string): string {

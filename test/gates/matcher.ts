@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { SignJWT } from 'jose';
 import { DEFAULT_ROLE_CLAIM_PATH, nowSeconds, signAccessToken } from '../../src/core/access-token.js';
@@ -46,6 +47,17 @@ export function loadMatcher(redirectsText: string, options: { jwtSecret?: string
   });
 }
 
+/**
+ * The request netlify-cli hands the matcher for a request target as sent on the wire. Its rules
+ * proxy (node_modules/netlify-cli/dist/utils/rules-proxy.js) reads the target with
+ * `new URL(target, base)` and passes the host and the decoded path: so `//admin/x` (or `/\\admin/x`)
+ * becomes host `admin`, path `/x`, and dot segments are resolved first (`/.//admin/` → `//admin/`).
+ */
+export function matchRequestAsSent(target: string, options: { query?: string; nfJwt?: string } = {}): MatchRequest {
+  const url = new URL(target, 'https://site.example');
+  return { ...matchRequest(decodeURIComponent(url.pathname), options), scheme: url.protocol.slice(0, -1), host: url.hostname };
+}
+
 /** A request as netlify-cli hands it to the matcher: decoded path, raw query, cookies by name. */
 export function matchRequest(path: string, options: { query?: string; nfJwt?: string } = {}): MatchRequest {
   return {
@@ -65,9 +77,36 @@ export type TokenKind =
   | 'expired'
   | 'other-secret'
   | 'wrong-claim-path'
-  | 'missing-typ';
+  | 'missing-typ'
+  | UnsignedTokenKind
+  | 'alg-hs256-lower-case'
+  | 'alg-HS256-trailing-space'
+  | 'alg-missing'
+  | 'array-payload';
 
-export const TOKEN_KINDS: readonly TokenKind[] = ['none', 'valid-with-role', 'valid-without-role', 'expired', 'other-secret', 'wrong-claim-path', 'missing-typ'];
+/** A valid token's claims under header `{"alg": <alg>, "typ": "JWT"}` and an empty signature. */
+export type UnsignedTokenKind = 'alg-none' | 'alg-None' | 'alg-NONE';
+export const UNSIGNED_TOKEN_KINDS: readonly UnsignedTokenKind[] = ['alg-none', 'alg-None', 'alg-NONE'];
+
+/**
+ * Forgeries and odd headers: an unsigned token (no secret needed), a token signed with the right
+ * secret under a non-standard `alg` spelling or none, and a payload that is a JSON array.
+ */
+export const ODD_TOKEN_KINDS: readonly TokenKind[] = [...UNSIGNED_TOKEN_KINDS, 'alg-hs256-lower-case', 'alg-HS256-trailing-space', 'alg-missing', 'array-payload'];
+
+export const TOKEN_KINDS: readonly TokenKind[] = ['none', 'valid-with-role', 'valid-without-role', 'expired', 'other-secret', 'wrong-claim-path', 'missing-typ', ...ODD_TOKEN_KINDS];
+
+/** The literal token from the outside probe: header `{"alg":"HS256","typ":"JWT"}`, payload `[1,2,3]`. */
+export const ARRAY_PAYLOAD_TOKEN = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.WzEsMiwzXQ.AAAA';
+
+const base64url = (text: string) => Buffer.from(text).toString('base64url');
+
+/** A valid token's payload under another header, signed with `secret` (or unsigned: empty signature). */
+function reheader(validToken: string, header: Record<string, string>, secret?: Secret): string {
+  const signingInput = `${base64url(JSON.stringify(header))}.${validToken.split('.')[1]}`;
+  const signature = secret ? createHmac('sha256', secret.bytes()).update(signingInput).digest('base64url') : '';
+  return `${signingInput}.${signature}`;
+}
 
 const subject = (roles: readonly string[]) => ({ id: 'user-1', email: 'ada@example.com', roles });
 
@@ -97,6 +136,20 @@ export async function mintToken(kind: TokenKind, roles: readonly string[]): Prom
         .setIssuedAt(now)
         .setExpirationTime(now + 600)
         .sign(secret.bytes());
+    case 'alg-none':
+    case 'alg-None':
+    case 'alg-NONE': {
+      const { token } = await signAccessToken({ ...base, secret, now });
+      return reheader(token, { alg: kind.slice('alg-'.length), typ: 'JWT' });
+    }
+    case 'alg-hs256-lower-case':
+      return reheader((await signAccessToken({ ...base, secret, now })).token, { alg: 'hs256', typ: 'JWT' }, secret);
+    case 'alg-HS256-trailing-space':
+      return reheader((await signAccessToken({ ...base, secret, now })).token, { alg: 'HS256 ', typ: 'JWT' }, secret);
+    case 'alg-missing':
+      return reheader((await signAccessToken({ ...base, secret, now })).token, { typ: 'JWT' }, secret);
+    case 'array-payload':
+      return ARRAY_PAYLOAD_TOKEN;
     case 'missing-typ':
       return new SignJWT({ email: 'ada@example.com', app_metadata: { authorization: { roles: [...roles] } } })
         .setProtectedHeader({ alg: 'HS256' })

@@ -1,5 +1,5 @@
 import type { GateConfigInput } from '../../src/gates/config.js';
-import { TOKEN_KINDS, type TokenKind } from './matcher.js';
+import { TOKEN_KINDS, UNSIGNED_TOKEN_KINDS, type TokenKind, type UnsignedTokenKind } from './matcher.js';
 
 /**
  * One table of gate behaviour, shared by every gate implementation: the `_redirects` compiler
@@ -13,6 +13,11 @@ export interface GateTruthCase {
   name: string;
   /** Decoded request path, as the edge matches it. */
   path: string;
+  /**
+   * The request target exactly as sent, when it is not just `path` percent-encoded (repeated
+   * slashes, dot segments, backslashes): each matcher is given what its server makes of it.
+   */
+  sent?: string;
   query?: string;
   token: TokenKind;
   /** Roles the token carries (ignored for `none`). */
@@ -20,7 +25,18 @@ export interface GateTruthCase {
   expect: 'allow' | 'bounce' | 'public';
   /** For `bounce`: the `next` the refresh function receives. */
   next?: string;
+  /** For `bounce`, when Netlify's matcher keeps the slashes it saw in the bounce (`/admin//x`). */
+  nextAtMatcher?: string;
+  /**
+   * What netlify-redirector 0.5.0 does instead of `expect`: a measured fact of Netlify's matcher,
+   * not a pass of the table (truth-table.test.ts pins it, so a new version that changes it is
+   * noticed). The edge gate answers `expect`.
+   */
+  atNetlifyRedirector?: { verdict: 'allow' | 'bounce' | 'public' | 'throws'; why: string };
 }
+
+const UNSIGNED_ACCEPTED = "netlify-redirector accepts an unsigned token (header alg none, any case, empty signature)";
+const NO_RULE_FOR_EMPTY_SEGMENT = "netlify-redirector matches no rule to a path starting with // (rules written so never match), while netlify dev's static server serves the page";
 
 /** The gates the table is written against (nested gate listed after its parent on purpose). */
 export const truthTableConfig: GateConfigInput = {
@@ -62,6 +78,14 @@ const samples: GateSample[] = [
   { gate: '/members/board/index.html at /members/board/', path: '/members/board/', next: '/members/board', role: 'admin', otherRole: 'member' },
 ];
 
+/** What netlify-redirector 0.5.0 does with a gated path's token of this kind, where it is not a bounce. */
+function tokenFinding(token: TokenKind): Pick<GateTruthCase, 'atNetlifyRedirector'> {
+  if (UNSIGNED_TOKEN_KINDS.includes(token as UnsignedTokenKind)) return { atNetlifyRedirector: { verdict: 'allow', why: UNSIGNED_ACCEPTED } };
+  if (token === 'alg-hs256-lower-case') return { atNetlifyRedirector: { verdict: 'allow', why: 'netlify-redirector reads alg case-insensitively (signed with the right secret, so not a forgery)' } };
+  if (token === 'array-payload') return { atNetlifyRedirector: { verdict: 'throws', why: 'netlify-redirector throws on a payload that is not an object (netlify-cli then ends with an unhandled rejection)' } };
+  return {};
+}
+
 const perToken: GateTruthCase[] = samples.flatMap((sample) =>
   TOKEN_KINDS.map((token): GateTruthCase => {
     const roles = token === 'valid-without-role' ? [sample.otherRole] : [sample.role];
@@ -73,6 +97,7 @@ const perToken: GateTruthCase[] = samples.flatMap((sample) =>
       roles,
       expect,
       ...(expect === 'bounce' ? { next: sample.next } : {}),
+      ...tokenFinding(token),
     };
   }),
 );
@@ -102,7 +127,7 @@ export const gateTruthTable: GateTruthCase[] = [
   c('tree root with slash', '/admin/', 'none', [], 'bounce', { next: '/admin/' }),
   c('tree root with the role', '/admin', 'valid-with-role', ['admin'], 'allow'),
   c('deep path', '/admin/a/b/c.html', 'none', [], 'bounce', { next: '/admin/a/b/c.html' }),
-  c('empty segment stays inside the tree', '/admin//x', 'none', [], 'bounce', { next: '/admin//x' }),
+  c('empty segment stays inside the tree', '/admin//x', 'none', [], 'bounce', { next: '/admin/x', nextAtMatcher: '/admin//x' }),
   c('dot-dot segment stays inside the tree', '/admin/../x', 'none', [], 'bounce', { next: '/admin/../x' }),
   c('spaces and non-ASCII', '/members/a b/é.html', 'none', [], 'bounce', { next: '/members/a b/é.html' }),
   c('upper-case path is not the gate', '/ADMIN/x', 'none', [], 'public'),
@@ -132,11 +157,16 @@ export const gateTruthTable: GateTruthCase[] = [
   c('public exception at its extensionless path', '/admin/login', 'none', [], 'public'),
   c('public exception at its extensionless path with a slash', '/admin/login/', 'valid-without-role', ['member'], 'public'),
   c('below the extensionless path of a public exception is gated', '/admin/login/x', 'none', [], 'bounce', { next: '/admin/login/x' }),
+  // Repeated slashes: netlify dev's static server serves `admin/index.html` for `//admin/`,
+  // `///admin/`, `/admin//index.html` and `/.//admin/` alike (measured), so each spelling is
+  // decided as the path it serves. netlify dev reads a target starting with `//` (or `/\`) as a
+  // host (`//admin/x` → host admin, path /x), which the generated host-form rules cover.
+  ...repeatedSlashCases(),
   // Query strings never open a gate, and the bounce carries only the path (see compile.ts).
   c('query string, no cookie', '/admin/users.html', 'none', [], 'bounce', { query: 'tab=2&sort=name', next: '/admin/users.html' }),
   c('query string pretending to be a role', '/admin/users.html', 'none', [], 'bounce', { query: 'Role=admin&nf_jwt=x', next: '/admin/users.html' }),
   c('query string with the role', '/admin/users.html', 'valid-with-role', ['admin'], 'allow', { query: 'tab=2' }),
-  c('splat smuggling a second next', '/admin/x&next=//evil.example', 'none', [], 'bounce', { next: '/admin/x&next=//evil.example' }),
+  c('splat smuggling a second next', '/admin/x&next=//evil.example', 'none', [], 'bounce', { next: '/admin/x&next=/evil.example', nextAtMatcher: '/admin/x&next=//evil.example' }),
   // Nested gates: the inner gate decides, whatever the outer gate would say.
   c('nested: outer role does not open the inner gate', '/staff/admin/payroll.html', 'valid-without-role', ['staff'], 'bounce', { next: '/staff/admin/payroll.html' }),
   c('nested: inner role opens the inner gate', '/staff/admin/', 'valid-with-role', ['admin'], 'allow'),
@@ -152,3 +182,52 @@ export const gateTruthTable: GateTruthCase[] = [
   c('not gated', '/index.html', 'none', [], 'public'),
   c('site root', '/', 'none', [], 'public'),
 ];
+
+function repeatedSlashCases(): GateTruthCase[] {
+  const insideTheWrongGate = (gate: string) => ({ atNetlifyRedirector: { verdict: 'allow' as const, why: `netlify-redirector matches the run of slashes to ${gate}, while the static server serves the page of the gate inside it` } });
+  const noRule = { atNetlifyRedirector: { verdict: 'public' as const, why: NO_RULE_FOR_EMPTY_SEGMENT } };
+  return [
+    c('doubled leading slash', '//admin/', 'none', [], 'bounce', { sent: '//admin/', next: '/admin/' }),
+    c('doubled leading slash, with the role', '//admin/users.html', 'valid-with-role', ['admin'], 'allow', { sent: '//admin/users.html' }),
+    c('doubled leading slash, without the role', '//admin/users.html', 'valid-without-role', ['member'], 'bounce', { sent: '//admin/users.html', next: '/admin/users.html' }),
+    c('doubled leading slash, unsigned token', '//admin/users.html', 'alg-none', ['admin'], 'bounce', {
+      sent: '//admin/users.html',
+      next: '/admin/users.html',
+      atNetlifyRedirector: { verdict: 'allow', why: UNSIGNED_ACCEPTED },
+    }),
+    c('tripled leading slash', '///admin/', 'none', [], 'bounce', { sent: '///admin/', next: '/admin/' }),
+    c('doubled leading slash, tree root without slash', '//admin', 'none', [], 'bounce', { sent: '//admin', next: '/admin/' }),
+    c('doubled slashes before and inside the tree', '//admin//index.html', 'none', [], 'bounce', { sent: '//admin//index.html', next: '/admin/index.html', nextAtMatcher: '/admin//index.html' }),
+    c('leading backslash after the slash', '//admin/', 'none', [], 'bounce', { sent: '/\\admin/', next: '/admin/' }),
+    c('doubled leading slash and an escaped letter', '//admin/', 'none', [], 'bounce', { sent: '//%61dmin/', next: '/admin/' }),
+    c('doubled leading slash on a public exception', '//admin/login.html', 'none', [], 'public', { sent: '//admin/login.html' }),
+    c('doubled leading slash on a second gate, with its role', '//members/', 'valid-with-role', ['member'], 'allow', { sent: '//members/' }),
+    c('doubled leading slash into a nested gate with the outer role', '//staff/admin/payroll.html', 'valid-without-role', ['staff'], 'bounce', { sent: '//staff/admin/payroll.html', next: '/staff/admin/payroll.html' }),
+    c('doubled leading slash on an exact gate', '//reports/annual.html', 'none', [], 'bounce', { sent: '//reports/annual.html', next: '/reports/annual.html' }),
+    c('doubled leading slash on an extensionless gate', '//handbook', 'none', [], 'bounce', { sent: '//handbook', next: '/handbook' }),
+    c('doubled leading slash on a page no gate covers', '//index.html', 'none', [], 'public', { sent: '//index.html' }),
+    // A dot segment before the run of slashes: the URL parser removes it and leaves `//admin/`
+    // as the path (not a host). No browser sends these (it resolves dot segments itself).
+    c('dot segment, then a doubled slash', '//admin/', 'none', [], 'bounce', { sent: '/.//admin/', next: '/admin/', ...noRule }),
+    c('dot-dot segment, then a doubled slash', '//admin/index.html', 'none', [], 'bounce', { sent: '/x/..//admin/index.html', next: '/admin/index.html', ...noRule }),
+    c('escaped dot segment, then a doubled slash', '//admin/', 'none', [], 'bounce', { sent: '/%2E//admin/', next: '/admin/', ...noRule }),
+    // Inside a gate's path: the matcher compares the spelling, the static server the page.
+    c('doubled slash before a nested gate, outer role', '/staff//admin/payroll.html', 'valid-without-role', ['staff'], 'bounce', { next: '/staff/admin/payroll.html' }),
+    c('tripled slash before a nested gate, outer role', '/staff///admin/payroll.html', 'valid-without-role', ['staff'], 'bounce', {
+      next: '/staff/admin/payroll.html',
+      ...insideTheWrongGate('/staff/*'),
+    }),
+    c('doubled slash before a folder index gate, tree role', '/members//board/', 'valid-without-role', ['member'], 'bounce', { next: '/members/board', ...insideTheWrongGate('/members/*') }),
+    c('doubled slash inside an exact gate', '/reports//annual.html', 'none', [], 'bounce', {
+      next: '/reports/annual.html',
+      atNetlifyRedirector: { verdict: 'public', why: 'netlify-redirector does not match an exact rule to its path with a doubled slash' },
+    }),
+    c('doubled trailing slash on an exact gate', '/reports/annual.html//', 'none', [], 'bounce', {
+      next: '/reports/annual.html',
+      atNetlifyRedirector: { verdict: 'public', why: 'netlify-redirector matches an exact rule with one trailing slash only' },
+    }),
+    c('doubled slash before a public exception', '/admin//login.html', 'none', [], 'public', {
+      atNetlifyRedirector: { verdict: 'bounce', why: 'netlify-redirector matches the tree, not the exception, to the spelling with a doubled slash (stricter than the page served)' },
+    }),
+  ];
+}
