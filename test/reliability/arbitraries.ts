@@ -24,6 +24,21 @@ export const nastyString = fc.oneof(
   fc.integer({ min: 300, max: 70_000 }).map((n) => 'x'.repeat(n)),
 );
 
+/**
+ * `next` values a header cannot carry as they are: above U+00FF (Node refuses
+ * them in Location), Latin-1, C0/C1 controls, lone surrogates, Unicode line
+ * separators, and the same percent-encoded; some hide a second slash.
+ */
+export const hostileNext = fc.oneof(
+  fc.constantFrom(
+    '/\u3000x', '/ドキュメント/', '/members/\u{1F600}', '/café', '/\u00ff', '/\u0100', '/\u0085x', '/\u2028x', '/\u2029', '/\u202ex',
+    '/x\u0000', '/\u0000/evil.example', '/\t/evil.example', '/\r\nSet-Cookie: a=b', '/\u007f', '/\u001b[31m', '/\ud800', '/x\udfff',
+    '/%E3%80%80x', '/%C0%AF', '/%0d%0aSet-Cookie:%20a=b', '/%00', '/\uff0f\uff0fevil.example', '/\u3000/evil.example', '\u3000/x',
+  ),
+  fc.tuple(fc.constantFrom('/', '/members/', '/admin/x?q='), fc.string({ unit: 'binary', minLength: 1, maxLength: 12 })).map(([a, b]) => `${a}${b}`),
+  fc.tuple(fc.constantFrom('/', '/members/'), fc.string({ unit: fc.integer({ min: 0, max: 0x9f }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 6 })).map(([a, b]) => `${a}${b}`),
+);
+
 export interface Known {
   email: string;
   password: string;
@@ -37,7 +52,7 @@ function fieldValue(known: Known, kind: 'email' | 'password' | 'other') {
     ? fc.constantFrom(known.email, known.email.toUpperCase(), ` ${known.email} `, 'nobody@example.com', `${known.email}\u0000`, 'a%00b@example.com', ...known.lockedEmails)
     : kind === 'password'
       ? fc.constantFrom(known.password, 'wrong password', `${known.password} `, 'é'.repeat(40), 'p'.repeat(73))
-      : fc.constantFrom('/', '/admin/x', '//evil.example', 'https://evil.example/', '/%2F%2Fevil', 'local', 'global');
+      : fc.oneof(fc.constantFrom('/', '/admin/x', '//evil.example', 'https://evil.example/', '/%2F%2Fevil', 'local', 'global'), hostileNext);
   return fc.oneof(
     { weight: 4, arbitrary: credible },
     { weight: 2, arbitrary: nastyString },
@@ -49,8 +64,17 @@ function deepJson(depth: number, object: boolean): string {
   return object ? `${'{"email":'.repeat(depth)}1${'}'.repeat(depth)}` : `${'['.repeat(depth)}${']'.repeat(depth)}`;
 }
 
+/** encodeURIComponent, except that a lone surrogate (which it refuses) goes in raw, as a careless client would send it. */
+function encodeLoosely(value: string): string {
+  try {
+    return encodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
 function formEncode(pairs: Array<[string, string]>, raw: boolean): string {
-  return pairs.map(([k, v]) => (raw ? `${k}=${v}` : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)).join('&');
+  return pairs.map(([k, v]) => (raw ? `${k}=${v}` : `${encodeLoosely(k)}=${encodeLoosely(v)}`)).join('&');
 }
 
 export interface BodyRecipe {
@@ -76,7 +100,7 @@ export function bodyArb(known: Known): fc.Arbitrary<BodyRecipe> {
     { weight: 1, arbitrary: fc.integer({ min: 16 * 1024 - 64, max: 80_000 }).map((n) => JSON.stringify({ email: known.email, password: 'p'.repeat(n) })) },
   );
   const formPair = fc.tuple(fc.constantFrom('email', 'password', 'next', 'scope', 'Email', 'email[]', '__proto__', ''), fc.oneof(
-    fc.constantFrom(known.email, known.password, 'local', 'global', '/members/x'), fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 20 }),
+    fc.constantFrom(known.email, known.password, 'local', 'global', '/members/x'), fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 20 }), hostileNext,
   ));
   const form = fc.tuple(fc.array(formPair, { maxLength: 8 }), fc.boolean()).map(([pairs, raw]) => formEncode(pairs, raw));
   const contentType = fc.oneof(
@@ -103,6 +127,12 @@ export type CookieValueRecipe =
   | { kind: 'jwt-shaped'; parts: string[] }
   /** Signed with the right or another secret, with claims of any type. */
   | { kind: 'signed'; secret: 'right' | 'wrong'; header: Record<string, unknown>; claims: Record<string, unknown> }
+  /**
+   * Built by hand, not by a JWT library: any header (unsigned `alg: none`, odd
+   * or non-string `alg`), any payload (a JSON array, a string, a number), and a
+   * signature that is the right secret's HMAC-SHA256, another's, none or junk.
+   */
+  | { kind: 'crafted'; header: unknown; payload: unknown; signature: 'right' | 'wrong' | 'none' | 'junk' }
   /** A valid access token for the live session, maybe mangled. */
   | { kind: 'live-access'; mangle: Mangle }
   /** The live session's refresh token, maybe mangled. */
@@ -139,7 +169,32 @@ const headerArbJwt = fc.oneof(
   { weight: 1, arbitrary: fc.record({ alg: fc.constantFrom('HS256', 'HS384', 'HS512'), typ: fc.oneof(fc.constantFrom('JWT', 'jwt', 'at+jwt'), claimValue), kid: claimValue }, { requiredKeys: ['alg'] }) },
 );
 
+/** Headers a verifier must refuse (all but HS256 with typ JWT), and that one. */
+const craftedHeader = fc.oneof(
+  fc.constantFrom(
+    { alg: 'none', typ: 'JWT' }, { alg: 'None', typ: 'JWT' }, { alg: 'NONE' }, { alg: 'nOnE', typ: 'JWT' },
+    { alg: 'RS256', typ: 'JWT' }, { alg: 'ES256', typ: 'JWT' }, { alg: 'PS256' }, { alg: 'EdDSA' }, { alg: 'dir', enc: 'A256GCM' },
+    { alg: 'hs256', typ: 'JWT' }, { alg: 'HS256 ', typ: 'JWT' }, { alg: '', typ: 'JWT' }, { alg: null, typ: 'JWT' }, { alg: ['HS256'], typ: 'JWT' },
+    { alg: 256 }, { typ: 'JWT' }, { alg: 'HS256', typ: 'JWT', crit: ['exp'] }, { alg: 'HS256', typ: 'JWT', b64: false, crit: ['b64'] },
+    { alg: 'HS256', typ: 'JWT', jku: 'https://evil.example/keys' }, { alg: 'HS256', typ: 'JWT' }, { alg: 'HS256', typ: 'JWT' },
+    [], ['HS256'], 'HS256', null, 1,
+  ),
+  fc.record({ alg: claimValue, typ: claimValue }, { requiredKeys: [] }),
+);
+
+/** Payloads that are not a claims object, and claims an attacker wants honoured. */
+const craftedPayload = fc.oneof(
+  fc.constantFrom(
+    [], [{ sub: 'x', exp: 'NOW+900' }], ['admin'], [[[]]], 'admin', '', 0, 1e308, -1, true, false, null,
+    { sub: '00000000-0000-4000-8000-000000000009', email: 'a@example.com', sid: '00000000-0000-4000-8000-00000000000a', iat: 'NOW', exp: 'NOW+900', iss: 'rolegate', app_metadata: { authorization: { roles: ['admin'] } } },
+    { exp: 'NOW+900', app_metadata: { authorization: { roles: ['admin'] } } },
+  ),
+  claimsArb,
+  fc.array(claimValue, { maxLength: 3 }),
+);
+
 export const cookieValueArb: fc.Arbitrary<CookieValueRecipe> = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('crafted' as const), header: craftedHeader, payload: craftedPayload, signature: fc.constantFrom('right' as const, 'right' as const, 'wrong' as const, 'none' as const, 'junk' as const) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('raw' as const), value: fc.oneof(headerValue, nastyString.map((s) => s.replace(/[\r\n\u0000]/g, ''))) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('jwt-shaped' as const), parts: fc.array(b64url, { minLength: 1, maxLength: 5 }) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('signed' as const), secret: fc.constantFrom('right' as const, 'right' as const, 'wrong' as const), header: headerArbJwt, claims: claimsArb }) },
@@ -174,6 +229,16 @@ export interface RequestRecipe {
   body: BodyRecipe;
 }
 
+/**
+ * Gated paths spelled with repeated and mixed slashes, backslashes and their
+ * escapes, dot segments and non-Latin-1 segments (`//admin//x`, `/members\\x`,
+ * `/admin%2F%2Fx`, `/members/\u3000`).
+ */
+export const slashyPath = fc.tuple(
+  fc.constantFrom('/', '//', '///', '\\', '/\\', '\\/', '%2F', '/%2F', '%5C', '/%5C', '/./', '/../'),
+  fc.array(fc.tuple(fc.constantFrom('admin', 'members', 'x', 'index.html', '.', '..', '%2e%2e', '\u3000', 'ドキュメント', ''), fc.constantFrom('/', '//', '\\', '/\\', '%2F', '%2f%2f', '%5C', '/./', ';/')), { minLength: 1, maxLength: 4 }),
+).map(([lead, parts]) => `${lead}${parts.map(([segment, slash]) => `${segment}${slash}`).join('')}`);
+
 export function requestArb(known: Known, options: { methods: string[] }): fc.Arbitrary<RequestRecipe> {
   const method = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...options.methods) }, { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'HEAD', 'post', '', 'TRACE') });
   const origin = fc.oneof(
@@ -183,10 +248,13 @@ export function requestArb(known: Known, options: { methods: string[] }): fc.Arb
   const pathSuffix = fc.oneof(
     fc.constantFrom('', '/', '/admin/x', '/members/', '/admin', '//evil.example', '/%2F%2Fevil.example', '/\\evil.example', '/%zz', '/%E0%A4%A', '/a?b', '/admin/%2e%2e/x', '/%00', '/login', '/403'),
     fc.array(fc.oneof(fc.webSegment(), fc.string({ unit: 'binary', maxLength: 8 })), { maxLength: 4 }).map((segments) => `/${segments.join('/')}`),
+    slashyPath,
   );
   const query = fc.oneof(
     fc.constant(''),
     fc.constantFrom('next=/admin/x', 'next=//evil.example', 'next=https://evil.example', 'next=%2Fmembers%2F', 'next=/a&next=//b', 'x=1&y', '%zz=%zz'),
+    hostileNext.map((next) => `next=${encodeLoosely(next)}`),
+    fc.constantFrom('q=\u3000', 'next=/\u3000x', 'next=%2F%E3%80%80x', 'q=%E3%80%80&next=/members/'),
     fc.webQueryParameters(),
   );
   const extraHeader = fc.tuple(

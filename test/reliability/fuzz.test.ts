@@ -17,7 +17,7 @@
  * The seed is fixed (FUZZ_SEED overrides it) and fast-check prints it with
  * the shrunk counterexample on failure; FUZZ_RUNS changes the case count.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { Handler, HandlerEvent, HandlerResponse } from '@netlify/functions';
 import bcrypt from 'bcryptjs';
 import fc from 'fast-check';
@@ -181,6 +181,21 @@ describe('fuzzing every function handler', () => {
           return 'unsignable';
         }
       }
+      case 'crafted': {
+        const substitute = (value: unknown): unknown => value === 'NOW' ? now : value === 'NOW+900' ? now + 900 : value === 'NOW-900' ? now - 900
+          : Array.isArray(value) ? value.map(substitute)
+            : value && typeof value === 'object' ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v)])) : value;
+        const part = (value: unknown) => Buffer.from(JSON.stringify(substitute(value)) ?? 'null').toString('base64url');
+        const input = `${part(recipe.header)}.${part(recipe.payload)}`;
+        const hmac = (secret: string) => createHmac('sha256', secret).update(input).digest('base64url');
+        const signature = recipe.signature === 'right' ? hmac(SECRET) : recipe.signature === 'wrong' ? hmac(WRONG_SECRET) : recipe.signature === 'junk' ? 'AAAA' : '';
+        // Only a token with the header we sign with and our HMAC may ever be honoured.
+        const header = recipe.header as { alg?: unknown; typ?: unknown } | null;
+        if (recipe.signature === 'right' && header && !Array.isArray(header) && header.alg === 'HS256') {
+          rightSigned.add((recipe.payload as { sub?: unknown } | null)?.sub);
+        }
+        return `${input}.${signature}`;
+      }
       case 'live-access': {
         const l = await live();
         rightSigned.add(l.user.id);
@@ -256,6 +271,8 @@ describe('fuzzing every function handler', () => {
     if (response.statusCode === 303) {
       const location = String(response.headers?.Location ?? '');
       expect(isSafeNextPath(location), `Location ${location}`).toBe(true);
+      // A value Node (and so netlify dev) can write as a header: visible ASCII only.
+      expect(location, `Location ${JSON.stringify(location)}`).toMatch(/^[\u0021-\u007e]+$/u);
       expect(text).toBe('');
     } else {
       expect(String(response.headers?.['Content-Type'])).toMatch(/^application\/json/);
