@@ -6,6 +6,7 @@
  * redirect chain is capped at 5 hops so a loop fails instead of hanging.
  */
 import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signAccessToken, nowSeconds } from '../../src/core/access-token.js';
 import { hashPassword } from '../../src/core/password.js';
@@ -156,6 +157,85 @@ describe('gates through netlify dev', () => {
       expect(response.status, path).not.toBe(200);
       expect(body === gatedPage, path).toBe(false);
     }
+  });
+
+  /**
+   * A GET with the request target exactly as given (fetch would resolve dot segments and read
+   * backslashes as slashes first), as curl --path-as-is or a raw socket sends it.
+   */
+  function rawGet(target: string, cookie?: string): Promise<{ status: number; location: string | undefined; body: string }> {
+    const { hostname, port } = new URL(dev.url);
+    return new Promise((resolvePromise, reject) => {
+      const req = httpRequest({ hostname, port, path: target, method: 'GET', headers: cookie ? { cookie } : {} }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => (body += chunk));
+        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, location: res.headers.location, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  const adminPage = () => readFileSync('public/admin/index.html', 'utf8');
+
+  // Measured before the host-form rules: every one of these served the admin page to anyone.
+  // netlify dev reads a target starting with `//` (or `/\`) as a host (`//admin/x` → http://admin/x),
+  // so no path rule matched while its static server still served admin/…; the generated
+  // host-form rules (src/gates/compile.ts) gate them as the path they serve.
+  const repeatedSlashSpellings = ['//admin/', '///admin/', '//admin', '//admin/index.html', '//admin//index.html', '///admin///index.html', '/\\admin/', '/\\/admin/', '//%61dmin/', '//admin/?x=1', '//admin/./'];
+
+  it.each(repeatedSlashSpellings)('bounces an anonymous GET %s instead of serving the admin page', async (target) => {
+    const answer = await rawGet(target);
+    expect(answer.body).not.toBe(adminPage());
+    expect(answer.body).not.toContain('Admin area');
+    expect(answer.status).toBe(302);
+    expect(answer.location).toMatch(/^\/\.netlify\/functions\/refresh\/admin\//);
+  });
+
+  it('bounces an anonymous GET //members/ instead of serving the members page', async () => {
+    const answer = await rawGet('//members/');
+    expect(answer.body).not.toContain('Members area');
+    expect(answer.status).toBe(302);
+    expect(answer.location).toBe('/.netlify/functions/refresh/members/');
+  });
+
+  it('serves //admin/ to an admin, and sends a member on to the forbidden page, never the admin page', async () => {
+    const adminJar = await signIn('admin@example.com');
+    const served = await rawGet('//admin/', adminJar.header());
+    expect(served.status).toBe(200);
+    expect(served.body).toContain('Admin area');
+    const memberJar = await signIn('member@example.com');
+    const bounced = await rawGet('//admin/', memberJar.header());
+    expect(bounced.status).toBe(302);
+    expect(bounced.body).not.toContain('Admin area');
+    const onward = await follow(memberJar, `${dev.url}${bounced.location}`);
+    expect(new URL(onward.url).pathname).toMatch(/^\/403(\.html)?$/);
+  });
+
+  // Known gap of redirects mode under netlify dev, pinned so a netlify-cli change is noticed: a
+  // dot segment before the run of slashes leaves `//admin/` as the path (not a host), which no
+  // `_redirects` rule can match in netlify-redirector 0.5 (truth-table.test.ts pins why), while
+  // the static server serves admin/index.html. No browser sends these (it resolves dot segments
+  // itself); the edge gate bounces them (edge-truth-table.test.ts). Closing it under npm start
+  // needs the local server to refuse unresolved targets before netlify dev sees them.
+  it.each(['/.//admin/', '/x/..//admin/', '/%2E//admin/', '/..//admin/'])('known gap (redirects mode, netlify dev): the raw-path spelling %s still serves the admin page', async (target) => {
+    const answer = await rawGet(target);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toBe(adminPage());
+  });
+
+  // Netlify's matcher, not rolegate's: pinned so a netlify-cli change is noticed. The edge gate
+  // bounces the same token (edge-truth-table.test.ts, alg-none cases); README says to use edge mode.
+  it('known finding (redirects mode, netlify dev): an unsigned alg:none token with the admin role is served the admin page', async () => {
+    const signed = await tokenFor(member, { roles: ['admin'] });
+    const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${signed.split('.')[1]}.`;
+    const answer = await rawGet('/admin/', `nf_jwt=${unsigned}`);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toContain('Admin area');
+    // The same claims with a garbage HS256 signature are refused.
+    const garbage = await rawGet('/admin/', `nf_jwt=${signed.split('.').slice(0, 2).join('.')}.AAAA`);
+    expect(garbage.status).toBe(302);
   });
 
   it('keeps the public pages public', async () => {
