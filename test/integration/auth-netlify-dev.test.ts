@@ -114,4 +114,21 @@ describe('auth functions under netlify dev', () => {
       if (location !== undefined) expect(location, path).toMatch(/^[\u0021-\u007e]+$/u);
     }
   });
+
+  it('a __Secure-rolegate_refresh planted by a sibling subdomain signs nobody in through the gate', async () => {
+    const jar = new CookieJar();
+    await form(jar, '/.netlify/functions/login', `email=${encodeURIComponent(EMAIL)}&password=${encodeURIComponent(PASSWORD)}`);
+    const planted = jar.cookies.get('__Host-rolegate_refresh')!;
+    const visitor = new CookieJar();
+    visitor.cookies.set('__Secure-rolegate_refresh', planted);
+    const gated = await request(visitor, `${dev.url}/members/`);
+    expect(gated.status).toBe(302);
+    const bounced = await request(visitor, new URL(gated.headers.get('location')!, dev.url).toString());
+    expect(bounced.status).toBe(303);
+    expect(bounced.headers.get('location')).toMatch(/^\/login\?next=/u);
+    expect(visitor.cookies.has('nf_jwt')).toBe(false);
+    // The planted token was not used up either: its owner still refreshes with it.
+    const owner = await request(jar, `${dev.url}/.netlify/functions/refresh`, { method: 'POST', headers: { origin: dev.url } });
+    expect(owner.status).toBe(200);
+  });
 });
