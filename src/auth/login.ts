@@ -37,8 +37,8 @@ function throttleKeys(deps: AuthDeps, email: string, ip: string): ThrottleKey[] 
  * disabled account and password-less account all end in the same
  * `invalid_credentials`, after the same bcrypt work (verifyPasswordEvenly:
  * 2^BCRYPT_COST rounds, for a hash of a lower cost too). A hash of another
- * cost is replaced by one at BCRYPT_COST once its password is known. A throttled account or address gets `throttled` even
- * with the right password.
+ * cost is replaced by one at BCRYPT_COST once its password is known. A
+ * throttled account or address gets `throttled` even with the right password.
  *
  * @example
  * const { user, cookies } = await login(deps, { fields: { email, password }, ip: '203.0.113.7' });
