@@ -29,12 +29,12 @@ export async function benchVerify(): Promise<Row[]> {
   const config = readConfig({ JWT_SECRET: SECRET, ROLEGATE_DATA_DIR: 'unused' }).auth;
   const event = { httpMethod: 'GET', path: '/.netlify/functions/whoami', headers: { cookie: `nf_jwt=${token}` } } as unknown as HandlerEvent;
   // A check that cannot fail proves nothing: each candidate must accept this token first.
-  if (!(await requireRole(event, ['admin'], { config, now })).ok) throw new Error('requireRole refused the bench token');
+  if (!(await requireRole(event, { roles: ['admin'], config, now })).ok) throw new Error('requireRole refused the bench token');
   verifyAccessTokenSync(token, { secrets: [secret], issuer: 'rolegate', now });
 
   const floor = await throughput(() => createHmac('sha256', key).update(signingInput).digest('base64url'), { seconds: 2 });
   const candidates: Array<[string, () => unknown]> = [
-    ['requireRole (node:crypto fast path)', () => requireRole(event, ['admin'], { config, now })],
+    ['requireRole (node:crypto fast path)', () => requireRole(event, { roles: ['admin'], config, now })],
     ['verifyAccessTokenSync (node:crypto)', () => verifyAccessTokenSync(token, { secrets: [secret], issuer: 'rolegate', now })],
     ['verifyAccessToken (jose, Web runtimes)', () => verifyAccessToken(token, { secrets: [secret], issuer: 'rolegate', now })],
   ];

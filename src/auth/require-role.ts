@@ -19,6 +19,8 @@ export interface AuthenticatedUser {
 export type RequireRoleResult = { ok: true; user: AuthenticatedUser } | { ok: false; response: HandlerResponse };
 
 export interface RequireRoleOptions {
+  /** Any one of these passes; none (the default): any signed-in user. */
+  roles?: readonly string[];
   /** Defaults to the environment, read once. */
   config?: AuthConfig;
   /** Seconds since the epoch; for tests. */
@@ -43,10 +45,11 @@ function tokenOf(event: HandlerEvent): string | undefined {
  * and checks that it carries any one of `roles` (none: any signed-in user).
  *
  * @example
- * const auth = await requireRole(event, ['admin']);
+ * const auth = await requireRole(event, { roles: ['admin'] });
  * if (!auth.ok) return auth.response; // ready 401 or 403
  */
-export async function requireRole(event: HandlerEvent, roles: readonly string[] = [], options: RequireRoleOptions = {}): Promise<RequireRoleResult> {
+export async function requireRole(event: HandlerEvent, options: RequireRoleOptions = {}): Promise<RequireRoleResult> {
+  const roles = options.roles ?? [];
   const config = options.config ?? (envConfig ??= readConfig(process.env).auth);
   const token = tokenOf(event);
   if (!token) return { ok: false, response: errorResponse(new AuthError('unauthenticated')) };

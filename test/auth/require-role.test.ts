@@ -24,8 +24,8 @@ async function good(options: { roles?: string[]; secret?: string; now?: number; 
 const claims = { sub: subject.id, email: subject.email, sid: 's', iss: 'rolegate', iat: NOW, exp: NOW + 900, app_metadata: { authorization: { roles: ['admin'] } }, user_metadata: {} };
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
-async function check(token: string, roles: string[] = ['member'], options: Parameters<typeof requireRole>[2] = {}) {
-  return requireRole(event({ method: 'GET', cookies: { nf_jwt: token } }), roles, { config, now: NOW, ...options });
+async function check(token: string, roles: string[] = ['member'], options: Parameters<typeof requireRole>[1] = {}) {
+  return requireRole(event({ method: 'GET', cookies: { nf_jwt: token } }), { roles, config, now: NOW, ...options });
 }
 
 async function refused(token: string) {
@@ -40,7 +40,7 @@ describe('requireRole, attacked from outside', () => {
   it('lets a valid token through with its user, from the cookie or a Bearer header', async () => {
     const result = await check(await good());
     expect(result.ok && result.user).toMatchObject({ id: subject.id, email: subject.email, roles: ['member'] });
-    const bearer = await requireRole(event({ method: 'GET', headers: { authorization: `Bearer ${await good()}` } }), ['member'], { config, now: NOW });
+    const bearer = await requireRole(event({ method: 'GET', headers: { authorization: `Bearer ${await good()}` } }), { roles: ['member'], config, now: NOW });
     expect(bearer.ok).toBe(true);
   });
 
@@ -97,7 +97,7 @@ describe('requireRole, attacked from outside', () => {
   });
 
   it('answers 401 unauthenticated without any token', async () => {
-    const result = await requireRole(event({ method: 'GET' }), ['member'], { config, now: NOW });
+    const result = await requireRole(event({ method: 'GET' }), { roles: ['member'], config, now: NOW });
     expect(!result.ok && body(result.response).error.code).toBe('unauthenticated');
   });
 });

@@ -4,7 +4,7 @@
  * rolegate's sources, and the public entry points used from there.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,9 +28,10 @@ describe('the npm package', () => {
 
   beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), 'rolegate-pack-'));
-    // A copy of the committed tree (its own dist/, so the suite's other builds are untouched).
+    // A copy of the working tree without ignored files (its own dist/, so the suite's other builds are untouched).
     const checkout = join(work, 'checkout');
-    const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
+    const tracked = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' })
+      .split('\0').filter((file) => file && existsSync(join(ROOT, file)));
     for (const file of tracked) {
       mkdirSync(dirname(join(checkout, file)), { recursive: true });
       cpSync(join(ROOT, file), join(checkout, file));
@@ -71,7 +72,7 @@ describe('the npm package', () => {
   it('resolves `rolegate` to requireRole, which answers a request without a token 401', () => {
     const script = `
       import { requireRole } from 'rolegate';
-      const result = await requireRole({ httpMethod: 'GET', path: '/.netlify/functions/mine', headers: {} }, ['admin']);
+      const result = await requireRole({ httpMethod: 'GET', path: '/.netlify/functions/mine', headers: {} }, { roles: ['admin'] });
       process.stdout.write(JSON.stringify({ ok: result.ok, status: result.ok ? 0 : result.response.statusCode, body: result.ok ? null : JSON.parse(result.response.body) }));
       const browser = import.meta.resolve('rolegate/browser');
       process.stdout.write('\\n' + browser);`;
@@ -86,7 +87,7 @@ describe('the npm package', () => {
     writeFileSync(join(site, 'check.ts'), [
       "import { requireRole, type RequireRoleResult } from 'rolegate';",
       "export async function handler(event: Parameters<typeof requireRole>[0]): Promise<number> {",
-      "  const auth: RequireRoleResult = await requireRole(event, ['admin']);",
+      "  const auth: RequireRoleResult = await requireRole(event, { roles: ['admin'] });",
       '  return auth.ok ? 200 : auth.response.statusCode;',
       '}',
       '',
