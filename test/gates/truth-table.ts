@@ -184,6 +184,9 @@ export const gateTruthTable: GateTruthCase[] = [
 ];
 
 function repeatedSlashCases(): GateTruthCase[] {
+  // Measured end to end under netlify dev too (redirects mode): a staff token was served
+  // staff/admin/payroll.html at /staff///admin/payroll.html, a member token members/board/ at
+  // /members//board/, and an anonymous visitor reports/annual.html at /reports//annual.html.
   const insideTheWrongGate = (gate: string) => ({ atNetlifyRedirector: { verdict: 'allow' as const, why: `netlify-redirector matches the run of slashes to ${gate}, while the static server serves the page of the gate inside it` } });
   const noRule = { atNetlifyRedirector: { verdict: 'public' as const, why: NO_RULE_FOR_EMPTY_SEGMENT } };
   return [
@@ -220,11 +223,11 @@ function repeatedSlashCases(): GateTruthCase[] {
     c('doubled slash before a folder index gate, tree role', '/members//board/', 'valid-without-role', ['member'], 'bounce', { next: '/members/board', ...insideTheWrongGate('/members/*') }),
     c('doubled slash inside an exact gate', '/reports//annual.html', 'none', [], 'bounce', {
       next: '/reports/annual.html',
-      atNetlifyRedirector: { verdict: 'public', why: 'netlify-redirector does not match an exact rule to its path with a doubled slash' },
+      atNetlifyRedirector: { verdict: 'public', why: "netlify-redirector does not match an exact rule to its path with a doubled slash, while netlify dev's static server serves the page" },
     }),
     c('doubled trailing slash on an exact gate', '/reports/annual.html//', 'none', [], 'bounce', {
       next: '/reports/annual.html',
-      atNetlifyRedirector: { verdict: 'public', why: 'netlify-redirector matches an exact rule with one trailing slash only' },
+      atNetlifyRedirector: { verdict: 'public', why: "netlify-redirector matches an exact rule with one trailing slash only (netlify dev's static server answers 404 there, so nothing is served)" },
     }),
     c('doubled slash before a public exception', '/admin//login.html', 'none', [], 'public', {
       atNetlifyRedirector: { verdict: 'bounce', why: 'netlify-redirector matches the tree, not the exception, to the spelling with a doubled slash (stricter than the page served)' },
