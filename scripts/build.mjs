@@ -11,7 +11,8 @@ import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
 import { bundleEdgeRuntime } from './edge-bundle.mjs';
 
-const entries = { index: 'src/index.ts', cli: 'src/cli/main.ts', dev: 'src/dev/start.ts', 'gate-table': 'src/auth/gate-table-file.ts' };
+// dev-loopback is the preload `npm start` gives netlify dev (src/dev/loopback-preload.ts).
+const entries = { index: 'src/index.ts', cli: 'src/cli/main.ts', dev: 'src/dev/start.ts', 'dev-loopback': 'src/dev/loopback-preload.ts', 'gate-table': 'src/auth/gate-table-file.ts' };
 await Promise.all(
   Object.entries(entries)
     .filter(([, file]) => existsSync(file))

@@ -1,25 +1,43 @@
 /**
  * `npm start`: the site on this machine, with no Netlify account and no
- * network. Writes the gates into the publish directory's _redirects, applies the migrations to the embedded database (or the database
- * the environment names), seeds an admin, then runs `netlify dev --offline`
- * with the dev-only JWT secret from netlify.toml so the locally emulated role
- * gates and the functions agree.
+ * network, reachable from this machine only. Builds the gates as the deploy
+ * does (`rolegate gates build`), applies the migrations to the embedded
+ * database (or the database the environment names), seeds an admin, then runs
+ * `netlify dev --offline` on a loopback port behind rolegate's front server on
+ * 127.0.0.1:8888 (src/dev/local-site.ts), with the dev-only JWT secret from
+ * netlify.toml so the gates and the functions agree.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { readDatabaseConfig, type Env } from '../core/config.js';
 import { hashPassword, passwordProblem } from '../core/password.js';
 import { openStore } from '../store/open-store.js';
-import { loadGateConfig } from '../gates/compile.js';
-import { buildRedirects } from '../gates/build.js';
 import { devJwtSecret } from './dev-secret.js';
+import { buildLocalGates } from './local-gates.js';
+import { startLocalSite } from './local-site.js';
 
 const DEFAULT_ADMIN_EMAIL = 'admin@example.com';
-const PORT = 8888;
+const DEFAULT_PORT = 8888;
 
-export { devJwtSecret };
+export { buildLocalGates, devJwtSecret };
+
+/** The loopback preload, built next to this file (dist/dev.js → dist/dev-loopback.js), or from src/ in the tests. */
+export function loopbackPreloadPath(): string {
+  const here = fileURLToPath(import.meta.url);
+  return here.endsWith('.ts') ? join(here, '..', '..', '..', 'dist', 'dev-loopback.js') : join(here, '..', 'dev-loopback.js');
+}
+
+/** `npm start -- --port N`: another front port than 8888, say for a second checkout. */
+function portFromArgs(argv: string[]): number {
+  const { values } = parseArgs({ args: argv, options: { port: { type: 'string' } }, strict: true, allowPositionals: false });
+  if (values.port === undefined) return DEFAULT_PORT;
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port must be a port number (got ${JSON.stringify(values.port)})`);
+  return port;
+}
 
 /** Creates the admin once. Returns the generated password when one was made, so it is printed exactly once. */
 export async function seedAdmin(env: Env, bcryptCost: number): Promise<{ email: string; created: boolean; generatedPassword?: string }> {
@@ -39,39 +57,25 @@ export async function seedAdmin(env: Env, bcryptCost: number): Promise<{ email: 
   }
 }
 
-/**
- * Writes the gates for `netlify dev`. In edge mode they are written as
- * `_redirects` role rules instead: netlify dev cannot run edge functions
- * offline, and without this the local gated pages would be served unchecked.
- * The deploy's own build (`rolegate gates build`) writes the edge function.
- * Returns the lines to show.
- */
-export async function buildLocalGates(root: string): Promise<string[]> {
-  const { config } = loadGateConfig(readFileSync(join(root, 'rolegate.config.json'), 'utf8'));
-  const edge = config.mode === 'edge';
-  const built = await buildRedirects({ siteRoot: root, config: edge ? { ...config, mode: 'redirects' } : config });
-  const lines = built.warnings.map((w) => `warning: ${w}`);
-  if (edge) lines.push('mode "edge": locally the gates run as _redirects role rules (netlify dev cannot run edge functions offline); deploys use the edge function');
-  return lines;
-}
-
 async function main(): Promise<void> {
   const root = process.cwd();
+  const port = portFromArgs(process.argv.slice(2));
   const toml = readFileSync(join(root, 'netlify.toml'), 'utf8');
   const secret = devJwtSecret(toml);
   if (!secret) throw new Error('netlify.toml has no [dev] jwtSecret: the local role gates need it');
   if (process.env.JWT_SECRET && process.env.JWT_SECRET !== secret) {
     console.warn('rolegate: JWT_SECRET in your environment is ignored locally; the functions sign with netlify.toml [dev] jwtSecret so the local gates accept their tokens.');
   }
-  const env: Env = { ...process.env, JWT_SECRET: secret, SITE_URL: process.env.SITE_URL ?? `http://localhost:${PORT}` };
+  const env: Env = { ...process.env, JWT_SECRET: secret, SITE_URL: process.env.SITE_URL ?? `http://localhost:${port}` };
   const db = readDatabaseConfig(env);
   // netlify dev hands functions a NETLIFY_DB_URL of its own; naming the data
   // directory keeps them on the database seeded here.
   if (db.kind === 'embedded') env.ROLEGATE_DATA_DIR = db.dataDir;
   const cost = Number(env.BCRYPT_COST ?? 11);
 
-  // netlify dev does not run the build command: generate the gates here.
-  for (const warning of await buildLocalGates(root)) console.warn(`rolegate: ${warning}`);
+  // netlify dev does not run the build command: build the gates here.
+  const gates = await buildLocalGates(root);
+  for (const line of gates.lines) console.warn(`rolegate: ${line}`);
 
   const admin = await seedAdmin(env, cost);
   const where = db.kind === 'embedded' ? `embedded database in ${db.dataDir}` : `${db.kind} database`;
@@ -83,18 +87,16 @@ async function main(): Promise<void> {
   } else {
     lines.push(`rolegate: admin ${admin.email} already exists (password as set when it was created)`);
   }
-  lines.push(`rolegate: open http://localhost:${PORT}/ and sign in at http://localhost:${PORT}/login`);
+  lines.push(`rolegate: open http://localhost:${port}/ and sign in at http://localhost:${port}/login (this machine only: every server listens on 127.0.0.1)`);
   console.log(lines.join('\n'));
 
-  const netlify = join(root, 'node_modules', '.bin', 'netlify');
-  if (!existsSync(netlify)) throw new Error('netlify-cli is not installed: run `npm install` first');
-  // --offline: no account, no network. Edge functions would make netlify dev
-  // download Deno, which cannot work offline; this site has none.
-  const child = spawn(netlify, ['dev', '--offline', '--internal-disable-edge-functions', '--port', String(PORT)], { stdio: 'inherit', env });
-  const stop = (signal: NodeJS.Signals) => child.kill(signal);
+  const site = await startLocalSite({ root, env, port, gates, preloadPath: loopbackPreloadPath(), stdio: 'inherit' });
+  // netlify dev announces its own, internal port; the address to open is the front server's.
+  console.log(`rolegate: netlify dev runs on 127.0.0.1:${site.netlifyDevPort} behind ${site.url}; use ${site.url}`);
+  const stop = (signal: NodeJS.Signals) => site.netlifyDev.kill(signal);
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  child.on('exit', (code) => process.exit(code ?? 0));
+  site.netlifyDev.on('exit', (code) => void site.closed.then(() => process.exit(code ?? 0)));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -48,16 +48,23 @@ describe('npm start', () => {
     }
   });
 
-  it('gates an edge-mode site locally with _redirects role rules, since netlify dev cannot run edge functions offline', async () => {
+  it('builds an edge-mode site\'s gates as a deploy does: the generated edge gate, and no Role= rule for netlify dev\'s matcher', async () => {
     const root = mkdtempSync(join(tmpdir(), 'rolegate-dev-edge-'));
     try {
       mkdirSync(join(root, 'public'));
       writeFileSync(join(root, 'rolegate.config.json'), JSON.stringify({ mode: 'edge', gates: [{ path: '/admin/*', roles: ['admin'] }] }));
-      const lines = await buildLocalGates(root);
-      expect(lines.join('\n')).toMatch(/mode "edge": locally the gates run as _redirects role rules/);
-      expect(readFileSync(join(root, 'public', '_redirects'), 'utf8')).toMatch(/^\/admin\/\*\s+\/admin\/:splat\s+200!\s+Role=admin$/m);
+      const edge = await buildLocalGates(root);
+      expect(edge.mode).toBe('edge');
+      expect(readFileSync(join(root, 'public', '_redirects'), 'utf8')).not.toMatch(/Role=/);
+      const entry = readFileSync(join(root, 'netlify', 'edge-functions', 'rolegate-gate', 'rolegate-gate.js'), 'utf8');
+      expect(entry).toContain('createEdgeGate');
+      expect(entry).toContain('"/admin/*"');
+      expect(readFileSync(join(root, 'netlify', 'edge-functions', 'rolegate-gate', 'runtime.js'), 'utf8')).toBe(readFileSync('dist/edge-gate.js', 'utf8'));
+
       writeFileSync(join(root, 'rolegate.config.json'), JSON.stringify({ mode: 'redirects', gates: [{ path: '/admin/*', roles: ['admin'] }] }));
-      expect(await buildLocalGates(root)).toEqual([]);
+      expect((await buildLocalGates(root)).mode).toBe('redirects');
+      expect(readFileSync(join(root, 'public', '_redirects'), 'utf8')).toMatch(/^\/admin\/\*\s+\/admin\/:splat\s+200!\s+Role=admin$/m);
+      expect(existsSync(join(root, 'netlify', 'edge-functions', 'rolegate-gate'))).toBe(false);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -1,0 +1,163 @@
+/**
+ * The server `npm start` puts on 127.0.0.1:8888, in front of netlify dev (which listens on a
+ * second loopback port). Every request goes through it:
+ *
+ * - the `nf_jwt` cookie is dropped unless it is a well-formed JWT (netlify dev crashes on some
+ *   malformed ones, src/dev/access-cookie-filter.ts);
+ * - in edge mode the generated edge gate (netlify/edge-functions/rolegate-gate/, the very file
+ *   `rolegate gates build` writes for deploys) decides, and its `context.next()` forwards to
+ *   netlify dev, which then holds no `Role=` rule of its own (its matcher accepts unsigned
+ *   tokens); in redirects mode the request goes straight on and netlify dev's `Role=` rules decide.
+ *
+ * Hostile input never ends the process: a request the server cannot turn into a Fetch `Request`
+ * gets a 400 or 405, a gate that throws gets a 500 (fail closed, as the deployed function's
+ * `onError: "fail"`), and netlify dev not answering gets a 502.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { pipeline } from 'node:stream/promises';
+import { LOOPBACK_HOST } from './loopback-listen.js';
+import { withoutMalformedAccessToken } from './access-cookie-filter.js';
+import { endToEndHeaders, forwardTo } from './upstream.js';
+
+/** The generated edge function's default export (src/edge/gate.ts `EdgeHandler`). */
+export type LocalEdgeGate = (request: Request, context: { next(request?: Request): Promise<Response> }) => Promise<Response>;
+
+export interface FrontServerOptions {
+  /** The port to listen on, on 127.0.0.1; 0 picks a free one. */
+  port: number;
+  /** netlify dev's own port, on 127.0.0.1. */
+  upstreamPort: number;
+  /** Edge mode's gate; without it every request goes straight to netlify dev. */
+  gate?: LocalEdgeGate;
+}
+
+export interface FrontServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+class RequestRefused extends Error {
+  constructor(readonly status: 400 | 405, message: string) {
+    super(message);
+  }
+}
+
+// RFC 9110 §9.3.6, §9.3.8: not for a static site, and `new Request` refuses them anyway.
+const REFUSED_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
+
+/** The Fetch `Request` the gate decides on: the path as sent (never resolved against a base), the `nf_jwt` filter applied. */
+export function fetchRequestFrom(incoming: http.IncomingMessage, origin: string): Request {
+  const target = incoming.url ?? '';
+  // Origin-form only (RFC 9112 §3.2.1): absolute-form is for proxies and `*` for OPTIONS to the server.
+  if (!target.startsWith('/')) throw new RequestRefused(400, 'request target must be a path');
+  const method = incoming.method ?? 'GET';
+  if (REFUSED_METHODS.has(method)) throw new RequestRefused(405, `method ${method} not allowed`);
+  let url: URL;
+  try {
+    // Concatenated, not resolved: `new URL('//admin/', base)` would read `admin` as a host.
+    url = new URL(`${origin}${target}`);
+  } catch {
+    throw new RequestRefused(400, 'malformed request target');
+  }
+  const headers = new Headers();
+  try {
+    for (let i = 0; i < incoming.rawHeaders.length; i += 2) {
+      if (incoming.rawHeaders[i]!.toLowerCase() !== 'cookie') headers.append(incoming.rawHeaders[i]!, incoming.rawHeaders[i + 1]!);
+    }
+  } catch {
+    throw new RequestRefused(400, 'malformed header');
+  }
+  // Node joins repeated Cookie headers into one with "; " (RFC 9113 §8.2.3 allows the same).
+  const cookie = withoutMalformedAccessToken(incoming.headers.cookie);
+  if (cookie !== undefined) headers.set('cookie', cookie);
+  const hasBody = method !== 'GET' && method !== 'HEAD';
+  try {
+    return new Request(url, {
+      method,
+      headers,
+      ...(hasBody ? { body: Readable.toWeb(incoming) as unknown as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
+    } as RequestInit);
+  } catch {
+    throw new RequestRefused(400, 'malformed request');
+  }
+}
+
+function plain(status: number, text: string): Response {
+  return new Response(`${text}\n`, { status, headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' } });
+}
+
+async function answer(options: FrontServerOptions, incoming: http.IncomingMessage, origin: string): Promise<Response> {
+  let request: Request;
+  try {
+    request = fetchRequestFrom(incoming, origin);
+  } catch (error) {
+    if (error instanceof RequestRefused) return plain(error.status, error.message);
+    throw error;
+  }
+  const next = async (forwarded: Request = request): Promise<Response> => {
+    // The path netlify dev serves is the one the gate decided on: the gate may hand on a
+    // changed request (fresh cookies), never another URL.
+    if (forwarded.url !== request.url) throw new Error('the gate forwarded a different URL');
+    return forwardTo(options.upstreamPort, forwarded);
+  };
+  try {
+    return await (options.gate ? options.gate(request, { next }) : next());
+  } catch (error) {
+    if (error instanceof Error && 'code' in error && typeof error.code === 'string' && /^(ECONNREFUSED|ECONNRESET|EPIPE)$/.test(error.code)) {
+      return plain(502, 'netlify dev is not answering (starting, restarting or stopped)');
+    }
+    console.error(`rolegate: the local gate failed, refusing the request: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+    return plain(500, 'Internal Server Error: the gate failed');
+  }
+}
+
+async function respond(response: Response, outgoing: http.ServerResponse, method: string | undefined): Promise<void> {
+  outgoing.writeHead(response.status, response.statusText || undefined, endToEndHeaders(response.headers).flat());
+  if (!response.body || method === 'HEAD') {
+    outgoing.end();
+    await response.body?.cancel();
+    return;
+  }
+  await pipeline(Readable.fromWeb(response.body as unknown as WebReadableStream<Uint8Array>), outgoing);
+}
+
+/**
+ * Starts the front server on 127.0.0.1.
+ *
+ * @example
+ * const front = await startFrontServer({ port: 8888, upstreamPort: 38123, gate });
+ */
+export async function startFrontServer(options: FrontServerOptions): Promise<FrontServer> {
+  const server = http.createServer();
+  let origin = '';
+  server.on('request', (incoming: http.IncomingMessage, outgoing: http.ServerResponse) => {
+    answer(options, incoming, origin)
+      .then((response) => respond(response, outgoing, incoming.method))
+      .catch(() => outgoing.destroy());
+  });
+  // CONNECT and Upgrade requests come as their own events; without a listener Node drops the socket.
+  server.on('connect', (_request, socket) => socket.end('HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'));
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return void socket.destroy();
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, LOOPBACK_HOST, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  origin = `http://localhost:${port}`;
+  return {
+    url: origin,
+    port,
+    close: () => new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * Starts `netlify dev --offline` for local development, bound to loopback. netlify-cli has no
+ * host flag and listens on every interface, so the loopback preload (src/dev/loopback-preload.ts)
+ * is given to it, and to every Node process it starts, through NODE_OPTIONS; a patch to
+ * netlify-cli's files would be lost on every install, and a firewall rule is not ours to set.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { LOOPBACK_HOST } from './loopback-listen.js';
+
+export interface NetlifyDevProcessOptions {
+  root: string;
+  env: NodeJS.ProcessEnv;
+  /** Where netlify dev's own proxy listens, on 127.0.0.1. */
+  port: number;
+  /** The built preload (dist/dev-loopback.js). */
+  preloadPath: string;
+  stdio: StdioOptions;
+  /** Its own process group, so that a test can end it with everything it started. */
+  detached?: boolean;
+}
+
+/** NODE_OPTIONS with the preload added (a file URL, which never holds a space NODE_OPTIONS would split at). */
+export function withLoopbackPreload(nodeOptions: string | undefined, preloadPath: string): string {
+  return [nodeOptions, `--import=${pathToFileURL(preloadPath).href}`].filter(Boolean).join(' ');
+}
+
+/** A port that was free on 127.0.0.1 a moment ago. */
+export async function freeLoopbackPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, LOOPBACK_HOST, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * `--internal-disable-edge-functions`: offline, netlify dev cannot run edge functions (it
+ * imports Netlify's edge bootstrap from the network, fails, and then serves the pages
+ * unchecked); in edge mode the front server runs the gate instead.
+ */
+export function spawnNetlifyDev(options: NetlifyDevProcessOptions): ChildProcess {
+  const netlify = join(options.root, 'node_modules', '.bin', 'netlify');
+  if (!existsSync(netlify)) throw new Error('netlify-cli is not installed: run `npm install` first');
+  if (!existsSync(options.preloadPath)) throw new Error(`${options.preloadPath} is missing: run \`npm run build\` first`);
+  return spawn(netlify, ['dev', '--offline', '--internal-disable-edge-functions', '--port', String(options.port)], {
+    cwd: options.root,
+    env: { ...options.env, NODE_OPTIONS: withLoopbackPreload(options.env.NODE_OPTIONS, options.preloadPath) },
+    stdio: options.stdio,
+    detached: options.detached ?? false,
+  });
+}
