@@ -51,7 +51,11 @@ describe('rolegate gates build', () => {
     await writeConfig();
     await writeFile(join(site, '_redirects'), '/old /new 301\n');
     const first = await run(['build']);
-    expect(first).toMatchObject({ code: 0, stderr: '' });
+    // The nested /members/vip/* is open to /members///vip/… under netlify dev in redirects mode.
+    expect(first).toMatchObject({
+      code: 0,
+      stderr: 'warning: gates[2] "/members/vip/*": in redirects mode Netlify\'s matcher under netlify dev (netlify-redirector 0.5, measured) does not apply this gate to /members///vip/…, where the static server serves the same page; "mode": "edge" decides on the page served (production Netlify not verified)\n',
+    });
     // 11 path rules, and the 8 gate rules again for the host netlify dev reads out of a //-path, per scheme.
     expect(first.stdout).toBe('wrote public/_redirects: 27 rolegate rules (hand-written rules kept from _redirects)\n');
     const written = await readFile(join(site, 'public', '_redirects'), 'utf8');

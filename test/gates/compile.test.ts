@@ -7,6 +7,7 @@ import { compileGates, gateTableFromConfig } from '../../src/gates/compile.js';
 import { parseGateConfig } from '../../src/gates/config.js';
 import { BEGIN_MARKER, END_MARKER } from '../../src/gates/redirects-file.js';
 import { explainPath, requiredRolesFor } from '../../src/gates/table.js';
+import { loadMatcher, matchRequest } from './matcher.js';
 import { truthTableConfig } from './truth-table.js';
 // The refresh function reads the gates the same way: a JSON import that esbuild bundles.
 import starterConfig from '../../rolegate.config.json' with { type: 'json' };
@@ -51,6 +52,20 @@ describe('compileGates', () => {
     expect(hostRules).toContain('http://handbook/ /handbook 200! Role=staff');
     const lastHostRule = compiled.rules.lastIndexOf(hostRules.at(-1)!);
     expect(lastHostRule).toBeLessThan(compiled.rules.indexOf(gateLines[0]!));
+  });
+
+  it('warns, in redirects mode only, about each gate two or more segments deep, which netlify dev leaves open to a run of slashes', async () => {
+    const gates = [{ path: '/admin/*', roles: ['admin'] }, { path: '/staff/admin/*', roles: ['admin'] }, { path: '/reports/annual.html', roles: ['finance'] }, { path: '/handbook', roles: ['staff'] }];
+    const warned = compileGates(parseGateConfig({ mode: 'redirects', gates })).warnings;
+    expect(warned).toHaveLength(2);
+    expect(warned[0]).toMatch(/^gates\[1\] "\/staff\/admin\/\*": in redirects mode .* to \/staff\/\/\/admin\/…, where the static server serves the same page; "mode": "edge"/);
+    expect(warned[1]).toMatch(/^gates\[2\] "\/reports\/annual.html": .* to \/reports\/\/annual.html,/);
+    expect(compileGates(parseGateConfig({ mode: 'edge', gates })).warnings).toEqual([]);
+    // What the warning says, measured with the matcher on the compiled rules: no rule applies.
+    const matcher = await loadMatcher(compileGates(parseGateConfig({ mode: 'redirects', gates: gates.slice(1, 3) })).rules.join('\n'));
+    expect(matcher.match(matchRequest('/staff///admin/x'))).toBeNull();
+    expect(matcher.match(matchRequest('/reports//annual.html'))).toBeNull();
+    expect(matcher.match(matchRequest('/staff//admin/x'))).not.toBeNull();
   });
 
   it('writes no host form where netlify dev would read the machine itself or cannot read a host', () => {
