@@ -5,8 +5,11 @@
  * against a real PostgreSQL. Plain HTTP requests with a cookie jar; every
  * redirect chain is capped at 5 hops so a loop fails instead of hanging.
  */
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signAccessToken, nowSeconds } from '../../src/core/access-token.js';
 import { hashPassword } from '../../src/core/password.js';
@@ -16,10 +19,28 @@ import { buildRedirects } from '../../src/gates/build.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import type { User } from '../../src/store/store.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { startNetlifyDev, type NetlifyDev } from '../support/netlify-dev.js';
+import { repoDevJwtSecret, startNetlifyDev, type NetlifyDev } from '../support/netlify-dev.js';
 import { CookieJar, follow, request } from '../support/http-client.js';
 
 const PASSWORD = 'correct horse battery staple';
+
+/**
+ * A GET with the request target exactly as given (fetch would resolve dot segments and read
+ * backslashes as slashes first), as curl --path-as-is or a raw socket sends it.
+ */
+function rawGet(baseUrl: string, target: string, cookie?: string): Promise<{ status: number; location: string | undefined; body: string }> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolvePromise, reject) => {
+    const req = httpRequest({ hostname, port, path: target, method: 'GET', headers: cookie ? { cookie } : {} }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, location: res.headers.location, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 describe('gates through netlify dev', () => {
   let db: TestDatabase;
@@ -159,24 +180,6 @@ describe('gates through netlify dev', () => {
     }
   });
 
-  /**
-   * A GET with the request target exactly as given (fetch would resolve dot segments and read
-   * backslashes as slashes first), as curl --path-as-is or a raw socket sends it.
-   */
-  function rawGet(target: string, cookie?: string): Promise<{ status: number; location: string | undefined; body: string }> {
-    const { hostname, port } = new URL(dev.url);
-    return new Promise((resolvePromise, reject) => {
-      const req = httpRequest({ hostname, port, path: target, method: 'GET', headers: cookie ? { cookie } : {} }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => (body += chunk));
-        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, location: res.headers.location, body }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
-  }
-
   const adminPage = () => readFileSync('public/admin/index.html', 'utf8');
 
   // Measured before the host-form rules: every one of these served the admin page to anyone.
@@ -186,7 +189,7 @@ describe('gates through netlify dev', () => {
   const repeatedSlashSpellings = ['//admin/', '///admin/', '//admin', '//admin/index.html', '//admin//index.html', '///admin///index.html', '/\\admin/', '/\\/admin/', '//%61dmin/', '//admin/?x=1', '//admin/./'];
 
   it.each(repeatedSlashSpellings)('bounces an anonymous GET %s instead of serving the admin page', async (target) => {
-    const answer = await rawGet(target);
+    const answer = await rawGet(dev.url, target);
     expect(answer.body).not.toBe(adminPage());
     expect(answer.body).not.toContain('Admin area');
     expect(answer.status).toBe(302);
@@ -194,7 +197,7 @@ describe('gates through netlify dev', () => {
   });
 
   it('bounces an anonymous GET //members/ instead of serving the members page', async () => {
-    const answer = await rawGet('//members/');
+    const answer = await rawGet(dev.url, '//members/');
     expect(answer.body).not.toContain('Members area');
     expect(answer.status).toBe(302);
     expect(answer.location).toBe('/.netlify/functions/refresh/members/');
@@ -202,11 +205,11 @@ describe('gates through netlify dev', () => {
 
   it('serves //admin/ to an admin, and sends a member on to the forbidden page, never the admin page', async () => {
     const adminJar = await signIn('admin@example.com');
-    const served = await rawGet('//admin/', adminJar.header());
+    const served = await rawGet(dev.url, '//admin/', adminJar.header());
     expect(served.status).toBe(200);
     expect(served.body).toContain('Admin area');
     const memberJar = await signIn('member@example.com');
-    const bounced = await rawGet('//admin/', memberJar.header());
+    const bounced = await rawGet(dev.url, '//admin/', memberJar.header());
     expect(bounced.status).toBe(302);
     expect(bounced.body).not.toContain('Admin area');
     const onward = await follow(memberJar, `${dev.url}${bounced.location}`);
@@ -220,7 +223,7 @@ describe('gates through netlify dev', () => {
   // itself); the edge gate bounces them (edge-truth-table.test.ts). Closing it under npm start
   // needs the local server to refuse unresolved targets before netlify dev sees them.
   it.each(['/.//admin/', '/x/..//admin/', '/%2E//admin/', '/..//admin/'])('known gap (redirects mode, netlify dev): the raw-path spelling %s still serves the admin page', async (target) => {
-    const answer = await rawGet(target);
+    const answer = await rawGet(dev.url, target);
     expect(answer.status).toBe(200);
     expect(answer.body).toBe(adminPage());
   });
@@ -230,11 +233,11 @@ describe('gates through netlify dev', () => {
   it('known finding (redirects mode, netlify dev): an unsigned alg:none token with the admin role is served the admin page', async () => {
     const signed = await tokenFor(member, { roles: ['admin'] });
     const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${signed.split('.')[1]}.`;
-    const answer = await rawGet('/admin/', `nf_jwt=${unsigned}`);
+    const answer = await rawGet(dev.url, '/admin/', `nf_jwt=${unsigned}`);
     expect(answer.status).toBe(200);
     expect(answer.body).toContain('Admin area');
     // The same claims with a garbage HS256 signature are refused.
-    const garbage = await rawGet('/admin/', `nf_jwt=${signed.split('.').slice(0, 2).join('.')}.AAAA`);
+    const garbage = await rawGet(dev.url, '/admin/', `nf_jwt=${signed.split('.').slice(0, 2).join('.')}.AAAA`);
     expect(garbage.status).toBe(302);
   });
 
@@ -244,5 +247,69 @@ describe('gates through netlify dev', () => {
       expect(page.hops, path).toHaveLength(1);
       expect(page.status, path).toBe(200);
     }
+  });
+});
+
+/**
+ * Gates two or more segments deep, in redirects mode, on a throwaway static site (no functions:
+ * only Netlify's matcher and static server are under test). What the build warns about
+ * (src/gates/compile.ts, runOfSlashesWarnings) is what netlify dev does: pinned, so a netlify-cli
+ * change is noticed; the edge gate bounces these (test/gates/truth-table.ts, repeated slashes).
+ */
+describe('gates two or more segments deep through netlify dev (redirects mode)', () => {
+  let dev: NetlifyDev;
+  let root: string;
+  let warnings: string[];
+  const pages = { 'staff/rota.html': 'STAFF ROTA', 'staff/admin/payroll.html': 'ADMIN PAYROLL', 'reports/annual.html': 'FINANCE REPORT', 'index.html': 'HOME' };
+
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'rolegate-deep-gates-'));
+    for (const [file, text] of Object.entries(pages)) {
+      mkdirSync(dirname(join(root, 'public', file)), { recursive: true });
+      writeFileSync(join(root, 'public', file), `<h1>${text}</h1>\n`);
+    }
+    // The checkout's dev secret and role path, and nothing else: a static site.
+    writeFileSync(join(root, 'netlify.toml'), `[dev]\n  framework = "#static"\n  publish = "public"\n  autoLaunch = false\n  jwtSecret = "${repoDevJwtSecret()}"\n  jwtRolePath = "app_metadata.authorization.roles"\n`);
+    const config = { mode: 'redirects', gates: [{ path: '/staff/*', roles: ['staff'] }, { path: '/staff/admin/*', roles: ['admin'] }, { path: '/reports/annual.html', roles: ['finance'] }] };
+    writeFileSync(join(root, 'rolegate.config.json'), JSON.stringify(config));
+    const built = await buildRedirects({ siteRoot: root, config: loadGateConfig(JSON.stringify(config)).config });
+    warnings = built.warnings;
+    symlinkSync(join(process.cwd(), 'node_modules'), join(root, 'node_modules'));
+    spawnSync('git', ['init', '-q'], { cwd: root });
+    dev = await startNetlifyDev({}, root);
+  }, 120_000);
+
+  afterAll(async () => {
+    await dev?.stop();
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  async function token(roles: string[]): Promise<string> {
+    const { token: value } = await signAccessToken({
+      subject: { id: '00000000-0000-4000-8000-000000000001', email: 'x@example.com', roles },
+      sessionId: '00000000-0000-4000-8000-000000000000',
+      secret: new Secret(dev.jwtSecret),
+      issuer: 'rolegate',
+      ttlSeconds: 60,
+      now: nowSeconds(),
+    });
+    return `nf_jwt=${value}`;
+  }
+
+  it('gates the pages at their own paths and behind a leading run of slashes', async () => {
+    const staff = await token(['staff']);
+    for (const [target, cookie] of [['/reports/annual.html', undefined], ['//reports/annual.html', undefined], ['/staff/admin/payroll.html', staff], ['//staff/admin/payroll.html', staff], ['/staff//admin/payroll.html', staff]] as const) {
+      const answer = await rawGet(dev.url, target, cookie);
+      expect(answer.status, target).toBe(302);
+      expect(answer.body, target).not.toMatch(/FINANCE REPORT|ADMIN PAYROLL/);
+    }
+    expect((await rawGet(dev.url, '/staff/rota.html', staff)).body).toContain('STAFF ROTA');
+  });
+
+  it('known gap: serves /reports//annual.html to anyone and /staff///admin/payroll.html to staff, as the build warns', async () => {
+    expect(warnings.join('\n')).toContain('/reports//annual.html');
+    expect(warnings.join('\n')).toContain('/staff///admin/…');
+    expect((await rawGet(dev.url, '/reports//annual.html')).body).toContain('FINANCE REPORT');
+    expect((await rawGet(dev.url, '/staff///admin/payroll.html', await token(['staff']))).body).toContain('ADMIN PAYROLL');
   });
 });
