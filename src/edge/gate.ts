@@ -139,7 +139,7 @@ async function tokenRoles(runtime: EdgeRuntime, table: GateTable, cookies: Recor
 async function refreshInline(deps: AuthDeps, rule: RolesRule, request: Request, context: EdgeContext, cookies: Record<string, string>, next: string): Promise<Response | null> {
   let refreshed: RefreshResult;
   try {
-    refreshed = await refresh(deps, cookies);
+    refreshed = await refresh(deps, cookies, { userAgent: request.headers.get('user-agent') ?? undefined });
   } catch (error) {
     if (error instanceof AuthError && (error.code === 'session_expired' || error.code === 'refresh_token_reused')) {
       return redirect(loginLocation(deps.gates, next, error.code), clearedCookies(cookiePolicy(deps)));

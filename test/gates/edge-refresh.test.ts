@@ -134,6 +134,25 @@ describe('inline refresh at the edge (Supabase store over PostgREST, real Postgr
     expect(later.served).toBe(true);
   });
 
+  it('within the grace interval hands the successor only to the browser that rotated the token: another User-Agent is reuse and ends the session', async () => {
+    const graceful = await site.loadGenerated(siteEnv());
+    const owner = { 'user-agent': 'Mozilla/5.0 (owner)' };
+    const { cookies } = await signedIn(['admin']);
+    const first = await askGate(site, graceful, '/admin/users.html', cookies, owner);
+    expect(first.served).toBe(true);
+    // The same browser again within the interval (a lost answer, a second tab): the same successor.
+    const again = await askGate(site, graceful, '/admin/users.html', cookies, owner);
+    expect(again.served).toBe(true);
+    expect(cookiesSet(again)[REFRESH_COOKIE]).toBe(cookiesSet(first)[REFRESH_COOKIE]);
+    // A copy of the old cookie in another browser, still within the interval.
+    const thief = await askGate(site, graceful, '/admin/users.html', cookies, { 'user-agent': 'curl/8.5.0' });
+    expect(thief.served).toBe(false);
+    expect(thief.location).toMatch(/^\/login\?next=%2Fadmin%2Fusers\.html/);
+    expect(cookiesSet(thief).nf_jwt).toBe('');
+    const owners = await askGate(site, graceful, '/admin/users.html', { [REFRESH_COOKIE]: cookiesSet(first)[REFRESH_COOKIE]! }, owner);
+    expect(owners.served).toBe(false);
+  });
+
   it('sends a signed-in visitor whose fresh token still lacks the role to the forbidden page, with the new cookies', async () => {
     const { cookies } = await signedIn(['member']);
     const answer = await askGate(site, gate, '/admin/users.html', cookies);

@@ -144,8 +144,8 @@ export interface EdgeAnswer {
  * One request through Netlify's routing and the gate: when no declared pattern matches, the
  * function is not invoked and the page is served as it is.
  */
-export async function askGate(site: Pick<EdgeSite, 'declaration'>, gate: EdgeHandler, pathAndQuery: string, cookies: Record<string, string> = {}): Promise<EdgeAnswer> {
-  const request = new Request(`${SITE}${pathAndQuery}`, { headers: cookies && Object.keys(cookies).length ? { cookie: cookieHeader(cookies) } : {} });
+export async function askGate(site: Pick<EdgeSite, 'declaration'>, gate: EdgeHandler, pathAndQuery: string, cookies: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<EdgeAnswer> {
+  const request = new Request(`${SITE}${pathAndQuery}`, { headers: { ...headers, ...(cookies && Object.keys(cookies).length ? { cookie: cookieHeader(cookies) } : {}) } });
   const context = pageContext();
   const routed = routedToGate(site.declaration, new URL(request.url).pathname);
   const response = routed ? await gate(request, context) : await context.next();
