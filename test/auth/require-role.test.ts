@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { SignJWT, importPKCS8 } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { requireRole } from '../../src/auth/require-role.js';
@@ -48,6 +48,15 @@ describe('requireRole, attacked from outside', () => {
     const result = await check(await good(), ['admin']);
     expect(!result.ok && result.response.statusCode).toBe(403);
     expect(!result.ok && body(result.response).error.code).toBe('forbidden');
+  });
+
+  it('accepts the claims the forgeries below start from, when they are signed as rolegate signs', async () => {
+    // The control: each refusal below then comes from the one thing that forgery changes.
+    const key = new TextEncoder().encode(SECRET);
+    const signed = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(key);
+    expect((await check(signed, ['admin'])).ok).toBe(true);
+    const manual = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
+    expect((await check(`${manual}.${createHmac('sha256', SECRET).update(manual).digest('base64url')}`, ['admin'])).ok).toBe(true);
   });
 
   it('refuses alg:none', async () => {
