@@ -3,12 +3,13 @@
  * mode (what it writes, what it leaves out of `_redirects`, and cleaning up when the site goes
  * back to redirects mode).
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SignJWT, UnsecuredJWT } from 'jose';
+import { SignJWT, UnsecuredJWT, importPKCS8 } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { gatesCommand } from '../../src/cli/gates.js';
 import type { CliIo } from '../../src/cli/io.js';
@@ -45,6 +46,18 @@ describe('forged and misused tokens at the edge gate', () => {
 
   it.each<[string, () => Promise<string>]>([
     ['alg "none"', async () => new UnsecuredJWT(adminClaims()).setSubject('u-1').setIssuer('rolegate').setIssuedAt(now()).setExpirationTime(now() + 600).encode()],
+    ['alg "none" with typ JWT and an empty signature', async () => {
+      const [, payload] = (await honest().setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(secret)).split('.');
+      return `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${payload}.`;
+    }],
+    ['RS256, signed with a key of its own', async () => {
+      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      return honest().setProtectedHeader({ alg: 'RS256', typ: 'JWT' }).sign(await importPKCS8(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'RS256'));
+    }],
+    ['HS256 keyed with an RSA public key (algorithm confusion)', async () => {
+      const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      return honest().setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(publicKey.export({ type: 'spki', format: 'pem' }).toString()));
+    }],
     ['HS512 with the right secret (only HS256 is accepted)', () => honest().setProtectedHeader({ alg: 'HS512', typ: 'JWT' }).sign(secret)],
     ['HS384 with the right secret', () => honest().setProtectedHeader({ alg: 'HS384', typ: 'JWT' }).sign(secret)],
     ['another issuer', () => new SignJWT(adminClaims()).setSubject('u-1').setIssuer('evil').setIssuedAt(now()).setExpirationTime(now() + 600).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(secret)],
