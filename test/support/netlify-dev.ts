@@ -2,13 +2,21 @@
  * Runs the real `netlify dev --offline` on this checkout for end-to-end
  * suites: Netlify's own redirect engine and role gates, and the functions as
  * Netlify bundles them. The JWT secret and role path come from netlify.toml
- * `[dev]`, exactly as for `npm start`.
+ * `[dev]`, exactly as for `npm start`, and like `npm start` it listens on
+ * 127.0.0.1 only (the loopback preload, src/dev/netlify-dev-process.ts). A site
+ * in edge mode runs as `npm start` runs it: the generated edge gate in the
+ * front server, netlify dev behind it (src/dev/local-site.ts).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { devJwtSecret } from '../../src/dev/dev-secret.js';
+import { buildLocalGates } from '../../src/dev/local-gates.js';
+import { startLocalSite } from '../../src/dev/local-site.js';
+import { spawnNetlifyDev } from '../../src/dev/netlify-dev-process.js';
+import { loopbackPreloadPath } from '../../src/dev/start.js';
+import { loadGateConfig } from '../../src/gates/compile.js';
 import { freePort } from './postgres-cluster.js';
 import { childLogs } from './child-logs.js';
 
@@ -45,28 +53,42 @@ export function copySite(options: { from?: string; edgeFunctions?: boolean } = {
   return { root, remove: () => rmSync(root, { recursive: true, force: true }) };
 }
 
+/** dist/dev-loopback.js: found from src/ in the suites, from the working directory in the bench (bundled elsewhere). */
+function preloadPath(): string {
+  const candidates = [loopbackPreloadPath(), join(process.cwd(), 'dist', 'dev-loopback.js')];
+  return candidates.find((path) => existsSync(path)) ?? candidates[0]!;
+}
+
 export async function startNetlifyDev(env: Record<string, string>, cwd = ROOT): Promise<NetlifyDev> {
   const port = await freePort();
   const jwtSecret = repoDevJwtSecret(cwd);
   let log = '';
-  const child: ChildProcess = spawn(join(cwd, 'node_modules', '.bin', 'netlify'),
-    ['dev', '--offline', '--internal-disable-edge-functions', '--port', String(port)], {
-      cwd,
-      detached: true,
-      env: { ...process.env, CI: 'true', JWT_SECRET: jwtSecret, SITE_URL: `http://localhost:${port}`, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  const childEnv = { ...process.env, CI: 'true', JWT_SECRET: jwtSecret, SITE_URL: `http://localhost:${port}`, ...env };
+  const spawnOptions = { root: cwd, env: childEnv, port, preloadPath: preloadPath(), stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'], detached: true };
+  const { config } = loadGateConfig(readFileSync(join(cwd, 'rolegate.config.json'), 'utf8'));
+  let child: ChildProcess;
+  let closeFront = async () => {};
+  if (config.mode === 'edge') {
+    // The edge gate as npm start runs it; netlify dev's own port stays internal.
+    const gates = await buildLocalGates(cwd);
+    const site = await startLocalSite({ ...spawnOptions, gates });
+    child = site.netlifyDev;
+    closeFront = () => site.front.close();
+  } else {
+    child = spawnNetlifyDev(spawnOptions);
+  }
   child.stdout?.on('data', (d) => (log += d));
   child.stderr?.on('data', (d) => (log += d));
   const url = `http://localhost:${port}`;
   const stop = async () => {
     childLogs.push(log);
-    if (child.exitCode !== null || !child.pid) return;
+    if (child.exitCode !== null || !child.pid) return closeFront();
     const exited = new Promise((resolve) => child.once('exit', resolve));
     try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
     const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 5000);
     await exited;
     clearTimeout(timer);
+    await closeFront();
   };
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -74,7 +96,8 @@ export async function startNetlifyDev(env: Record<string, string>, cwd = ROOT): 
     try {
       const res = await fetch(`${url}/`, { redirect: 'manual' });
       await res.arrayBuffer();
-      break;
+      // 502: the front server of an edge-mode site is up, netlify dev behind it not yet.
+      if (res.status !== 502) break;
     } catch { /* not up yet */ }
     if (Date.now() > deadline) {
       await stop();
