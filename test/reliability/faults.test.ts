@@ -270,6 +270,9 @@ describe('database faults during login, refresh and logout', () => {
     expect(body(answer).error.code).toBe('unavailable');
     expect(elapsed).toBeLessThan(BOUND_MS);
     expect((await admin.query('select count(*)::int as n from rolegate.sessions where revoked_at is null')).rows[0].n).toBe(before);
+    // The known limit SECURITY.md states: the browser's cookies go even though nothing ended on the server.
+    const deleted = (answer.multiValueHeaders?.['Set-Cookie'] ?? []).map(String);
+    expect(deleted).toEqual(expect.arrayContaining([expect.stringMatching(/^nf_jwt=;.*Max-Age=0/), expect.stringMatching(/^__Host-rolegate_refresh=;.*Max-Age=0/)]));
     let again = await logout(logoutEvent());
     // At most one stale pooled connection per answer (see the restart test).
     for (let i = 0; i < 5 && again.statusCode === 503; i += 1) again = await logout(logoutEvent());
