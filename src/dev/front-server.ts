@@ -10,7 +10,7 @@
  *   tokens); in redirects mode the request goes straight on and netlify dev's `Role=` rules decide.
  *
  * Hostile input never ends the process: a request the server cannot turn into a Fetch `Request`
- * gets a 400 or 405, a gate that throws gets a 500 (fail closed, as the deployed function's
+ * gets a 400 or 405, one for another host name than this machine's a 421 (DNS rebinding), a gate that throws gets a 500 (fail closed, as the deployed function's
  * `onError: "fail"`), and netlify dev not answering gets a 502.
  */
 import http from 'node:http';
@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { pipeline } from 'node:stream/promises';
+import { FRONT_SECRET_HEADER } from './front-only-guard.js';
 import { LOOPBACK_HOST } from './loopback-listen.js';
 import { withoutMalformedAccessToken } from './access-cookie-filter.js';
 import { endToEndHeaders, forwardTo } from './upstream.js';
@@ -32,6 +33,8 @@ export interface FrontServerOptions {
   upstreamPort: number;
   /** Edge mode's gate; without it every request goes straight to netlify dev. */
   gate?: LocalEdgeGate;
+  /** Sent to netlify dev with every request, whose port answers nothing else (src/dev/front-only-guard.ts). */
+  upstreamSecret?: string;
 }
 
 export interface FrontServer {
@@ -41,7 +44,7 @@ export interface FrontServer {
 }
 
 class RequestRefused extends Error {
-  constructor(readonly status: 400 | 405, message: string) {
+  constructor(readonly status: 400 | 405 | 421, message: string) {
     super(message);
   }
 }
@@ -49,11 +52,24 @@ class RequestRefused extends Error {
 // RFC 9110 §9.3.6, §9.3.8: not for a static site, and `new Request` refuses them anyway.
 const REFUSED_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
 
+// The names this machine's loopback goes by (RFC 6761 §6.3: `localhost` and names below it).
+const LOOPBACK_HOST_HEADER = /^(?:(?:[a-z0-9-]+\.)*localhost|127\.0\.0\.1|\[::1\])(?::\d{1,5})?$/i;
+
+/**
+ * Whether the Host header names this machine. A page on another site can make the browser send
+ * requests here under its own name by DNS rebinding (its name re-resolved to 127.0.0.1), and
+ * then read the answers as same-origin; refusing every other name closes that door.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  return host !== undefined && LOOPBACK_HOST_HEADER.test(host);
+}
+
 /** The Fetch `Request` the gate decides on: the path as sent (never resolved against a base), the `nf_jwt` filter applied. */
 export function fetchRequestFrom(incoming: http.IncomingMessage, origin: string): Request {
   const target = incoming.url ?? '';
   // Origin-form only (RFC 9112 §3.2.1): absolute-form is for proxies and `*` for OPTIONS to the server.
   if (!target.startsWith('/')) throw new RequestRefused(400, 'request target must be a path');
+  if (!isLoopbackHost(incoming.headers.host)) throw new RequestRefused(421, 'this server answers only to localhost, 127.0.0.1 and [::1]');
   const method = incoming.method ?? 'GET';
   if (REFUSED_METHODS.has(method)) throw new RequestRefused(405, `method ${method} not allowed`);
   let url: URL;
@@ -102,7 +118,7 @@ async function answer(options: FrontServerOptions, incoming: http.IncomingMessag
     // The path netlify dev serves is the one the gate decided on: the gate may hand on a
     // changed request (fresh cookies), never another URL.
     if (forwarded.url !== request.url) throw new Error('the gate forwarded a different URL');
-    return forwardTo(options.upstreamPort, forwarded);
+    return forwardTo(options.upstreamPort, forwarded, options.upstreamSecret ? { [FRONT_SECRET_HEADER]: options.upstreamSecret } : {});
   };
   try {
     return await (options.gate ? options.gate(request, { next }) : next());

@@ -1,9 +1,11 @@
 /**
  * The local site as `npm start` runs it: netlify dev on an internal loopback port (loopback
- * only, src/dev/netlify-dev-process.ts) behind the front server on 127.0.0.1 (the edge gate in
- * edge mode, the `nf_jwt` filter in both, src/dev/front-server.ts).
+ * only, src/dev/netlify-dev-process.ts, answering the front server alone,
+ * src/dev/front-only-guard.ts) behind the front server on 127.0.0.1 (the edge gate in edge
+ * mode, the `nf_jwt` filter and the Host check in both, src/dev/front-server.ts).
  */
 import type { ChildProcess, StdioOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import type { Env } from '../core/config.js';
 import { startFrontServer, type FrontServer } from './front-server.js';
 import { loadLocalEdgeGate, type LocalGates } from './local-gates.js';
@@ -44,10 +46,12 @@ export interface LocalSite {
 export async function startLocalSite(options: LocalSiteOptions): Promise<LocalSite> {
   const gate = options.gates.mode === 'edge' ? await loadLocalEdgeGate(options.root, options.env) : undefined;
   const netlifyDevPort = await freeLoopbackPort();
-  const front = await startFrontServer({ port: options.port, upstreamPort: netlifyDevPort, ...(gate ? { gate } : {}) });
+  // Made per start: netlify dev's port then answers the front server only.
+  const frontSecret = randomBytes(24).toString('base64url');
+  const front = await startFrontServer({ port: options.port, upstreamPort: netlifyDevPort, upstreamSecret: frontSecret, ...(gate ? { gate } : {}) });
   let netlifyDev: ChildProcess;
   try {
-    netlifyDev = spawnNetlifyDev({ root: options.root, env: options.env, port: netlifyDevPort, preloadPath: options.preloadPath, stdio: options.stdio, detached: options.detached });
+    netlifyDev = spawnNetlifyDev({ root: options.root, env: options.env, port: netlifyDevPort, preloadPath: options.preloadPath, stdio: options.stdio, detached: options.detached, frontSecret });
   } catch (error) {
     await front.close();
     throw error;

@@ -43,3 +43,11 @@ export function loopbackListenArgs(args: unknown[]): unknown[] {
   return args;
 }
 
+
+/** The TCP port a `listen` call asks for, or undefined (a Unix socket, a handle). */
+export function listenPort(args: unknown[]): number | undefined {
+  const [first] = args;
+  if (isPort(first)) return Number(first);
+  if (typeof first === 'object' && first !== null && isPort((first as { port?: unknown }).port)) return Number((first as { port: unknown }).port);
+  return undefined;
+}

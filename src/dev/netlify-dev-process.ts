@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { FRONT_SECRET_ENV, GUARDED_PORT_ENV } from './front-only-guard.js';
 import { LOOPBACK_HOST } from './loopback-listen.js';
 
 export interface NetlifyDevProcessOptions {
@@ -21,6 +22,8 @@ export interface NetlifyDevProcessOptions {
   stdio: StdioOptions;
   /** Its own process group, so that a test can end it with everything it started. */
   detached?: boolean;
+  /** When set, netlify dev's port answers only requests carrying it (the front server's, src/dev/front-only-guard.ts). */
+  frontSecret?: string;
 }
 
 /** NODE_OPTIONS with the preload added (a file URL, which never holds a space NODE_OPTIONS would split at). */
@@ -51,7 +54,11 @@ export function spawnNetlifyDev(options: NetlifyDevProcessOptions): ChildProcess
   if (!existsSync(options.preloadPath)) throw new Error(`${options.preloadPath} is missing: run \`npm run build\` first`);
   return spawn(netlify, ['dev', '--offline', '--internal-disable-edge-functions', '--port', String(options.port)], {
     cwd: options.root,
-    env: { ...options.env, NODE_OPTIONS: withLoopbackPreload(options.env.NODE_OPTIONS, options.preloadPath) },
+    env: {
+      ...options.env,
+      NODE_OPTIONS: withLoopbackPreload(options.env.NODE_OPTIONS, options.preloadPath),
+      ...(options.frontSecret ? { [GUARDED_PORT_ENV]: String(options.port), [FRONT_SECRET_ENV]: options.frontSecret } : {}),
+    },
     stdio: options.stdio,
     detached: options.detached ?? false,
   });

@@ -25,16 +25,18 @@ export function endToEndHeaders(headers: Headers): [string, string][] {
 // Statuses whose response has no body (RFC 9110 §6.4.1); `new Response` refuses one for them.
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);
 
-/** Sends `request` to http://127.0.0.1:`port` with the same method, path, query, headers and body. */
-export function forwardTo(port: number, request: Request): Promise<Response> {
+/** Sends `request` to http://127.0.0.1:`port` with the same method, path, query, headers and body, plus `extraHeaders` (which win). */
+export function forwardTo(port: number, request: Request, extraHeaders: Record<string, string> = {}): Promise<Response> {
   const url = new URL(request.url);
+  const extra = new Set(Object.keys(extraHeaders).map((name) => name.toLowerCase()));
+  const headers = [...endToEndHeaders(request.headers).filter(([name]) => !extra.has(name)), ...Object.entries(extraHeaders)];
   return new Promise((resolve, reject) => {
     const outgoing = http.request({
       host: '127.0.0.1',
       port,
       method: request.method,
       path: `${url.pathname}${url.search}`,
-      headers: endToEndHeaders(request.headers).flat(),
+      headers: headers.flat(),
       // One connection per request: netlify dev restarts its servers, and a kept-alive socket
       // to a gone server would fail a later request for no reason of its own.
       agent: false,

@@ -109,16 +109,16 @@ describe('the local front server', () => {
     gateBehaviour = 'next';
     const before = upstream.seen.length;
     const answers = [
-      await raw(front.port, 'BREW /admin/ HTTP/1.1\r\nHost: x\r\n\r\n'),
-      await raw(front.port, 'TRACE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
-      await raw(front.port, 'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: x\r\n\r\n'),
-      await raw(front.port, 'GET http://127.0.0.1/admin/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
-      await raw(front.port, 'OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
-      await raw(front.port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`),
+      await raw(front.port, 'BREW /admin/ HTTP/1.1\r\nHost: localhost\r\n\r\n'),
+      await raw(front.port, 'TRACE / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'),
+      await raw(front.port, 'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: localhost\r\n\r\n'),
+      await raw(front.port, 'GET http://127.0.0.1/admin/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'),
+      await raw(front.port, 'OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'),
+      await raw(front.port, `GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`),
       await raw(front.port, `GET / HTTP/1.1\r\n${Array.from({ length: 3000 }, (_, i) => `X-${i}: 1`).join('\r\n')}\r\n\r\n`),
-      await raw(front.port, 'GET /\u00ff HTTP/1.1\r\nHost: x\r\n\r\n'),
-      await raw(front.port, 'GET / HTTP/9.9\r\nHost: x\r\n\r\n'),
-      await raw(front.port, 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'),
+      await raw(front.port, 'GET /\u00ff HTTP/1.1\r\nHost: localhost\r\n\r\n'),
+      await raw(front.port, 'GET / HTTP/9.9\r\nHost: localhost\r\n\r\n'),
+      await raw(front.port, 'GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'),
     ].map((answer) => answer.split('\r\n')[0]);
     expect(answers).toEqual([
       'HTTP/1.1 400 Bad Request',
@@ -134,6 +134,19 @@ describe('the local front server', () => {
     ]);
     expect(upstream.seen.length).toBe(before);
     expect((await fetch(`${front.url}/`)).status).toBe(201);
+  });
+
+  it('answers only to this machine\'s names, so a page that rebinds its own name to 127.0.0.1 cannot read the site', async () => {
+    gateBehaviour = 'next';
+    const before = upstream.seen.length;
+    for (const host of ['evil.example', 'evil.example:8888', '127.0.0.1.evil.example', 'localhost.evil.example', '10.0.0.5:8888', '']) {
+      expect((await raw(front.port, `GET /admin/ HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)).split('\r\n')[0], host).toBe('HTTP/1.1 421 Misdirected Request');
+    }
+    expect((await raw(front.port, 'GET /admin/ HTTP/1.0\r\n\r\n')).split('\r\n')[0]).toBe('HTTP/1.1 421 Misdirected Request');
+    expect(upstream.seen.length).toBe(before);
+    for (const host of ['localhost', 'localhost:8888', 'app.localhost:1', '127.0.0.1:8888', '[::1]:8888']) {
+      expect((await raw(front.port, `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)).split('\r\n')[0], host).toBe('HTTP/1.1 201 Created');
+    }
   });
 
   it('answers 502 while netlify dev is not up', async () => {

@@ -164,7 +164,7 @@ for (const mode of ['edge', 'redirects'] as const) {
       expect(start.child.exitCode).toBeNull();
     });
 
-    it('survives hostile requests: odd methods, bad targets, huge headers', async () => {
+    it('survives hostile requests (odd methods, bad targets, huge headers) and answers to no other host name than this machine\'s', async () => {
       const port = Number(new URL(start.url).port);
       const answers = {
         unknownMethod: await rawRequest(port, 'FOO /admin/ HTTP/1.1\r\nHost: localhost\r\n\r\n'),
@@ -176,6 +176,8 @@ for (const mode of ['edge', 'redirects'] as const) {
         hugeCookie: await rawRequest(port, `GET /admin/ HTTP/1.1\r\nHost: localhost\r\nCookie: nf_jwt=${'W'.repeat(60_000)}\r\n\r\n`),
         badHeaderBytes: await rawRequest(port, 'GET /admin/ HTTP/1.1\r\nHost: localhost\r\nX-Bad: a\u0000b\r\n\r\n'),
         notHttp: await rawRequest(port, '\u0016\u0003\u0001\u0002\u0000\u0001\u0000\u0001\u00fc\u0003\u0003'),
+        // DNS rebinding: a page on another site whose name now resolves to 127.0.0.1.
+        reboundName: await rawRequest(port, `GET /admin/ HTTP/1.1\r\nHost: attacker.example:${port}\r\nConnection: close\r\n\r\n`),
       };
       expect(answers).toEqual({
         unknownMethod: 'HTTP/1.1 400 Bad Request',
@@ -187,6 +189,7 @@ for (const mode of ['edge', 'redirects'] as const) {
         hugeCookie: 'HTTP/1.1 431 Request Header Fields Too Large',
         badHeaderBytes: 'HTTP/1.1 400 Bad Request',
         notHttp: 'HTTP/1.1 400 Bad Request',
+        reboundName: 'HTTP/1.1 421 Misdirected Request',
       });
       expect((await status(`${start.url}/`)).status).toBe(200);
       expect(start.child.exitCode).toBeNull();
@@ -199,6 +202,16 @@ for (const mode of ['edge', 'redirects'] as const) {
       expect(sockets.map((s) => s.port)).toContain(front);
       // The front server in npm start's process, netlify dev's proxy, static and functions servers in its own.
       expect(new Set(sockets.map((s) => s.pid)).size).toBeGreaterThan(1);
+    });
+
+    it("keeps netlify dev's own port for the front server: a request straight to it gets 403, never the page", async () => {
+      const internalPort = /netlify dev runs on 127\.0\.0\.1:(\d+) behind/.exec(start.output())?.[1];
+      expect(internalPort, 'npm start names netlify dev\'s port').toBeDefined();
+      for (const path of ['/admin/', '/members/x', '/']) {
+        const answered = await fetch(`http://127.0.0.1:${internalPort}${path}`, { redirect: 'manual', headers: { 'x-rolegate-front': 'a guess' } });
+        expect([answered.status, await answered.text()], path).toEqual([403, expect.stringContaining("netlify dev's internal port")]);
+      }
+      expect((await signedInAdminPage(start.url)).status).toBe(200);
     });
 
     if (mode === 'edge') {
