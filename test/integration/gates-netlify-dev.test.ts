@@ -16,10 +16,11 @@ import { hashPassword } from '../../src/core/password.js';
 import { Secret } from '../../src/core/secret.js';
 import { loadGateConfig } from '../../src/gates/compile.js';
 import { buildRedirects } from '../../src/gates/build.js';
+import { writePrebuiltGateTable } from '../../src/auth/gate-table-file.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import type { User } from '../../src/store/store.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { repoDevJwtSecret, startNetlifyDev, type NetlifyDev } from '../support/netlify-dev.js';
+import { copySite, repoDevJwtSecret, startNetlifyDev, type NetlifyDev } from '../support/netlify-dev.js';
 import { CookieJar, follow, request } from '../support/http-client.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -42,9 +43,12 @@ function rawGet(baseUrl: string, target: string, cookie?: string): Promise<{ sta
   });
 }
 
-describe('gates through netlify dev', () => {
+// The starter's gates in redirects mode, on a copy of the site: what Netlify's own matcher does
+// with them (the starter itself runs in edge mode; test/e2e and test/integration/dev-start cover that).
+describe('gates through netlify dev (redirects mode)', () => {
   let db: TestDatabase;
   let dev: NetlifyDev;
+  let site: { root: string; remove(): void };
   let admin: User;
   let member: User;
 
@@ -58,15 +62,19 @@ describe('gates through netlify dev', () => {
     if (a.status !== 'created' || m.status !== 'created') throw new Error('fixture users not created');
     admin = a.user;
     member = m.user;
-    const root = process.cwd();
-    const { config } = loadGateConfig(readFileSync('rolegate.config.json', 'utf8'));
-    await buildRedirects({ siteRoot: root, config });
-    dev = await startNetlifyDev({ DATABASE_URL: db.url, BCRYPT_COST: '10' });
+    site = copySite({ edgeFunctions: false });
+    const starter = JSON.parse(readFileSync(join(site.root, 'rolegate.config.json'), 'utf8')) as Record<string, unknown>;
+    const redirectsMode = JSON.stringify({ ...starter, mode: 'redirects' });
+    writeFileSync(join(site.root, 'rolegate.config.json'), redirectsMode);
+    await writePrebuiltGateTable(join(site.root, 'rolegate.config.json'), join(site.root, 'netlify', 'gate-table.json'));
+    await buildRedirects({ siteRoot: site.root, config: loadGateConfig(redirectsMode).config });
+    dev = await startNetlifyDev({ DATABASE_URL: db.url, BCRYPT_COST: '10' }, site.root);
   }, 120_000);
 
   afterAll(async () => {
     await dev?.stop();
     await db?.drop();
+    site?.remove();
   });
 
   async function signIn(email: string): Promise<CookieJar> {
