@@ -7,7 +7,8 @@
  * - in edge mode the generated edge gate (netlify/edge-functions/rolegate-gate/, the very file
  *   `rolegate gates build` writes for deploys) decides, and its `context.next()` forwards to
  *   netlify dev, which then holds no `Role=` rule of its own (its matcher accepts unsigned
- *   tokens); in redirects mode the request goes straight on and netlify dev's `Role=` rules decide.
+ *   tokens); in redirects mode netlify dev's `Role=` rules decide, after the spellings they
+ *   cannot see are refused or sent to their served path here;
  *
  * Hostile input never ends the process: a request the server cannot turn into a Fetch `Request`
  * gets a 400 or 405, one for another host name than this machine's a 421 (DNS rebinding), a gate that throws gets a 500 (fail closed, as the deployed function's
@@ -18,6 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { pipeline } from 'node:stream/promises';
+import { judgeablePath, servedPath } from '../core/request-path.js';
 import { FRONT_SECRET_HEADER } from './front-only-guard.js';
 import { LOOPBACK_HOST } from './loopback-listen.js';
 import { withoutMalformedAccessToken } from './access-cookie-filter.js';
@@ -106,6 +108,21 @@ function plain(status: number, text: string): Response {
   return new Response(`${text}\n`, { status, headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' } });
 }
 
+/**
+ * Redirects mode only: netlify dev's static server serves a gated page for spellings its
+ * `Role=` rules never see (it reads `//admin/x` as the host `admin`, and no rule can match a
+ * run of slashes inside a path), so they are settled here, as the edge gate settles them in
+ * edge mode: a path no browser sends (dot segments, a backslash, an undecodable escape) is
+ * refused, and a run of slashes is sent to the path the static server would have served.
+ */
+function spellingNetlifyDevCannotGate(request: Request): Response | null {
+  const { pathname, search } = new URL(request.url);
+  if (judgeablePath(pathname) === null) return plain(400, 'no browser sends this path (dot segments, a backslash or an undecodable escape)');
+  const served = servedPath(pathname);
+  if (served === pathname) return null;
+  return new Response(null, { status: 308, headers: { Location: `${served}${search}`, 'Cache-Control': 'no-store' } });
+}
+
 async function answer(options: FrontServerOptions, incoming: http.IncomingMessage, origin: string): Promise<Response> {
   let request: Request;
   try {
@@ -113,6 +130,10 @@ async function answer(options: FrontServerOptions, incoming: http.IncomingMessag
   } catch (error) {
     if (error instanceof RequestRefused) return plain(error.status, error.message);
     throw error;
+  }
+  if (!options.gate) {
+    const refused = spellingNetlifyDevCannotGate(request);
+    if (refused) return refused;
   }
   const next = async (forwarded: Request = request): Promise<Response> => {
     // The path netlify dev serves is the one the gate decided on: the gate may hand on a

@@ -16,6 +16,7 @@ import { AuthError } from '../core/auth-errors.js';
 import { verificationSecrets } from '../core/config.js';
 import { fingerprintMatches } from '../core/fingerprint.js';
 import { safeNextPath } from '../core/next-path.js';
+import { judgeablePath, servedPath } from '../core/request-path.js';
 import { ACCESS_COOKIE, clearedCookies, fingerprintCookieName, readCookies, readRefreshToken } from '../http/cookies.js';
 import { loginLocation } from '../auth/bounce.js';
 import { cookiePolicy, type AuthDeps } from '../auth/deps.js';
@@ -40,37 +41,6 @@ export interface EdgeGateOptions extends EdgeRuntimeOptions {
 }
 
 type RolesRule = Extract<GateTableRule, { access: 'roles' }>;
-
-// A `.`/`..` segment, a backslash or a control character (C0, DEL, C1) in the decoded path.
-const UNRESOLVED_PATH = /(?:^|\/)\.{1,2}(?:\/|$)|\\|\p{Cc}/u;
-
-/**
- * The decoded path the gate decides on, as Netlify's matcher compares it, or null when the
- * request cannot be judged by its path. `new URL()` resolves dot segments before decoding, so
- * `/x/..%2Fadmin/y` keeps an unresolved `..` once decoded (`/x/../admin/y`), which matches no
- * gate while the origin may still resolve it to `/admin/y`; an undecodable path (`/admin/%`)
- * cannot be compared at all. Browsers never send such paths, so they are refused rather than
- * guessed at: comparing them as sent would serve the page (fail open).
- */
-function gatePath(pathname: string): string | null {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(pathname);
-  } catch {
-    return null;
-  }
-  return UNRESOLVED_PATH.test(decoded) ? null : decoded;
-}
-
-/**
- * The path the static file server resolves for a decoded path it accepts: runs of `/` count as
- * one (measured under `netlify dev`: `//admin/`, `/admin//index.html` and `/.//admin/` all serve
- * `admin/index.html`), so the gate decides on that path, not on the spelling. A browser sends
- * `//admin/` when a link says `https://site//admin/`, so this is gated rather than refused.
- */
-function servedPath(decodedPath: string): string {
-  return decodedPath.replace(/\/{2,}/g, '/');
-}
 
 /** The answer to a path no browser sends: 400, never cached (the same path may be fixed later). */
 function badPath(): Response {
@@ -167,7 +137,7 @@ export function createEdgeGate(options: EdgeGateOptions): EdgeHandler {
   let runtime: EdgeRuntime | undefined;
   return async (request, context) => {
     const url = new URL(request.url);
-    const sentPath = gatePath(url.pathname);
+    const sentPath = judgeablePath(url.pathname);
     if (sentPath === null) return badPath();
     const path = servedPath(sentPath);
     const rule = matchingRule(table, path);

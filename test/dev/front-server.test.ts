@@ -160,3 +160,50 @@ describe('the local front server', () => {
     }
   });
 });
+
+describe('the local front server in redirects mode (no edge gate)', () => {
+  let upstream: Awaited<ReturnType<typeof recordingUpstream>>;
+  let front: FrontServer;
+
+  beforeAll(async () => {
+    upstream = await recordingUpstream();
+    front = await startFrontServer({ port: 0, upstreamPort: upstream.port });
+  });
+
+  afterAll(async () => {
+    await front.close();
+    await upstream.close();
+  });
+
+  const request = (target: string) => raw(front.port, `GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+
+  it.each(['/admin/%5C', '/admin/%', '/x/..%2Fadmin/', '/%2e%2e%2Fadmin/'])(
+    'refuses %s, which no browser sends, before it reaches netlify dev',
+    async (target) => {
+      const before = upstream.seen.length;
+      expect((await request(target)).split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+      expect(upstream.seen.length).toBe(before);
+    },
+  );
+
+  // Each of these netlify dev serves as the gated page while its Role= rules never see it.
+  it.each([
+    ['//admin/', '/admin/'], ['///admin///index.html?x=1', '/admin/index.html?x=1'], ['/reports//annual.html', '/reports/annual.html'], ['/\\admin/', '/admin/'],
+    ['/.//admin/', '/admin/'], ['/././/admin/', '/admin/'], ['/x/..//admin/', '/admin/'], ['/..//admin/', '/admin/'], ['/%2E//admin/', '/admin/'], ['/x/%2e%2e//admin/', '/admin/'], ['/.//members/', '/members/'],
+  ])(
+    'sends %s to the path the static server would serve (%s), where the gate applies',
+    async (target, served) => {
+      const before = upstream.seen.length;
+      const answer = await request(target);
+      expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 308 Permanent Redirect');
+      expect(answer).toMatch(new RegExp(`\\r\\nlocation: ${served.replace(/[?.]/g, '\\$&')}\\r\\n`, 'i'));
+      expect(upstream.seen.length).toBe(before);
+    },
+  );
+
+  it('passes every other path on as sent', async () => {
+    expect((await request('/admin/index.html?x=%2F')).split('\r\n')[0]).toBe('HTTP/1.1 201 Created');
+    expect(upstream.seen.at(-1)?.url).toBe('/admin/index.html?x=%2F');
+    expect((await request('/.netlify/functions/refresh/admin/')).split('\r\n')[0]).toBe('HTTP/1.1 201 Created');
+  });
+});

@@ -214,6 +214,14 @@ for (const mode of ['edge', 'redirects'] as const) {
       expect((await signedInAdminPage(start.url)).status).toBe(200);
     });
 
+    it('never serves the admin page to an anonymous visitor under a spelling netlify dev resolves to it (runs of slashes, dot segments)', async () => {
+      const port = Number(new URL(start.url).port);
+      for (const target of ['//admin/', '///admin/', '//admin//index.html', '/.//admin/', '/x/..//admin/', '/%2E//admin/', '/\\admin/', '//%61dmin/']) {
+        const line = await rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+        expect(line, target).toMatch(/^HTTP\/1\.1 (302|303|308|400) /);
+      }
+    });
+
     if (mode === 'edge') {
       it('runs the real edge gate: an unsigned admin token is bounced, never served, while a signed one is', async () => {
         for (const alg of ['none', 'None', 'NONE']) {
