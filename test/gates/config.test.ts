@@ -104,10 +104,11 @@ describe('the starter config and the JSON Schema shipped for editors', () => {
     expect((starter as { $schema: string }).$schema).toBe('./rolegate.config.schema.json');
   });
 
-  it('the starter states redirects mode, so npm start (netlify dev, no edge functions) enforces its gates', async () => {
+  it('the starter runs in edge mode, the default: no Role= rule that Netlify\'s matcher would open to an unsigned token', async () => {
     const starter = (await readRepoJson('rolegate.config.json')) as { mode?: string };
-    expect(starter.mode).toBe('redirects');
-    expect(loadGateConfig(JSON.stringify(starter)).compiled.rules.some((rule) => rule.includes(' 200! Role='))).toBe(true);
+    expect(starter.mode).toBe('edge');
+    expect(parseGateConfig({ gates: [] }).mode).toBe('edge');
+    expect(loadGateConfig(JSON.stringify(starter)).compiled.rules.some((rule) => rule.includes('Role='))).toBe(false);
   });
 
   it('rolegate.config.schema.json is exactly what the zod schema generates (regenerate: rolegate gates schema)', async () => {
