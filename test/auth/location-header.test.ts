@@ -6,10 +6,9 @@
  */
 import { validateHeaderValue } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
-import { openEmbeddedStore } from '../../src/store/embedded.js';
+import type { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
 import type { Store } from '../../src/store/store.js';
-import { PASSWORD, cookieValues, event, makeDeps, makeUser } from './support.js';
+import { PASSWORD, cookieValues, event, handlersOnMemoryStore, makeUser } from './support.js';
 
 const REFRESH = '__Host-rolegate_refresh';
 /** An ideographic space: fine in a URL once percent-encoded, refused by Node in a raw header. */
@@ -30,11 +29,7 @@ describe('a Location header from a non-Latin-1 next', () => {
   let refresh: ReturnType<typeof refreshHandler>;
 
   beforeAll(async () => {
-    store = await openEmbeddedStore({ dataDir: 'memory://' });
-    const deps = makeDeps(store);
-    login = loginHandler(async () => deps);
-    logout = logoutHandler(async () => deps);
-    refresh = refreshHandler(async () => deps);
+    ({ store, login, logout, refresh } = await handlersOnMemoryStore());
   });
   afterAll(() => store.close());
 

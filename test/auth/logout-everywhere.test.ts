@@ -5,10 +5,9 @@
  * end the user's newer sessions.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
-import { openEmbeddedStore } from '../../src/store/embedded.js';
+import type { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
 import type { Store, User } from '../../src/store/store.js';
-import { PASSWORD, body, cookieValues, event, makeDeps, makeUser } from './support.js';
+import { PASSWORD, body, cookieValues, event, handlersOnMemoryStore, makeUser } from './support.js';
 
 const REFRESH = '__Host-rolegate_refresh';
 
@@ -19,11 +18,7 @@ describe('sign out everywhere', () => {
   let refresh: ReturnType<typeof refreshHandler>;
 
   beforeAll(async () => {
-    store = await openEmbeddedStore({ dataDir: 'memory://' });
-    const deps = makeDeps(store);
-    login = loginHandler(async () => deps);
-    logout = logoutHandler(async () => deps);
-    refresh = refreshHandler(async () => deps);
+    ({ store, login, logout, refresh } = await handlersOnMemoryStore());
   });
   afterAll(() => store.close());
 

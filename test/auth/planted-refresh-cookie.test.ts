@@ -7,10 +7,9 @@
  * It must be ignored by refresh, the bounce and logout alike.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
-import { openEmbeddedStore } from '../../src/store/embedded.js';
+import type { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
 import type { Store, User } from '../../src/store/store.js';
-import { PASSWORD, body, cookieValues, event, makeDeps, makeUser } from './support.js';
+import { PASSWORD, body, cookieValues, event, handlersOnMemoryStore, makeUser } from './support.js';
 import type { HandlerResponse } from '@netlify/functions';
 import { decodeJwt } from 'jose';
 
@@ -25,11 +24,7 @@ describe('a refresh cookie planted by a sibling subdomain', () => {
   let attacker: User;
 
   beforeAll(async () => {
-    store = await openEmbeddedStore({ dataDir: 'memory://' });
-    const deps = makeDeps(store);
-    login = loginHandler(async () => deps);
-    logout = logoutHandler(async () => deps);
-    refresh = refreshHandler(async () => deps);
+    ({ store, login, logout, refresh } = await handlersOnMemoryStore());
     attacker = await makeUser(store, ['member']);
   });
   afterAll(() => store.close());

@@ -8,6 +8,8 @@ import { hashPassword } from '../../src/core/password.js';
 import { gateTableFromConfig } from '../../src/gates/compile.js';
 import type { AuthDeps } from '../../src/auth/deps.js';
 import type { Store, User } from '../../src/store/store.js';
+import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
+import { openEmbeddedStore } from '../../src/store/embedded.js';
 import starterConfig from '../../rolegate.config.json' with { type: 'json' };
 import { uniqueEmail } from '../store/contract.js';
 
@@ -94,4 +96,13 @@ export function cookieValues(response: HandlerResponse): Record<string, string> 
 
 export function body(response: HandlerResponse): any {
   return JSON.parse(response.body ?? 'null');
+}
+
+type Handler = ReturnType<typeof loginHandler>;
+
+/** Login, logout and refresh on a fresh in-memory embedded store, for suites that send requests as a browser would. */
+export async function handlersOnMemoryStore(): Promise<{ store: Store; login: Handler; logout: Handler; refresh: Handler }> {
+  const store = await openEmbeddedStore({ dataDir: 'memory://' });
+  const deps = makeDeps(store);
+  return { store, login: loginHandler(async () => deps), logout: logoutHandler(async () => deps), refresh: refreshHandler(async () => deps) };
 }
