@@ -57,7 +57,8 @@ export async function seedAdmin(env: Env, bcryptCost: number): Promise<{ email: 
   }
 }
 
-async function main(): Promise<void> {
+/** `npm start` itself (dist/dev.js, from src/dev/main.ts): runs until netlify dev exits. */
+export async function startDev(): Promise<void> {
   const root = process.cwd();
   const port = portFromArgs(process.argv.slice(2));
   const toml = readFileSync(join(root, 'netlify.toml'), 'utf8');
@@ -97,11 +98,4 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   site.netlifyDev.on('exit', (code) => void site.closed.then(() => process.exit(code ?? 0)));
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main().catch((error: unknown) => {
-    console.error(`rolegate: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  });
 }
