@@ -118,8 +118,8 @@ async function throughHandler(url: string): Promise<LoadResult> {
 
 async function throughNetlifyDev(url: string): Promise<LoadResult> {
   const tokens = await benchSessions(url, SESSIONS, 'netlify-dev');
-  // A copy of this checkout without edge functions, as the integration tests run it.
-  const site = copySite({ from: resolve('.'), edgeFunctions: false });
+  // A copy of this checkout in redirects mode: what is measured is the refresh function behind netlify dev.
+  const site = copySite({ from: resolve('.'), edgeFunctions: false, mode: 'redirects' });
   const dev = await startNetlifyDev({ JWT_SECRET: SECRET, DATABASE_URL: url, DB_TIMEOUT_MS: '20000', ROLEGATE_DATA_DIR: '', NETLIFY_DB_URL: '', SUPABASE_URL: '' }, site.root)
     .catch((error: unknown) => {
       site.remove();

@@ -16,7 +16,6 @@ import { hashPassword } from '../../src/core/password.js';
 import { Secret } from '../../src/core/secret.js';
 import { loadGateConfig } from '../../src/gates/compile.js';
 import { buildRedirects } from '../../src/gates/build.js';
-import { writePrebuiltGateTable } from '../../src/auth/gate-table-file.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import type { User } from '../../src/store/store.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
@@ -62,12 +61,8 @@ describe('gates through netlify dev (redirects mode)', () => {
     if (a.status !== 'created' || m.status !== 'created') throw new Error('fixture users not created');
     admin = a.user;
     member = m.user;
-    site = copySite({ edgeFunctions: false });
-    const starter = JSON.parse(readFileSync(join(site.root, 'rolegate.config.json'), 'utf8')) as Record<string, unknown>;
-    const redirectsMode = JSON.stringify({ ...starter, mode: 'redirects' });
-    writeFileSync(join(site.root, 'rolegate.config.json'), redirectsMode);
-    await writePrebuiltGateTable(join(site.root, 'rolegate.config.json'), join(site.root, 'netlify', 'gate-table.json'));
-    await buildRedirects({ siteRoot: site.root, config: loadGateConfig(redirectsMode).config });
+    site = copySite({ edgeFunctions: false, mode: 'redirects' });
+    await buildRedirects({ siteRoot: site.root, config: loadGateConfig(readFileSync(join(site.root, 'rolegate.config.json'), 'utf8')).config });
     dev = await startNetlifyDev({ DATABASE_URL: db.url, BCRYPT_COST: '10' }, site.root);
   }, 120_000);
 

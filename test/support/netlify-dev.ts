@@ -8,7 +8,7 @@
  * front server, netlify dev behind it (src/dev/local-site.ts).
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { devJwtSecret } from '../../src/dev/dev-secret.js';
@@ -17,6 +17,7 @@ import { startLocalSite } from '../../src/dev/local-site.js';
 import { spawnNetlifyDev } from '../../src/dev/netlify-dev-process.js';
 import { loopbackPreloadPath } from '../../src/dev/start.js';
 import { loadGateConfig } from '../../src/gates/compile.js';
+import { compilePrebuiltGateTable } from '../../src/auth/gate-table-file.js';
 import { freePort } from './postgres-cluster.js';
 import { childLogs } from './child-logs.js';
 
@@ -41,13 +42,19 @@ export function repoDevJwtSecret(root = ROOT): string {
  * another suite's. `from` is the checkout (the bench, bundled elsewhere,
  * passes it); without edge functions netlify dev never tries to fetch Deno.
  */
-export function copySite(options: { from?: string; edgeFunctions?: boolean } = {}): { root: string; remove(): void } {
+export function copySite(options: { from?: string; edgeFunctions?: boolean; mode?: 'edge' | 'redirects' } = {}): { root: string; remove(): void } {
   const from = options.from ?? ROOT;
   const root = mkdtempSync(join(tmpdir(), 'rolegate-site-'));
   for (const entry of ['netlify', 'src', 'supabase', 'public', 'rolegate.config.json', 'netlify.toml', 'package.json', 'tsconfig.json']) {
     cpSync(join(from, entry), join(root, entry), { recursive: true });
   }
   if (options.edgeFunctions === false) rmSync(join(root, 'netlify', 'edge-functions'), { recursive: true, force: true });
+  if (options.mode) {
+    // The starter's gates in another mode, with the compiled table the functions check it against.
+    const configPath = join(root, 'rolegate.config.json');
+    writeFileSync(configPath, JSON.stringify({ ...JSON.parse(readFileSync(configPath, 'utf8')), mode: options.mode }, null, 2));
+    writeFileSync(join(root, 'netlify', 'gate-table.json'), `${JSON.stringify(compilePrebuiltGateTable(JSON.parse(readFileSync(configPath, 'utf8'))), null, 2)}\n`);
+  }
   symlinkSync(join(from, 'node_modules'), join(root, 'node_modules'));
   spawnSync('git', ['init', '-q'], { cwd: root });
   return { root, remove: () => rmSync(root, { recursive: true, force: true }) };
