@@ -8,6 +8,7 @@ import { loadGateConfig, type CompiledGates } from '../gates/compile.js';
 import { GateConfigError, gateConfigJsonSchema, type GateConfig } from '../gates/config.js';
 import { buildEdgeGate, EDGE_FUNCTIONS_DIR, EDGE_GATE_NAME, EdgeRuntimeMissingError, removeEdgeGate } from '../gates/edge-build.js';
 import { RedirectsFileError } from '../gates/redirects-file.js';
+import { UnsafePublishDirError } from '../gates/publish-dir.js';
 import { explainPath, type GateTableRule, type PathVerdict } from '../gates/table.js';
 import { CliError, type CliIo } from './io.js';
 
@@ -43,7 +44,7 @@ async function build(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string' } }, strict: true, allowPositionals: false });
   const { path, config } = await readConfig(io, values.config);
   // The config sits at the site root, so that is where the hand-written _redirects is read.
-  const result = await buildRedirects({ siteRoot: dirname(path), config });
+  const result = await buildRedirects({ siteRoot: dirname(path), config, ...(io.env.ROLEGATE_DATA_DIR ? { dataDir: resolve(io.cwd, io.env.ROLEGATE_DATA_DIR) } : {}) });
   printWarnings(io, result.warnings);
   const where = relative(io.cwd, result.outputPath) || result.outputPath;
   const from = result.sourcePath ? ` (hand-written rules kept from ${relative(io.cwd, result.sourcePath) || result.sourcePath})` : '';
@@ -182,7 +183,7 @@ export async function gatesCommand(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write(`rolegate gates: ${error.message}\n`);
       return error.exitCode;
     }
-    if (error instanceof GateConfigError || error instanceof RedirectsFileError || error instanceof EdgeRuntimeMissingError) {
+    if (error instanceof GateConfigError || error instanceof RedirectsFileError || error instanceof EdgeRuntimeMissingError || error instanceof UnsafePublishDirError) {
       io.stderr.write(`rolegate gates: ${error.message}\n`);
       return 1;
     }

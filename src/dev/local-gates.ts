@@ -22,14 +22,15 @@ export interface LocalGates {
 }
 
 /** Runs `rolegate gates build` in `root`; throws with its message when it fails. */
-export async function buildLocalGates(root: string): Promise<LocalGates> {
+export async function buildLocalGates(root: string, dataDir?: string): Promise<LocalGates> {
   let out = '';
   const io: CliIo = {
     stdout: { write: (text: string) => (out += text) },
     stderr: { write: (text: string) => (out += text) },
     readStdin: async () => '',
     stdinIsTTY: false,
-    env: {},
+    // The embedded database in use, which the build refuses to see inside the publish directory.
+    env: dataDir ? { ROLEGATE_DATA_DIR: dataDir } : {},
     cwd: root,
   };
   const code = await runCli(['gates', 'build'], io);

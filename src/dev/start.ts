@@ -75,7 +75,7 @@ export async function startDev(): Promise<void> {
   const cost = Number(env.BCRYPT_COST ?? 11);
 
   // netlify dev does not run the build command: build the gates here.
-  const gates = await buildLocalGates(root);
+  const gates = await buildLocalGates(root, db.kind === 'embedded' ? db.dataDir : undefined);
   for (const line of gates.lines) console.warn(`rolegate: ${line}`);
 
   const admin = await seedAdmin(env, cost);

@@ -4,11 +4,14 @@ import { compileGates } from './compile.js';
 import { parsePathPattern } from './path-pattern.js';
 import type { GateConfig } from './config.js';
 import { findShadowingRules, RedirectsFileError, splitAtMarkers, spliceRedirects } from './redirects-file.js';
+import { assertPublishDirServesNoSecrets, missingPageWarnings, REDIRECTS_MODE_WARNING } from './publish-dir.js';
 
 export interface BuildRedirectsOptions {
   /** The site root: where `rolegate.config.json` and the hand-written `_redirects` live. */
   siteRoot: string;
   config: GateConfig;
+  /** The embedded database's directory (ROLEGATE_DATA_DIR), which the publish directory must not hold. */
+  dataDir?: string;
 }
 
 export interface BuildRedirectsResult {
@@ -63,7 +66,8 @@ async function ungatedAliases(publishDir: string, gatePaths: readonly string[]):
 /**
  * Writes `<publishDir>/_redirects`: the site's hand-written rules (from `<siteRoot>/_redirects`,
  * else from the existing output file) kept in their place, with the generated rolegate block
- * at the markers or on top. Idempotent. Refuses, writing nothing, when a hand-written rule
+ * at the markers or on top. Idempotent. Refuses, writing nothing, when the publish directory
+ * would serve secrets (src/gates/publish-dir.ts), when a hand-written rule
  * before the block would decide requests for a gated path, or when the markers are malformed.
  * The file is replaced atomically, so a failed build never leaves half a file behind.
  *
@@ -72,6 +76,7 @@ async function ungatedAliases(publishDir: string, gatePaths: readonly string[]):
  */
 export async function buildRedirects(options: BuildRedirectsOptions): Promise<BuildRedirectsResult> {
   const siteRoot = resolve(options.siteRoot);
+  assertPublishDirServesNoSecrets(siteRoot, options.config, options.dataDir);
   const compiled = compileGates(options.config);
   const publishDir = resolve(siteRoot, options.config.publishDir);
   const outputPath = join(publishDir, '_redirects');
@@ -99,7 +104,12 @@ export async function buildRedirects(options: BuildRedirectsOptions): Promise<Bu
   const reread = splitAtMarkers(output, 'generated _redirects');
   if (reread.before.length !== handWritten.before.length) throw new Error('rolegate: generated _redirects failed its self-check');
 
-  const warnings = [...compiled.warnings, ...(await ungatedAliases(publishDir, gatePaths))];
+  const warnings = [
+    ...(options.config.mode === 'redirects' ? [REDIRECTS_MODE_WARNING] : []),
+    ...compiled.warnings,
+    ...(await ungatedAliases(publishDir, gatePaths)),
+    ...missingPageWarnings(siteRoot, options.config),
+  ];
   const result = { outputPath, sourcePath, ruleCount: compiled.rules.filter((l) => !l.startsWith('#')).length, warnings };
   if (existingOutput === output) return { ...result, changed: false };
   await mkdir(publishDir, { recursive: true });

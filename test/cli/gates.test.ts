@@ -1,14 +1,19 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { gatesCommand } from '../../src/cli/gates.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { gateConfigJsonSchema } from '../../src/gates/config.js';
+import { REDIRECTS_MODE_WARNING } from '../../src/gates/publish-dir.js';
 
 let site: string;
 beforeEach(async () => {
   site = await mkdtemp(join(tmpdir(), 'rolegate-cli-gates-'));
+  // The pages the config sends visitors to: without them every build warns.
+  await mkdir(join(site, 'public'));
+  await writeFile(join(site, 'public', 'login.html'), 'sign in');
+  await writeFile(join(site, 'public', '403.html'), 'forbidden');
 });
 afterEach(async () => {
   await rm(site, { recursive: true, force: true });
@@ -54,7 +59,7 @@ describe('rolegate gates build', () => {
     // The nested /members/vip/* is open to /members///vip/… under netlify dev in redirects mode.
     expect(first).toMatchObject({
       code: 0,
-      stderr: 'warning: gates[2] "/members/vip/*": in redirects mode Netlify\'s matcher under netlify dev (netlify-redirector 0.5, measured) does not apply this gate to /members///vip/…, where the static server serves the same page; "mode": "edge" decides on the page served (production Netlify not verified)\n',
+      stderr: `warning: ${REDIRECTS_MODE_WARNING}\n` + 'warning: gates[2] "/members/vip/*": in redirects mode Netlify\'s matcher under netlify dev (netlify-redirector 0.5, measured) does not apply this gate to /members///vip/…, where the static server serves the same page; "mode": "edge" decides on the page served (production Netlify not verified)\n',
     });
     // 11 path rules, and the 8 gate rules again for the host netlify dev reads out of a //-path, per scheme.
     expect(first.stdout).toBe('wrote public/_redirects: 27 rolegate rules (hand-written rules kept from _redirects)\n');
@@ -91,6 +96,17 @@ describe('rolegate gates build', () => {
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe('rolegate gates: rolegate.config.json is invalid:\n  - gates[0].roles[0] "Admin user": role names may not contain spaces\n');
     await expect(readFile(join(site, 'public', '_redirects'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('refuses, writing nothing, to build a publish directory that would serve the embedded database', async () => {
+    await writeConfig({ ...config, publishDir: '.' });
+    await mkdir(join(site, '.rolegate', 'data'), { recursive: true });
+    await writeFile(join(site, '.rolegate', 'data', 'PG_VERSION'), '18');
+    const result = await run(['build']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^rolegate gates: refusing to build: the publish directory "\." would serve the embedded database's directory \.rolegate[/\\]data/);
+    expect(result.stdout).toBe('');
+    await expect(readFile(join(site, '_redirects'), 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('prints case warnings on stderr but still builds', async () => {

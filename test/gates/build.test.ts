@@ -1,8 +1,9 @@
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseAllRedirects } from '@netlify/redirect-parser';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { REDIRECTS_MODE_WARNING, UnsafePublishDirError } from '../../src/gates/publish-dir.js';
 import { buildRedirects } from '../../src/gates/build.js';
 import { parseGateConfig, type GateConfigInput } from '../../src/gates/config.js';
 import { BEGIN_MARKER, END_MARKER } from '../../src/gates/redirects-file.js';
@@ -11,6 +12,10 @@ import { edgeVerdict, loadMatcher, matchRequest } from './matcher.js';
 let site: string;
 beforeEach(async () => {
   site = await mkdtemp(join(tmpdir(), 'rolegate-build-'));
+  // The pages the config sends visitors to: without them every build warns.
+  await mkdir(join(site, 'public'));
+  await writeFile(join(site, 'public', 'login.html'), 'sign in');
+  await writeFile(join(site, 'public', '403.html'), 'forbidden');
 });
 afterEach(async () => {
   await rm(site, { recursive: true, force: true });
@@ -67,7 +72,7 @@ describe('gates build', () => {
     const again = await build();
     expect(again.changed).toBe(false);
     expect(await output()).toBe(first);
-    expect(await readdir(join(site, 'public'))).toEqual(['_redirects']);
+    expect((await readdir(join(site, 'public'))).sort()).toEqual(['403.html', '_redirects', 'login.html']);
   });
 
   it('puts the block between markers the hand-written file places, replacing what was there', async () => {
@@ -120,6 +125,50 @@ describe('gates build', () => {
     expect(await output('.')).toBe(first);
   });
 
+  it.each([
+    ['the embedded database', '.rolegate/data/base/1/1259', /the embedded database's directory \.rolegate[/\\]data/],
+    ['netlify dev\'s state', '.netlify/state.json', /\.netlify\//],
+    ['an .env file', '.env', /\.env\b/],
+    ['an .env.local file', '.env.local', /\.env\.local/],
+  ])('refuses publishDir "." while the site root holds %s, writing nothing', async (_what, file, named) => {
+    await mkdir(dirname(join(site, file)), { recursive: true });
+    await writeFile(join(site, file), 'secret');
+    const attempt = build({ ...starter, publishDir: '.' });
+    await expect(attempt).rejects.toThrow(UnsafePublishDirError);
+    await expect(attempt).rejects.toThrow(named);
+    await expect(output('.')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('refuses a publish directory that holds the data directory in use, before the database exists', async () => {
+    const attempt = buildRedirects({ siteRoot: site, config: parseGateConfig({ ...starter, publishDir: '.' }), dataDir: join(site, 'db') });
+    await expect(attempt).rejects.toThrow(/would serve the embedded database's directory db/);
+    await expect(output('.')).rejects.toMatchObject({ code: 'ENOENT' });
+    // The same data directory outside the publish directory is fine.
+    await expect(buildRedirects({ siteRoot: site, config: parseGateConfig({ mode: 'redirects', ...starter }), dataDir: join(site, 'db') })).resolves.toMatchObject({ changed: true });
+  });
+
+  it('warns when the sign-in or forbidden page the config names has no file', async () => {
+    await rm(join(site, 'public', '403.html'));
+    const result = await build({ ...starter, loginPage: '/signin' });
+    expect(result.warnings).toEqual([
+      REDIRECTS_MODE_WARNING,
+      'the sign-in page (loginPage) /signin has no file in public/ (looked for signin.html and signin/index.html): visitors sent there get a 404',
+      'the forbidden page (forbiddenPage) /403 has no file in public/ (looked for 403.html and 403/index.html): visitors sent there get a 404',
+    ]);
+    await mkdir(join(site, 'public', 'signin'));
+    await writeFile(join(site, 'public', 'signin', 'index.html'), 'sign in');
+    await writeFile(join(site, 'public', '403.html'), 'forbidden');
+    expect((await build({ ...starter, loginPage: '/signin' })).warnings).toEqual([REDIRECTS_MODE_WARNING]);
+  });
+
+  it('warns in redirects mode only about what that mode relies on', async () => {
+    expect((await build()).warnings).toEqual([REDIRECTS_MODE_WARNING]);
+    expect(REDIRECTS_MODE_WARNING).toMatch(/own JWT secret/);
+    expect(REDIRECTS_MODE_WARNING).toMatch(/unsigned/);
+    const edge = await buildRedirects({ siteRoot: site, config: parseGateConfig({ ...starter, mode: 'edge' }) });
+    expect(edge.warnings).toEqual([]);
+  });
+
   it("uses an existing publish-dir _redirects (e.g. a framework's) when the site root has none", async () => {
     await mkdir(join(site, 'dist'));
     await writeFile(join(site, 'dist', '_redirects'), '/from-framework /x 200\n');
@@ -132,10 +181,10 @@ describe('gates build', () => {
   });
 
   it('warns when a tree gate\'s page is also served under an ungated pretty-URL name', async () => {
-    await mkdir(join(site, 'public'));
     await writeFile(join(site, 'public', 'members.html'), 'members only');
     const result = await build();
     expect(result.warnings).toEqual([
+      REDIRECTS_MODE_WARNING,
       '/members.html exists in the publish directory and is served at /members.html, which the gate "/members/*" does not cover; move it or gate that path too',
     ]);
   });
@@ -145,7 +194,7 @@ describe('gates build', () => {
     await writeFile(join(site, 'public', 'docs', 'index.html'), 'team docs');
     await writeFile(join(site, 'public', 'annual.html'), 'finance only');
     const result = await build({ gates: [...starter.gates, { path: '/docs', roles: ['team'] }, { path: '/annual.html', roles: ['finance'] }] });
-    expect(result.warnings).toEqual([]);
+    expect(result.warnings).toEqual([REDIRECTS_MODE_WARNING]);
     const matcher = await loadMatcher(await output());
     for (const path of ['/docs', '/docs/', '/docs/index.html', '/docs/index', '/docs.html', '/annual.html', '/annual', '/annual/']) {
       expect(edgeVerdict(matcher.match(matchRequest(path))), path).toBe('bounce');

@@ -159,6 +159,10 @@ describe('rolegate gates build in edge mode', () => {
   });
   beforeEach(async () => {
     root = await mkdtemp(join(tmpdir(), 'rolegate-edge-cli-'));
+    // The pages the config sends visitors to: without them every build warns.
+    await mkdir(join(root, 'public'));
+    await writeFile(join(root, 'public', 'login.html'), 'sign in');
+    await writeFile(join(root, 'public', '403.html'), 'forbidden');
     return () => rm(root, { recursive: true, force: true });
   });
 
