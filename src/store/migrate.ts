@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 /** One connection that can run a multi-statement script and a parameterised query. */
 export interface MigrationConnection {
@@ -19,37 +19,41 @@ export interface Migration {
 // PostgreSQL queue on this advisory lock instead of racing.
 const MIGRATION_LOCK_ID = 7_261_122_001;
 
-/** The migrations folders a build of this package can sit beside: dist/ in the package, src/store/ in a checkout. */
-function packageCandidates(): string[] {
-  // Undefined when a bundler turned this module into CommonJS (netlify dev
-  // does for functions); the working directory then has to do.
-  const moduleUrl: unknown = import.meta.url;
-  if (typeof moduleUrl !== 'string') return [];
-  const here = dirname(fileURLToPath(moduleUrl));
-  return [resolve(here, '../../supabase/migrations'), resolve(here, '../supabase/migrations')];
+/** Whether `dir` is the supabase/migrations folder of the rolegate package itself (a checkout or an install). */
+function isRolegatesOwn(dir: string): boolean {
+  try {
+    return existsSync(dir) && (JSON.parse(readFileSync(join(dir, '..', '..', 'package.json'), 'utf8')) as { name?: unknown }).name === 'rolegate';
+  } catch {
+    return false;
+  }
 }
 
 /**
- * Finds supabase/migrations: next to the working directory first (a site
- * using rolegate, or `netlify dev`), then next to this package.
+ * rolegate's own migrations, never a site's: a site may keep its own SQL in
+ * supabase/migrations, which must not be applied as rolegate's. Looked for
+ * beside this module (dist/ in the package, src/store/ in a checkout), then in
+ * the working directory's node_modules/rolegate and the working directory
+ * itself, each accepted only where the package.json two levels up is rolegate's.
+ * The working directory is what is left when a bundler turned this module
+ * into CommonJS without import.meta.url (netlify dev does for functions).
  */
-export function migrationsDirectory(): string {
+export function packageMigrationsDirectory(): string {
+  const moduleUrl: unknown = import.meta.url;
+  const here = typeof moduleUrl === 'string' ? dirname(fileURLToPath(moduleUrl)) : undefined;
   const candidates = [
-    process.env.ROLEGATE_MIGRATIONS_DIR,
+    here && resolve(here, '../supabase/migrations'),
+    here && resolve(here, '../../supabase/migrations'),
+    resolve(process.cwd(), 'node_modules/rolegate/supabase/migrations'),
     resolve(process.cwd(), 'supabase/migrations'),
-    ...packageCandidates(),
   ].filter((p): p is string => Boolean(p));
-  const found = candidates.find((dir) => existsSync(dir));
-  if (!found) throw new Error(`cannot find supabase/migrations (looked in ${candidates.join(', ')})`);
+  const found = candidates.find(isRolegatesOwn);
+  if (!found) throw new Error(`cannot find rolegate's own supabase/migrations (looked in ${candidates.join(', ')}); set ROLEGATE_MIGRATIONS_DIR to it`);
   return found;
 }
 
-/** The migrations shipped inside the installed rolegate package itself, never a site's own. */
-export function packageMigrationsDirectory(): string {
-  const candidates = packageCandidates();
-  const found = candidates.find((dir) => existsSync(dir));
-  if (!found) throw new Error(`cannot find rolegate's own supabase/migrations (looked in ${candidates.join(', ') || 'nowhere: this build has no module URL'})`);
-  return found;
+/** The migrations to apply: ROLEGATE_MIGRATIONS_DIR when set, else the package's own. */
+export function migrationsDirectory(): string {
+  return process.env.ROLEGATE_MIGRATIONS_DIR || packageMigrationsDirectory();
 }
 
 /** Supabase CLI convention: `<timestamp>_<name>.sql`, applied in timestamp order. */

@@ -98,13 +98,17 @@ describe('the npm package', () => {
     expect(result.code).toBe(0);
   });
 
-  it('runs the CLI from the install, finding the migrations inside the package', () => {
+  it('runs the CLI from the install, applying the migrations inside the package and never the site\'s own', () => {
+    // The site keeps SQL of its own where the Supabase CLI wants it; rolegate must not run it.
+    mkdirSync(join(site, 'supabase', 'migrations'), { recursive: true });
+    writeFileSync(join(site, 'supabase', 'migrations', '20240101000000_site_own.sql'), 'this is the site\'s own SQL, not rolegate\'s;\n');
     const env = { ROLEGATE_DATA_DIR: join(work, 'data') };
     const migrate = run(process.execPath, [join(site, 'node_modules', '.bin', 'rolegate'), 'db', 'migrate'], site, env);
     expect(migrate.stderr).toBe('');
     expect(migrate.stdout).toContain('is up to date');
     const copy = run(process.execPath, [join(site, 'node_modules', '.bin', 'rolegate'), 'db', 'copy-migrations'], site);
     expect(copy.code).toBe(0);
-    expect(readdirSync(join(site, 'supabase', 'migrations')).sort()).toEqual(readdirSync(join(ROOT, 'supabase', 'migrations')).filter((f) => f.endsWith('.sql')).sort());
+    const ours = readdirSync(join(ROOT, 'supabase', 'migrations')).filter((f) => f.endsWith('.sql'));
+    expect(readdirSync(join(site, 'supabase', 'migrations')).sort()).toEqual(['20240101000000_site_own.sql', ...ours].sort());
   });
 });
