@@ -95,6 +95,20 @@ describe('postgres schema security', () => {
     expect(rows[0]?.user.email).toBe('secret@example.com');
   });
 
+  it('still rotates through the four-argument rotate_refresh_token that function code deployed before the same-client rule calls', async () => {
+    const store = openPostgresStore({ connectionString: db.url });
+    try {
+      const created = await store.createUser({ email: 'deploy-window@example.com', passwordHash: `$2b$10$${'h'.repeat(53)}`, roles: ['member'] });
+      if (created.status !== 'created') throw new Error('fixture user not created');
+      const first = 'a'.repeat(64);
+      expect((await store.createSession({ userId: created.user.id, refreshTokenHash: first, refreshTtlSeconds: 3600 })).status).toBe('created');
+      const old = await asRole<{ r: { status: string } }[]>('service_role', `select rolegate.rotate_refresh_token('${first}', '${'b'.repeat(64)}', 3600, 10) as r`);
+      expect(old[0]?.r.status).toBe('rotated');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('migrates idempotently, and concurrent migrators do not collide', async () => {
     const fresh = await createTestDatabase({ migrate: false });
     try {
