@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { bundleEdgeRuntime } from './edge-bundle.mjs';
 
 // dev-loopback is the preload `npm start` gives netlify dev (src/dev/loopback-preload.ts).
-const entries = { index: 'src/index.ts', cli: 'src/cli/main.ts', dev: 'src/dev/main.ts', 'dev-loopback': 'src/dev/loopback-preload.ts', 'gate-table': 'src/auth/gate-table-file.ts' };
+const entries = { index: 'src/index.ts', cli: 'src/cli/main.ts', 'dev-loopback': 'src/dev/loopback-preload.ts', 'gate-table': 'src/auth/gate-table-file.ts' };
 await Promise.all(
   Object.entries(entries)
     .filter(([, file]) => existsSync(file))

@@ -26,6 +26,9 @@ gates:
 Netlify Identity sync:
   rolegate sync backfill [--identity-url URL]  see: rolegate sync help
 
+local development:
+  rolegate dev [--port N]                     the site on http://localhost:8888 (127.0.0.1 only), gated as deployed
+
   rolegate help | --help                      this text
   rolegate --version                          the installed version
 
@@ -65,6 +68,18 @@ async function loadGatesCommand(): Promise<Command> {
   throw new CliError('the gates commands are not available in this build of rolegate');
 }
 
+/** `rolegate dev`: runs on after this returns, until netlify dev exits (src/dev/start.ts). */
+async function devCommand(argv: string[], cwd: string): Promise<number> {
+  const { startDev, DevStartError } = await import('../dev/start.js');
+  try {
+    await startDev(argv, cwd);
+  } catch (error) {
+    if (error instanceof DevStartError) throw new CliError(error.message);
+    throw error;
+  }
+  return 0;
+}
+
 async function dispatch(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -76,6 +91,8 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       return (await loadGatesCommand())(rest, io);
     case 'sync':
       return (await import('./sync.js')).syncCommand(rest, io);
+    case 'dev':
+      return devCommand(rest, io.cwd);
     case 'help':
     case '--help':
     case '-h':

@@ -8,7 +8,8 @@
  * netlify.toml so the gates and the functions agree.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -18,25 +19,50 @@ import { openStore } from '../store/open-store.js';
 import { devJwtSecret } from './dev-secret.js';
 import { buildLocalGates } from './local-gates.js';
 import { startLocalSite } from './local-site.js';
+import { LOOPBACK_HOST } from './loopback-listen.js';
 
 const DEFAULT_ADMIN_EMAIL = 'admin@example.com';
 const DEFAULT_PORT = 8888;
 
 export { buildLocalGates, devJwtSecret };
 
-/** The loopback preload, built next to this file (dist/dev.js → dist/dev-loopback.js), or from src/ in the tests. */
+/** The loopback preload, built next to this file (dist/cli.js → dist/dev-loopback.js), or from src/ in the tests. */
 export function loopbackPreloadPath(): string {
   const here = fileURLToPath(import.meta.url);
   return here.endsWith('.ts') ? join(here, '..', '..', '..', 'dist', 'dev-loopback.js') : join(here, '..', 'dev-loopback.js');
 }
 
-/** `npm start -- --port N`: another front port than 8888, say for a second checkout. */
+/** A mistake in how the dev server was started (its options, a busy port, the site's files): one line for the person. */
+export class DevStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DevStartError';
+  }
+}
+
+/** `npm start -- --port N` / `rolegate dev --port N`: another front port than 8888, say for a second checkout. */
 function portFromArgs(argv: string[]): number {
-  const { values } = parseArgs({ args: argv, options: { port: { type: 'string' } }, strict: true, allowPositionals: false });
+  let values: { port?: string | undefined };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { port: { type: 'string' } }, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw new DevStartError(`${(error as Error).message.split('\n')[0]} (usage: rolegate dev [--port N])`);
+  }
   if (values.port === undefined) return DEFAULT_PORT;
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port must be a port number (got ${JSON.stringify(values.port)})`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new DevStartError(`--port must be a port number (got ${JSON.stringify(values.port)})`);
   return port;
+}
+
+/** Says so before anything starts when the front port is taken (another npm start, say). */
+async function assertPortFree(port: number): Promise<void> {
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (error: NodeJS.ErrnoException) => {
+      reject(error.code === 'EADDRINUSE' ? new DevStartError(`port ${port} on 127.0.0.1 is in use (another rolegate dev or npm start?); stop it, or choose another with --port N`) : error);
+    });
+    probe.listen(port, LOOPBACK_HOST, () => probe.close(() => resolve()));
+  });
 }
 
 /** Creates the admin once. Returns the generated password when one was made, so it is printed exactly once. */
@@ -57,13 +83,14 @@ export async function seedAdmin(env: Env, bcryptCost: number): Promise<{ email: 
   }
 }
 
-/** `npm start` itself (dist/dev.js, from src/dev/main.ts): runs until netlify dev exits. */
-export async function startDev(): Promise<void> {
-  const root = process.cwd();
-  const port = portFromArgs(process.argv.slice(2));
+/** `rolegate dev` (what `npm start` runs) in the site folder `root`: returns once the site is up, and the process runs until netlify dev exits. */
+export async function startDev(argv: string[], root: string): Promise<void> {
+  const port = portFromArgs(argv);
+  await assertPortFree(port);
+  if (!existsSync(join(root, 'netlify.toml'))) throw new DevStartError(`no netlify.toml in ${root}: run rolegate dev in the site's folder`);
   const toml = readFileSync(join(root, 'netlify.toml'), 'utf8');
   const secret = devJwtSecret(toml);
-  if (!secret) throw new Error('netlify.toml has no [dev] jwtSecret: the local role gates need it');
+  if (!secret) throw new DevStartError('netlify.toml has no [dev] jwtSecret: the local role gates need it');
   if (process.env.JWT_SECRET && process.env.JWT_SECRET !== secret) {
     console.warn('rolegate: JWT_SECRET in your environment is ignored locally; the functions sign with netlify.toml [dev] jwtSecret so the local gates accept their tokens.');
   }

@@ -1,5 +1,5 @@
 /**
- * `npm start` from outside: the real entry (dist/dev.js, what `npm start` runs after the build)
+ * `npm start` from outside: the real entry (`rolegate dev` through bin/rolegate.js and dist/cli.js, what `npm start` runs after the build)
  * on a copy of the site, once in each gate mode, probed the way someone on the machine (or, if
  * it listened there, the LAN) could: malformed and unsigned `nf_jwt` tokens, hostile requests,
  * and a look at which addresses its processes listen on, read from /proc, never by connecting to
@@ -17,7 +17,8 @@ import { freePort } from '../support/postgres-cluster.js';
 import { listeningSockets } from '../dev/listening-sockets.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const DEV_ENTRY = join(ROOT, 'dist', 'dev.js');
+const DEV_ENTRY = join(ROOT, 'bin', 'rolegate.js');
+const CLI_BUNDLE = join(ROOT, 'dist', 'cli.js');
 const PASSWORD = 'a passphrase for the local admin';
 
 interface RunningStart {
@@ -28,10 +29,10 @@ interface RunningStart {
 }
 
 async function npmStart(root: string): Promise<RunningStart> {
-  if (!existsSync(DEV_ENTRY)) throw new Error('dist/dev.js is missing: run npm run build first');
+  if (!existsSync(CLI_BUNDLE)) throw new Error('dist/cli.js is missing: run npm run build first');
   const port = await freePort();
   let log = '';
-  const child = spawn(process.execPath, [DEV_ENTRY, '--port', String(port)], {
+  const child = spawn(process.execPath, [DEV_ENTRY, 'dev', '--port', String(port)], {
     cwd: root,
     detached: true,
     env: { ...process.env, CI: 'true', ADMIN_PASSWORD: PASSWORD, BCRYPT_COST: '10', JWT_SECRET: '', DATABASE_URL: '', SUPABASE_URL: '', ROLEGATE_DATA_DIR: '' },
