@@ -15,6 +15,9 @@ export interface PostgresStoreOptions {
 // Keep timestamps as the text PostgreSQL sends; jsonb results carry their own strings anyway.
 const NO_PARSE = (value: string) => value;
 
+/** How much longer than the server's statement timeout the client waits for any answer. */
+const SILENT_SERVER_MARGIN_MS = 1000;
+
 class PostgresCaller implements FunctionCaller {
   readonly kind = 'postgres' as const;
   readonly pool: pg.Pool;
@@ -25,7 +28,10 @@ class PostgresCaller implements FunctionCaller {
       connectionString: options.connectionString,
       max: options.maxConnections ?? 5,
       connectionTimeoutMillis: timeoutMs,
-      query_timeout: timeoutMs,
+      // The server cancels a statement at timeoutMs and rolls it back; the client gives up
+      // only later, on a server that says nothing at all. With both at timeoutMs the client
+      // could answer 503 while the statement, released a moment later, still committed.
+      query_timeout: timeoutMs + SILENT_SERVER_MARGIN_MS,
       statement_timeout: timeoutMs,
       idleTimeoutMillis: 10_000,
       types: { getTypeParser: (oid: number, format?: string) => (oid === 1184 || oid === 1114 ? NO_PARSE : pg.types.getTypeParser(oid, format as 'text')) } as pg.CustomTypesConfig,
