@@ -123,7 +123,16 @@ describe('sync while the database fails', () => {
     }
     expect(saved).toEqual({ page: 4, perPage: 50 });
     crashAfterPage = null;
-    const summary = await backfillIdentityUsers({ source, sinks, cursor, perPage: 50 });
+    // Resuming is running `rolegate sync backfill` again: a new process with a pool of its own.
+    // (The crashed run's pool may still hold connections the restart killed; each costs one
+    // failure, the known limit SECURITY.md states, which would stop the resumed run at once.)
+    const resumedStore = openPostgresStore({ connectionString: url, timeoutMs: STORE_TIMEOUT_MS });
+    let summary;
+    try {
+      summary = await backfillIdentityUsers({ source, sinks: [storeSink(resumedStore)], cursor, perPage: 50 });
+    } finally {
+      await resumedStore.close();
+    }
     expect(summary.resumedFromPage).toBe(3);
     expect(summary.sinks.store).toEqual({ created: 100, updated: 0, unchanged: 50, stale: 0 });
     const ids = users.map((u) => u.id);
