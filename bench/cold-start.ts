@@ -18,6 +18,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, wr
 import { join, resolve } from 'node:path';
 import { signAccessTokenSync } from '../src/core/access-token-node.js';
 import { Secret } from '../src/core/secret.js';
+import { functionNames, generatedFunctionSource } from '../src/gates/functions-build.js';
 import { summarize } from './stats.js';
 import { addNote, type Row } from './report.js';
 
@@ -140,9 +141,15 @@ export async function benchColdStart(): Promise<Row[]> {
   const helloCrypto = join(dir, 'hello-crypto.ts');
   writeFileSync(helloCrypto, `import { createHmac } from 'node:crypto';\nexport const handler = async () => ({ statusCode: 200, body: createHmac('sha256', 'k').update('hello').digest('base64url') });\n`);
   const entries: Record<string, string> = { hello, 'hello-crypto': helloCrypto };
+  // The site's own function (whoami), and rolegate's as `rolegate gates build` generates them.
   for (const file of readdirSync('netlify/functions')) {
     const name = file.replace(/\.ts$/, '');
     if (file.endsWith('.ts') && PROBES[name]) entries[name] = join('netlify/functions', file);
+  }
+  const siteConfig = JSON.parse(readFileSync('rolegate.config.json', 'utf8')) as unknown;
+  for (const name of functionNames(siteConfig).filter((n) => PROBES[n])) {
+    entries[name] = join(dir, `${name}.mjs`);
+    writeFileSync(entries[name], generatedFunctionSource(name, siteConfig));
   }
   const external = netlifyExternals();
   const shipped: Record<string, string> = {};

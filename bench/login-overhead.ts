@@ -8,7 +8,7 @@
 import bcrypt from 'bcryptjs';
 import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
 import gateConfig from '../rolegate.config.json' with { type: 'json' };
-import prebuiltGates from '../netlify/gate-table.json' with { type: 'json' };
+import { compilePrebuiltGateTable } from '../src/auth/gate-table-file.js';
 import { loginHandler } from '../src/auth/handlers.js';
 import { prebuiltGateTable } from '../src/auth/prebuilt-gates.js';
 import { nowSeconds } from '../src/core/access-token-claims.js';
@@ -60,7 +60,7 @@ export async function benchLoginOverhead(): Promise<Row[]> {
   };
   try {
     const users = await benchUsers(store, CALLS + 2, cost, 'login');
-    const handler = loginHandler(async () => ({ store: timedStore(store, storeTime), config: config.auth, gates: prebuiltGateTable(gateConfig, prebuiltGates), now: nowSeconds }));
+    const handler = loginHandler(async () => ({ store: timedStore(store, storeTime), config: config.auth, gates: prebuiltGateTable(gateConfig, compilePrebuiltGateTable(gateConfig)), now: nowSeconds }));
     const totals: number[] = [];
     const stores: number[] = [];
     const compares: number[] = [];

@@ -3,16 +3,17 @@
 // `rolegate` CLI and the `npm start` script.
 // Dependencies stay external (they are installed anyway). Netlify bundles the
 // functions itself (netlify.toml: node_bundler = "esbuild").
-//
-// Then compiles rolegate.config.json into netlify/gate-table.json, the gate
-// table the auth functions import instead of validating the config at every
-// cold start (src/auth/prebuilt-gates.ts says why and how staleness is caught).
 import { build } from 'esbuild';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { bundleEdgeRuntime } from './edge-bundle.mjs';
 
 // dev-loopback is the preload `npm start` gives netlify dev (src/dev/loopback-preload.ts).
-const entries = { index: 'src/index.ts', cli: 'src/cli/main.ts', 'dev-loopback': 'src/dev/loopback-preload.ts', 'gate-table': 'src/auth/gate-table-file.ts' };
+const entries = { index: 'src/index.ts', cli: 'src/cli/main.ts', 'dev-loopback': 'src/dev/loopback-preload.ts', 'netlify-plugin': 'src/plugin/netlify-plugin.ts' };
+// The ready function handlers, one package subpath each (`rolegate/functions/login`), which
+// the functions `rolegate gates build` generates import (src/gates/functions-build.ts).
+for (const file of readdirSync('src/functions')) {
+  if (file.endsWith('.ts') && file !== 'prebuilt.ts') entries[`functions/${file.slice(0, -3)}`] = `src/functions/${file}`;
+}
 await Promise.all(
   Object.entries(entries)
     .filter(([, file]) => existsSync(file))
@@ -30,9 +31,6 @@ await Promise.all(
       }),
     ),
 );
-
-const { writePrebuiltGateTable } = await import('../dist/gate-table.js');
-await writePrebuiltGateTable('rolegate.config.json', 'netlify/gate-table.json');
 
 // The edge gate's runtime (mode "edge"), which `rolegate gates build` copies next to the
 // generated edge function; see scripts/edge-bundle.mjs.

@@ -1,5 +1,5 @@
 import type { Handler } from '@netlify/functions';
-import { requireRole } from '../../src/index.js';
+import { requireRole } from 'rolegate';
 
 /**
  * An example of a site's own function behind rolegate: any signed-in user

@@ -5,16 +5,14 @@ import type { IdentitySyncConfig } from '../sync/config.js';
  * The gate table the auth functions use, compiled at build time.
  *
  * Validating rolegate.config.json needs zod, which costs ~440 KB of bundle and
- * ~30 ms of every cold start (BENCHMARKS.md, cold start). So `npm run build`
- * (scripts/build.mjs, also run by `npm install`, `npm start` and `npm test`)
+ * ~30 ms of every cold start (BENCHMARKS.md, cold start). So `rolegate gates build`
  * compiles the config through the same parseGateConfig and compileGates that
- * write `_redirects` and stores the table in netlify/gate-table.json together
- * with the config it came from. A function imports both files and uses the
- * table only when the two configs are still the same: a config edited after
- * the last build fails the cold start with a message saying what to run,
- * never a stale table. The configs are compared as JSON text rather than by
- * a digest, because hashing would load node:crypto (~3 ms) at every cold
- * start (src/core/node-crypto.ts).
+ * write `_redirects`, and writes the table with the config it came from into
+ * each generated function file (src/gates/functions-build.ts). The function
+ * still checks that the two belong together, so a hand-edited file fails its
+ * cold start with a message saying what to run rather than gating with another
+ * config's rules. The configs are compared as JSON text rather than by a digest,
+ * because hashing would load node:crypto (~3 ms) at every cold start.
  */
 export interface PrebuiltGateTable {
   /** The rolegate.config.json this was compiled from, as parsed JSON. */
@@ -27,7 +25,7 @@ export interface PrebuiltGateTable {
 export class StaleGateTableError extends Error {
   readonly code = 'gate_table_stale';
   constructor() {
-    super('netlify/gate-table.json was not compiled from this rolegate.config.json; run "npm run build" (or "npm install") to compile it again');
+    super('the compiled gate table of this function was not made from the config beside it; run "rolegate gates build" to generate the functions again');
     this.name = 'StaleGateTableError';
   }
 }

@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writePrebuiltGateTable } from '../auth/gate-table-file.js';
 import { buildRedirects } from '../gates/build.js';
+import { buildFunctions, clashingFunctions, FunctionNameClashError, functionNames, GENERATED_FUNCTIONS_DIR } from '../gates/functions-build.js';
+import { NetlifyTomlError, readNetlifyToml } from '../site/netlify-toml.js';
 import { loadGateConfig, type CompiledGates } from '../gates/compile.js';
 import { GateConfigError, gateConfigJsonSchema, type GateConfig } from '../gates/config.js';
 import { buildEdgeGate, EDGE_FUNCTIONS_DIR, EDGE_GATE_NAME, EdgeRuntimeMissingError, removeEdgeGate } from '../gates/edge-build.js';
@@ -13,14 +13,15 @@ import { explainPath, type GateTableRule, type PathVerdict } from '../gates/tabl
 import { CliError, type CliIo } from './io.js';
 
 const USAGE = `usage:
-  rolegate gates build [--config FILE]                 write <publishDir>/_redirects (and, in mode "edge",
+  rolegate gates build [--config FILE]                 write <publishDir>/_redirects, the auth functions in
+                                                       .netlify/v1/functions/ (and, in mode "edge",
                                                        netlify/edge-functions/rolegate-gate/)
   rolegate gates check URL_PATH [--roles a,b] [--config FILE]
                                                        which rule applies to a visitor and why
   rolegate gates explain [--config FILE]               the table of gates, in matcher order
   rolegate gates schema                                print the JSON Schema of rolegate.config.json`;
 
-async function readConfig(io: CliIo, configOption: string | undefined): Promise<{ path: string; config: GateConfig; compiled: CompiledGates }> {
+async function readConfig(io: CliIo, configOption: string | undefined): Promise<{ path: string; raw: unknown; config: GateConfig; compiled: CompiledGates }> {
   const path = resolve(io.cwd, configOption ?? 'rolegate.config.json');
   let text: string;
   try {
@@ -30,37 +31,36 @@ async function readConfig(io: CliIo, configOption: string | undefined): Promise<
     throw error;
   }
   const { config, compiled } = loadGateConfig(text, relative(io.cwd, path) || path);
-  return { path, config, compiled };
+  return { path, raw: JSON.parse(text) as unknown, config, compiled };
 }
 
 function printWarnings(io: CliIo, warnings: readonly string[]): void {
   for (const warning of warnings) io.stderr.write(`warning: ${warning}\n`);
 }
 
-/** Where the auth functions (netlify/functions/*.ts) import the compiled gate table from, relative to the site root. */
-const PREBUILT_GATE_TABLE = 'netlify/gate-table.json';
-
 async function build(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string' } }, strict: true, allowPositionals: false });
-  const { path, config } = await readConfig(io, values.config);
+  const { path, raw, config } = await readConfig(io, values.config);
   // The config sits at the site root, so that is where the hand-written _redirects is read.
-  const result = await buildRedirects({ siteRoot: dirname(path), config, ...(io.env.ROLEGATE_DATA_DIR ? { dataDir: resolve(io.cwd, io.env.ROLEGATE_DATA_DIR) } : {}) });
+  const siteRoot = dirname(path);
+  const functionsDir = readNetlifyToml(siteRoot).functions;
+  // Checked before anything is written: a clash leaves the site as it was.
+  const clashes = clashingFunctions(siteRoot, functionsDir, functionNames(raw));
+  if (clashes.length) throw new FunctionNameClashError(clashes);
+  const result = await buildRedirects({ siteRoot, config, ...(io.env.ROLEGATE_DATA_DIR ? { dataDir: resolve(io.cwd, io.env.ROLEGATE_DATA_DIR) } : {}) });
   printWarnings(io, result.warnings);
   const where = relative(io.cwd, result.outputPath) || result.outputPath;
   const from = result.sourcePath ? ` (hand-written rules kept from ${relative(io.cwd, result.sourcePath) || result.sourcePath})` : '';
   io.stdout.write(result.changed ? `wrote ${where}: ${result.ruleCount} rolegate rules${from}\n` : `${where} is up to date (${result.ruleCount} rolegate rules)\n`);
-  // The auth functions import the compiled table and refuse a stale one at
-  // cold start, so the deploy's build command must refresh it too (on a site
-  // that has the functions).
-  const tablePath = join(dirname(path), PREBUILT_GATE_TABLE);
-  if (existsSync(join(dirname(path), 'netlify', 'functions')) && await writePrebuiltGateTable(path, tablePath)) {
-    io.stdout.write(`wrote ${relative(io.cwd, tablePath) || tablePath}: the gate table the auth functions load\n`);
-  }
+  const functions = await buildFunctions({ siteRoot, rawConfig: raw, functionsDir });
+  const functionsWhere = relative(io.cwd, resolve(siteRoot, GENERATED_FUNCTIONS_DIR)) || GENERATED_FUNCTIONS_DIR;
+  io.stdout.write(`${functions.written.length ? 'wrote' : 'up to date:'} ${functionsWhere}/: the functions ${functions.names.join(', ')}\n`);
+  for (const removed of functions.removed) io.stdout.write(`removed ${removed}: the config has no "identity" section\n`);
   if (config.mode === 'edge') {
-    const edge = await buildEdgeGate({ siteRoot: dirname(path), config });
+    const edge = await buildEdgeGate({ siteRoot, config });
     const entry = relative(io.cwd, edge.entryPath) || edge.entryPath;
     io.stdout.write(`${edge.changed ? 'wrote' : 'up to date:'} ${entry}: edge gate on ${edge.gateCount} ${edge.gateCount === 1 ? 'gate' : 'gates'} (mode "edge")\n`);
-  } else if (await removeEdgeGate(dirname(path))) {
+  } else if (await removeEdgeGate(siteRoot)) {
     io.stdout.write(`removed the generated edge gate (${EDGE_FUNCTIONS_DIR}/${EDGE_GATE_NAME}): mode is "redirects"\n`);
   }
   return 0;
@@ -183,7 +183,7 @@ export async function gatesCommand(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write(`rolegate gates: ${error.message}\n`);
       return error.exitCode;
     }
-    if (error instanceof GateConfigError || error instanceof RedirectsFileError || error instanceof EdgeRuntimeMissingError || error instanceof UnsafePublishDirError) {
+    if (error instanceof GateConfigError || error instanceof RedirectsFileError || error instanceof EdgeRuntimeMissingError || error instanceof UnsafePublishDirError || error instanceof FunctionNameClashError || error instanceof NetlifyTomlError) {
       io.stderr.write(`rolegate gates: ${error.message}\n`);
       return 1;
     }

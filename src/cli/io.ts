@@ -13,6 +13,8 @@ export interface CliIo {
    * stdinIsTTY). Absent when no terminal can be driven.
    */
   promptSecret?(prompt: string): Promise<string>;
+  /** Asks a question on the terminal and returns the line typed (only used when stdinIsTTY). */
+  prompt?(question: string): Promise<string>;
   env: Record<string, string | undefined>;
   cwd: string;
 }

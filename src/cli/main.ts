@@ -26,6 +26,10 @@ gates:
 Netlify Identity sync:
   rolegate sync backfill [--identity-url URL]  see: rolegate sync help
 
+adding rolegate to a site:
+  rolegate init [--yes] [--dry-run] [--gate PATH=ROLE] [--mode edge|redirects] [--publish DIR]
+                                              see: rolegate init --help
+
 local development:
   rolegate dev [--port N]                     the site on http://localhost:8888 (127.0.0.1 only), gated as deployed
 
@@ -38,6 +42,7 @@ DATABASE_URL, or the embedded database in ROLEGATE_DATA_DIR (default .rolegate/d
 /** The help command that fits what was being run, for the hint under an error. */
 function helpFor(argv: string[]): string {
   if (argv[0] === 'users' || argv[0] === 'db' || argv[0] === 'sync') return `rolegate ${argv[0]} help`;
+  if (argv[0] === 'init') return 'rolegate init --help';
   return 'rolegate help';
 }
 
@@ -93,6 +98,8 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       return (await import('./sync.js')).syncCommand(rest, io);
     case 'dev':
       return devCommand(rest, io.cwd);
+    case 'init':
+      return (await import('./init.js')).initCommand(rest, io);
     case 'help':
     case '--help':
     case '-h':

@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline/promises';
 import { CliError, type CliIo } from './io.js';
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
@@ -41,6 +42,16 @@ function promptSecret(prompt: string): Promise<string> {
   });
 }
 
+/** One line typed on the terminal, echoed as usual. */
+async function prompt(question: string): Promise<string> {
+  const readline = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await readline.question(question);
+  } finally {
+    readline.close();
+  }
+}
+
 /** The real process as a CliIo. */
 export function nodeIo(): CliIo {
   const stdinIsTTY = Boolean(process.stdin.isTTY);
@@ -51,6 +62,6 @@ export function nodeIo(): CliIo {
     stdinIsTTY,
     env: process.env,
     cwd: process.cwd(),
-    ...(stdinIsTTY ? { promptSecret } : {}),
+    ...(stdinIsTTY ? { promptSecret, prompt } : {}),
   };
 }

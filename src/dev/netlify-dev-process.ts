@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FRONT_SECRET_ENV, GUARDED_PORT_ENV } from './front-only-guard.js';
 import { LOOPBACK_HOST } from './loopback-listen.js';
@@ -48,9 +48,15 @@ export async function freeLoopbackPort(): Promise<number> {
  * imports Netlify's edge bootstrap from the network, fails, and then serves the pages
  * unchecked); in edge mode the front server runs the gate instead.
  */
+/** The site's own netlify-cli, else the first `netlify` on PATH (a global install), else undefined. */
+export function findNetlifyCli(root: string, path = process.env.PATH ?? ''): string | undefined {
+  const candidates = [join(root, 'node_modules', '.bin', 'netlify'), ...path.split(delimiter).filter(Boolean).map((dir) => join(dir, 'netlify'))];
+  return candidates.find((candidate) => existsSync(candidate));
+}
+
 export function spawnNetlifyDev(options: NetlifyDevProcessOptions): ChildProcess {
-  const netlify = join(options.root, 'node_modules', '.bin', 'netlify');
-  if (!existsSync(netlify)) throw new Error('netlify-cli is not installed: run `npm install` first');
+  const netlify = findNetlifyCli(options.root, options.env.PATH);
+  if (!netlify) throw new Error('netlify-cli is not installed: npm install --save-dev netlify-cli (or npm install -g netlify-cli)');
   if (!existsSync(options.preloadPath)) throw new Error(`${options.preloadPath} is missing: run \`npm run build\` first`);
   return spawn(netlify, ['dev', '--offline', '--internal-disable-edge-functions', '--port', String(options.port)], {
     cwd: options.root,

@@ -14,11 +14,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readDatabaseConfig, type Env } from '../core/config.js';
+import { withSiteDataDir } from '../site/data-dir.js';
 import { hashPassword, passwordProblem } from '../core/password.js';
 import { openStore } from '../store/open-store.js';
 import { devJwtSecret } from './dev-secret.js';
 import { buildLocalGates } from './local-gates.js';
 import { startLocalSite } from './local-site.js';
+import { findNetlifyCli } from './netlify-dev-process.js';
 import { LOOPBACK_HOST } from './loopback-listen.js';
 
 const DEFAULT_ADMIN_EMAIL = 'admin@example.com';
@@ -88,13 +90,14 @@ export async function startDev(argv: string[], root: string): Promise<void> {
   const port = portFromArgs(argv);
   await assertPortFree(port);
   if (!existsSync(join(root, 'netlify.toml'))) throw new DevStartError(`no netlify.toml in ${root}: run rolegate dev in the site's folder`);
+  if (!findNetlifyCli(root)) throw new DevStartError('netlify-cli is not installed: npm install --save-dev netlify-cli (or npm install -g netlify-cli), then run rolegate dev again');
   const toml = readFileSync(join(root, 'netlify.toml'), 'utf8');
   const secret = devJwtSecret(toml);
   if (!secret) throw new DevStartError('netlify.toml has no [dev] jwtSecret: the local role gates need it');
   if (process.env.JWT_SECRET && process.env.JWT_SECRET !== secret) {
     console.warn('rolegate: JWT_SECRET in your environment is ignored locally; the functions sign with netlify.toml [dev] jwtSecret so the local gates accept their tokens.');
   }
-  const env: Env = { ...process.env, JWT_SECRET: secret, SITE_URL: process.env.SITE_URL ?? `http://localhost:${port}` };
+  const env: Env = withSiteDataDir({ ...process.env, JWT_SECRET: secret, SITE_URL: process.env.SITE_URL ?? `http://localhost:${port}` }, root);
   const db = readDatabaseConfig(env);
   // netlify dev hands functions a NETLIFY_DB_URL of its own; naming the data
   // directory keeps them on the database seeded here.
@@ -102,7 +105,12 @@ export async function startDev(argv: string[], root: string): Promise<void> {
   const cost = Number(env.BCRYPT_COST ?? 11);
 
   // netlify dev does not run the build command: build the gates here.
-  const gates = await buildLocalGates(root, db.kind === 'embedded' ? db.dataDir : undefined);
+  let gates;
+  try {
+    gates = await buildLocalGates(root, db.kind === 'embedded' ? db.dataDir : undefined);
+  } catch (error) {
+    throw new DevStartError(error instanceof Error ? error.message.replace(/\n$/, '') : String(error));
+  }
   for (const line of gates.lines) console.warn(`rolegate: ${line}`);
 
   const admin = await seedAdmin(env, cost);

@@ -6,10 +6,10 @@ import { matchingRule, type GateTable, type GateTableRule } from './table.js';
  * Compiles gates into the rolegate block of `_redirects` and into the gate table the refresh
  * function reads.
  *
- * How the refresh function gets the table: the build compiles it through this same function
- * into netlify/gate-table.json, stored with the config it came from, and the functions refuse
- * it when rolegate.config.json changed since (src/auth/prebuilt-gates.ts). So `_redirects`, the
- * edge gate and the functions' table cannot drift, and no function loads zod to check the config.
+ * How the refresh function gets the table: the same build compiles it through this same function
+ * and writes it, with the config it came from, into each generated function file
+ * (src/gates/functions-build.ts). So `_redirects`, the edge gate and the functions' table cannot
+ * drift, and no function loads zod to check the config.
  *
  * Query strings — measured with netlify-redirector 0.5 and read in netlify-cli 26's proxy
  * (node_modules/netlify-cli/dist/utils/proxy.js: "We pass through request params if the
@@ -313,6 +313,10 @@ export function compileGates(config: GateConfig): CompiledGates {
   for (const [name, from] of Object.entries(config.friendlyPaths)) {
     rules.push(`${from} ${config.functions[name as keyof GateConfig['functions']]} 200`);
   }
+  if (publishesSiteRoot(config.publishDir)) {
+    rules.push('# the site\'s own files, which publishing the site root (publishDir ".") would serve');
+    for (const path of SITE_ROOT_FILES) rules.push(`${path} /404.html 404!`);
+  }
   // In edge mode the generated edge function decides gated paths (src/edge/gate.ts); `Role=`
   // rules would bounce everyone on plans where Netlify does not check the site's JWT secret,
   // so only the auth path rewrites go into _redirects.
@@ -348,9 +352,20 @@ export function loadGateConfig(jsonText: string, source = 'rolegate.config.json'
   }
 }
 
+/** Files and folders at a site's root that are configuration, sources or local state, never pages. */
+export const SITE_ROOT_FILES = [
+  '/rolegate.config.json', '/netlify.toml', '/package.json', '/package-lock.json', '/.gitignore',
+  '/node_modules/*', '/netlify/*', '/.rolegate/*', '/.git/*', '/supabase/*',
+];
+
+/** Whether the publish directory is the site root itself ("." and its spellings). */
+export function publishesSiteRoot(publishDir: string): boolean {
+  return /^(\.\/?|\.?\/)?$/.test(publishDir.trim());
+}
+
 /**
- * The gate table for a parsed config object: what the build stores in
- * netlify/gate-table.json (src/auth/gate-table-file.ts), and what tests use.
+ * The gate table for a parsed config object: what the build writes into the generated
+ * functions (compilePrebuiltGateTable), and what tests use.
  */
 export function gateTableFromConfig(value: unknown): GateTable {
   return compileGates(parseGateConfig(value)).table;

@@ -34,9 +34,14 @@ export function assertPublishDirServesNoSecrets(siteRoot: string, config: Pick<G
   // A data directory the caller names is in use (it may not exist yet); the default only once it exists.
   const data = resolve(root, dataDir ?? join('.rolegate', 'data'));
   if (inside(data, publishDir) && (dataDir !== undefined || existsSync(data))) exposed.push(`the embedded database's directory ${relative(root, data) || data}`);
+  // A publish directory that is the site root holds .netlify/ (netlify dev's state and the
+  // generated functions: code and the compiled config, no secrets) by design; Netlify keeps
+  // /.netlify/ paths for itself, the build's rules answer 404 for .rolegate/ and the site's
+  // sources (compile.ts, SITE_ROOT_FILES), and the data directory lives elsewhere.
+  const servesRoot = publishDir === root;
   for (const name of STATE_DIRS) {
     const path = join(publishDir, name);
-    if (existsSync(path) && !inside(data, path)) exposed.push(`${relative(root, path)}/`);
+    if (existsSync(path) && !inside(data, path) && !servesRoot) exposed.push(`${relative(root, path)}/`);
   }
   if (existsSync(publishDir) && statSync(publishDir).isDirectory()) {
     for (const name of readdirSync(publishDir)) if (ENV_FILE.test(name)) exposed.push(relative(root, join(publishDir, name)));

@@ -62,24 +62,53 @@ describe('rolegate gates build', () => {
       stderr: `warning: ${REDIRECTS_MODE_WARNING}\n` + 'warning: gates[2] "/members/vip/*": in redirects mode Netlify\'s matcher under netlify dev (netlify-redirector 0.5, measured) does not apply this gate to /members///vip/…, where the static server serves the same page; "mode": "edge" decides on the page served (production Netlify not verified)\n',
     });
     // 11 path rules, and the 8 gate rules again for the host netlify dev reads out of a //-path, per scheme.
-    expect(first.stdout).toBe('wrote public/_redirects: 27 rolegate rules (hand-written rules kept from _redirects)\n');
+    expect(first.stdout).toBe('wrote public/_redirects: 27 rolegate rules (hand-written rules kept from _redirects)\nwrote .netlify/v1/functions/: the functions login, logout, refresh\n');
     const written = await readFile(join(site, 'public', '_redirects'), 'utf8');
     expect(written).toContain('/members/vip/* /members/vip/:splat 200! Role=vip');
     expect(written.endsWith('/old /new 301\n')).toBe(true);
-    expect((await run(['build'])).stdout).toBe('public/_redirects is up to date (27 rolegate rules)\n');
+    expect((await run(['build'])).stdout).toBe('public/_redirects is up to date (27 rolegate rules)\nup to date: .netlify/v1/functions/: the functions login, logout, refresh\n');
   });
 
-  it('refreshes netlify/gate-table.json, the table the auth functions refuse when stale, on a site with netlify/functions', async () => {
-    const { mkdir } = await import('node:fs/promises');
+  it('generates the auth functions with the compiled table, the Identity ones only for a config with "identity", and removes only its own', async () => {
+    const { mkdir, readdir, writeFile: write } = await import('node:fs/promises');
     const { sameGateConfig } = await import('../../src/auth/prebuilt-gates.js');
-    await writeConfig();
-    expect((await run(['build'])).stdout).not.toContain('gate-table.json');
-    await mkdir(join(site, 'netlify', 'functions'), { recursive: true });
-    const first = await run(['build']);
-    expect(first.stdout).toContain('wrote netlify/gate-table.json: the gate table the auth functions load\n');
-    const table = JSON.parse(await readFile(join(site, 'netlify', 'gate-table.json'), 'utf8'));
+    await writeConfig({ ...(config as object), identity: {} });
+    expect((await run(['build'])).stdout).toContain('wrote .netlify/v1/functions/: the functions login, logout, refresh, identity-login, identity-signup, identity-validate, identity-webhook, identity-sync-background\n');
+    const login = await readFile(join(site, '.netlify', 'v1', 'functions', 'login.mjs'), 'utf8');
+    expect(login).toContain("import { handlerFor } from 'rolegate/functions/login';\n");
+    const table = JSON.parse(/handlerFor\((.*)\);\n$/.exec(login)![1]!);
     expect(sameGateConfig(table.config, JSON.parse(await readFile(join(site, 'rolegate.config.json'), 'utf8')))).toBe(true);
-    expect((await run(['build'])).stdout).not.toContain('gate-table.json');
+    // Another tool's function in the same directory stays.
+    await write(join(site, '.netlify', 'v1', 'functions', 'other.mjs'), 'export default () => new Response("x");\n');
+    await writeConfig();
+    const second = await run(['build']);
+    expect(second.stdout).toContain('removed .netlify/v1/functions/identity-webhook.mjs: the config has no "identity" section\n');
+    expect((await readdir(join(site, '.netlify', 'v1', 'functions'))).sort()).toEqual(['login.mjs', 'logout.mjs', 'other.mjs', 'refresh.mjs']);
+    await mkdir(join(site, 'netlify', 'functions'), { recursive: true });
+    expect((await run(['build'])).stdout).toContain('up to date: .netlify/v1/functions/');
+  });
+
+  it('refuses, writing nothing, when the site has a function of the same name as one of rolegate\'s', async () => {
+    const { mkdir, writeFile: write } = await import('node:fs/promises');
+    await writeConfig();
+    await writeFile(join(site, 'netlify.toml'), '[build]\n  functions = "api"\n');
+    await mkdir(join(site, 'api'), { recursive: true });
+    await write(join(site, 'api', 'login.ts'), 'export default () => new Response("mine");\n');
+    const result = await run(['build']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('api/login.ts is named like rolegate\'s "login" function');
+    await expect(readFile(join(site, 'public', '_redirects'))).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(readFile(join(site, '.netlify', 'v1', 'functions', 'login.mjs'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('says where netlify.toml is malformed, writing nothing', async () => {
+    await writeConfig();
+    await writeFile(join(site, 'netlify.toml'), '[build\n  publish = "public"\n');
+    const result = await run(['build']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^rolegate gates: netlify.toml is not valid TOML \(line 1, column \d+\): fix it, then run this again\n$/);
+    await expect(readFile(join(site, 'public', '_redirects'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('reads --config and treats its folder as the site root', async () => {

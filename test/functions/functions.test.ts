@@ -1,12 +1,15 @@
 /**
- * The deployed entry points themselves (netlify/functions/*.ts), loaded the
- * way Netlify loads them: configuration read from process.env at module
- * load, the store opened on the first request, then called with Lambda-style
+ * The package handlers the generated functions call (rolegate/functions/*,
+ * src/functions/), set up as a generated file does: configuration read from
+ * process.env at module load, the compiled table of the starter's config,
+ * the store opened on the first request, then called with Lambda-style
  * events. One real PostgreSQL database is shared by the three functions, as
  * on a site.
  */
 import type { Handler, HandlerResponse } from '@netlify/functions';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import gateConfig from '../../rolegate.config.json' with { type: 'json' };
+import { compilePrebuiltGateTable } from '../../src/auth/gate-table-file.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/store.js';
 import { freePort } from '../support/postgres-cluster.js';
@@ -19,8 +22,8 @@ type FunctionName = 'login' | 'refresh' | 'logout';
 async function loadFunction(name: FunctionName, env: Record<string, string>): Promise<Handler> {
   vi.resetModules();
   for (const [key, value] of Object.entries(env)) vi.stubEnv(key, value);
-  const module = (await import(`../../netlify/functions/${name}.ts`)) as { handler: Handler };
-  return module.handler;
+  const module = (await import(`../../src/functions/${name}.ts`)) as { handlerFor(compiled: unknown): Handler };
+  return module.handlerFor(compilePrebuiltGateTable(gateConfig));
 }
 
 async function call(handler: Handler, e: ReturnType<typeof event>): Promise<HandlerResponse> {

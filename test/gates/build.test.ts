@@ -127,7 +127,6 @@ describe('gates build', () => {
 
   it.each([
     ['the embedded database', '.rolegate/data/base/1/1259', /the embedded database's directory \.rolegate[/\\]data/],
-    ['netlify dev\'s state', '.netlify/state.json', /\.netlify\//],
     ['an .env file', '.env', /\.env\b/],
     ['an .env.local file', '.env.local', /\.env\.local/],
   ])('refuses publishDir "." while the site root holds %s, writing nothing', async (_what, file, named) => {
@@ -137,6 +136,24 @@ describe('gates build', () => {
     await expect(attempt).rejects.toThrow(UnsafePublishDirError);
     await expect(attempt).rejects.toThrow(named);
     await expect(output('.')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('with publishDir ".", builds beside netlify dev\'s state and answers 404 for it and the site\'s own files', async () => {
+    await mkdir(join(site, '.netlify'), { recursive: true });
+    await writeFile(join(site, '.netlify', 'state.json'), '{}');
+    await build({ ...starter, publishDir: '.' });
+    const written = await output('.');
+    for (const hidden of ['/.rolegate/*', '/rolegate.config.json', '/netlify.toml', '/node_modules/*', '/netlify/*', '/package.json']) {
+      expect(written).toContain(`\n${hidden} /404.html 404!\n`);
+    }
+  });
+
+  it('refuses a publish directory below the site root that holds netlify dev\'s state', async () => {
+    await mkdir(join(site, 'site', '.netlify'), { recursive: true });
+    await writeFile(join(site, 'site', '.netlify', 'state.json'), '{}');
+    const attempt = build({ ...starter, publishDir: 'site' });
+    await expect(attempt).rejects.toThrow(/would serve site[/\\]\.netlify\//);
+    await expect(output('site')).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('refuses a publish directory that holds the data directory in use, before the database exists', async () => {

@@ -5,15 +5,13 @@
  * and a look at which addresses its processes listen on, read from /proc, never by connecting to
  * any address but 127.0.0.1.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { childLogs } from '../support/child-logs.js';
 import { CookieJar, follow, request } from '../support/http-client.js';
 import { copySite } from '../support/netlify-dev.js';
-import { freePort } from '../support/postgres-cluster.js';
+import { startRolegateDev, type RunningDev } from '../support/rolegate-dev.js';
 import { listeningSockets } from '../dev/listening-sockets.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -21,48 +19,9 @@ const DEV_ENTRY = join(ROOT, 'bin', 'rolegate.js');
 const CLI_BUNDLE = join(ROOT, 'dist', 'cli.js');
 const PASSWORD = 'a passphrase for the local admin';
 
-interface RunningStart {
-  url: string;
-  child: ChildProcess;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-async function npmStart(root: string): Promise<RunningStart> {
+function npmStart(root: string): Promise<RunningDev> {
   if (!existsSync(CLI_BUNDLE)) throw new Error('dist/cli.js is missing: run npm run build first');
-  const port = await freePort();
-  let log = '';
-  const child = spawn(process.execPath, [DEV_ENTRY, 'dev', '--port', String(port)], {
-    cwd: root,
-    detached: true,
-    env: { ...process.env, CI: 'true', ADMIN_PASSWORD: PASSWORD, BCRYPT_COST: '10', JWT_SECRET: '', DATABASE_URL: '', SUPABASE_URL: '', ROLEGATE_DATA_DIR: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (d) => (log += d));
-  child.stderr?.on('data', (d) => (log += d));
-  // The address npm start prints, and the origin the login function expects (SITE_URL).
-  const url = `http://localhost:${port}`;
-  const stop = async () => {
-    childLogs.push(log);
-    if (child.exitCode !== null || !child.pid) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
-    const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 5000);
-    await exited;
-    clearTimeout(timer);
-  };
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`npm start exited early:\n${log}`);
-    const status = await fetch(`${url}/`, { redirect: 'manual' }).then(async (r) => (await r.arrayBuffer(), r.status), () => 0);
-    if (status === 200) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`npm start did not serve / within 90 s:\n${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return { url, child, output: () => log, stop };
+  return startRolegateDev(root, { entry: DEV_ENTRY, adminPassword: PASSWORD });
 }
 
 function withMode(root: string, mode: 'edge' | 'redirects'): void {
@@ -130,7 +89,7 @@ async function signedInAdminPage(url: string): Promise<{ status: number; body: s
 for (const mode of ['edge', 'redirects'] as const) {
   describe(`npm start, mode "${mode}"`, () => {
     let site: ReturnType<typeof copySite>;
-    let start: RunningStart;
+    let start: RunningDev;
 
     beforeAll(async () => {
       site = copySite();

@@ -3,49 +3,26 @@
  * then `npm install` of that tarball into a fresh folder that has never seen
  * rolegate's sources, and the public entry points used from there.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installTarball, packRolegate, run, type Packed } from '../support/pack.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-
-interface PackResult {
-  filename: string;
-  files: { path: string }[];
-}
-
-function run(command: string, args: string[], cwd: string, env: Record<string, string> = {}) {
-  const result = spawnSync(command, args, { cwd, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 240_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 describe('the npm package', () => {
   let work: string;
   let site: string;
-  let packed: PackResult;
+  let packed: Packed;
 
   beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), 'rolegate-pack-'));
-    // A copy of the working tree without ignored files (its own dist/, so the suite's other builds are untouched).
-    const checkout = join(work, 'checkout');
-    const tracked = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' })
-      .split('\0').filter((file) => file && existsSync(join(ROOT, file)));
-    for (const file of tracked) {
-      mkdirSync(dirname(join(checkout, file)), { recursive: true });
-      cpSync(join(ROOT, file), join(checkout, file));
-    }
-    symlinkSync(join(ROOT, 'node_modules'), join(checkout, 'node_modules'));
-    const pack = run('npm', ['pack', '--json', '--pack-destination', work], checkout);
-    if (pack.code !== 0) throw new Error(`npm pack failed:\n${pack.stderr}`);
-    packed = (JSON.parse(pack.stdout) as PackResult[])[0]!;
-
+    packed = packRolegate(work);
     site = join(work, 'site');
     mkdirSync(site);
     writeFileSync(join(site, 'package.json'), JSON.stringify({ name: 'some-site', private: true, type: 'module' }));
-    const install = run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel', 'error', join(work, packed.filename)], site);
-    if (install.code !== 0) throw new Error(`npm install of the tarball failed:\n${install.stderr}`);
+    installTarball(site, packed.tarball);
   }, 300_000);
 
   afterAll(() => {
@@ -54,7 +31,8 @@ describe('the npm package', () => {
 
   it('ships built code, types, the CLI and the migrations, and none of the sources, tests or site files', () => {
     const paths = packed.files.map((f) => f.path);
-    for (const needed of ['bin/rolegate.js', 'dist/index.js', 'dist/types/index.d.ts', 'dist/cli.js', 'dist/edge-gate.js', 'public/rolegate.js', 'public/rolegate.d.ts', 'package.json']) {
+    for (const needed of ['bin/rolegate.js', 'dist/index.js', 'dist/types/index.d.ts', 'dist/cli.js', 'dist/edge-gate.js', 'public/rolegate.js', 'public/rolegate.d.ts', 'package.json',
+      'dist/functions/login.js', 'dist/types/functions/login.d.ts', 'dist/netlify-plugin.js', 'manifest.yml', 'templates/pages/login.html']) {
       expect(paths, needed).toContain(needed);
     }
     expect(paths.filter((p) => p.startsWith('supabase/migrations/') && p.endsWith('.sql')).length).toBe(readdirSync(join(ROOT, 'supabase', 'migrations')).filter((f) => f.endsWith('.sql')).length);
@@ -81,6 +59,17 @@ describe('the npm package', () => {
     const [answer, browser] = result.stdout.split('\n');
     expect(JSON.parse(answer!)).toEqual({ ok: false, status: 401, body: { error: { code: 'unauthenticated', message: expect.any(String) } } });
     expect(browser).toBe(`file://${join(site, 'node_modules', 'rolegate', 'public', 'rolegate.js')}`);
+  });
+
+  it('resolves one subpath per ready function handler, each making a handler from a compiled table', () => {
+    const script = `
+      const names = ['login', 'logout', 'refresh', 'identity-login', 'identity-signup', 'identity-validate', 'identity-webhook', 'identity-sync-background'];
+      const kinds = [];
+      for (const name of names) kinds.push(typeof (await import('rolegate/functions/' + name)).handlerFor);
+      process.stdout.write(kinds.join(','));`;
+    const result = run(process.execPath, ['--input-type=module', '-e', script], site);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe(Array(8).fill('function').join(','));
   });
 
   it('types `rolegate` for a TypeScript site', () => {

@@ -17,7 +17,7 @@ import { startLocalSite } from '../../src/dev/local-site.js';
 import { spawnNetlifyDev } from '../../src/dev/netlify-dev-process.js';
 import { loopbackPreloadPath } from '../../src/dev/start.js';
 import { loadGateConfig } from '../../src/gates/compile.js';
-import { compilePrebuiltGateTable } from '../../src/auth/gate-table-file.js';
+import { buildFunctions } from '../../src/gates/functions-build.js';
 import { freePort } from './postgres-cluster.js';
 import { childLogs } from './child-logs.js';
 
@@ -49,13 +49,13 @@ export function copySite(options: { from?: string; edgeFunctions?: boolean; mode
     cpSync(join(from, entry), join(root, entry), { recursive: true });
   }
   if (options.edgeFunctions === false) rmSync(join(root, 'netlify', 'edge-functions'), { recursive: true, force: true });
-  if (options.mode) {
-    // The starter's gates in another mode, with the compiled table the functions check it against.
-    const configPath = join(root, 'rolegate.config.json');
-    writeFileSync(configPath, JSON.stringify({ ...JSON.parse(readFileSync(configPath, 'utf8')), mode: options.mode }, null, 2));
-    writeFileSync(join(root, 'netlify', 'gate-table.json'), `${JSON.stringify(compilePrebuiltGateTable(JSON.parse(readFileSync(configPath, 'utf8'))), null, 2)}\n`);
-  }
+  const configPath = join(root, 'rolegate.config.json');
+  // The starter's gates in another mode.
+  if (options.mode) writeFileSync(configPath, JSON.stringify({ ...JSON.parse(readFileSync(configPath, 'utf8')), mode: options.mode }, null, 2));
   symlinkSync(join(from, 'node_modules'), join(root, 'node_modules'));
+  // dist/ is what the generated functions import, through package.json "exports" (rolegate/functions/…).
+  symlinkSync(join(from, 'dist'), join(root, 'dist'));
+
   spawnSync('git', ['init', '-q'], { cwd: root });
   return { root, remove: () => rmSync(root, { recursive: true, force: true }) };
 }
@@ -82,6 +82,8 @@ export async function startNetlifyDev(env: Record<string, string>, cwd = ROOT): 
     child = site.netlifyDev;
     closeFront = () => site.front.close();
   } else {
+    // A copy of the starter (it links the package's dist/) gets its functions as a deploy does.
+    if (existsSync(join(cwd, 'dist'))) await buildFunctions({ siteRoot: cwd, rawConfig: JSON.parse(readFileSync(join(cwd, 'rolegate.config.json'), 'utf8')), functionsDir: 'netlify/functions' });
     child = spawnNetlifyDev(spawnOptions);
   }
   child.stdout?.on('data', (d) => (log += d));

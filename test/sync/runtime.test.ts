@@ -1,6 +1,6 @@
 /**
  * The sync functions' configuration: the identity section is checked when
- * the site is built (netlify/gate-table.json, like the gate table), the
+ * the site is built (into the generated functions, like the gate table), the
  * environment at the first request; a mistake answers 503 not_configured
  * and the log names what to fix, never a secret.
  */
@@ -48,7 +48,7 @@ describe('sync runtime configuration', () => {
     const r = await firstAnswer(identityOf({}, { identity: { sinks: ['store'] } }), env);
     expect(r.status).toBe(503);
     expect(r.body.error.code).toBe('not_configured');
-    expect(r.log).toMatch(/run "npm run build"/);
+    expect(r.log).toMatch(/run "rolegate gates build"/);
   });
 
   it('names a missing JWT_SECRET and a missing Contentful variable', async () => {
@@ -80,7 +80,7 @@ describe('sync runtime configuration', () => {
     const login = await identityEventHandler('login', syncRuntime(env, stale))(postEvent(payload('login', gotrueUser())));
     expect(login.statusCode).toBe(200);
     expect(JSON.parse(login.body!)).toEqual({});
-    expect(logged.join('\n')).toMatch(/not configured, login not copied: .*run "npm run build"/);
+    expect(logged.join('\n')).toMatch(/not configured, login not copied: .*run "rolegate gates build"/);
     const signup = await identityEventHandler('signup', syncRuntime(env, stale))(postEvent(payload('signup', gotrueUser())));
     expect(signup.statusCode).toBe(503);
   });

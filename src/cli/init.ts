@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadGateConfig } from '../gates/compile.js';
+import { GateConfigError } from '../gates/config.js';
+import { planInit, type Gate, type InitAnswers, type InitPlan } from '../init/plan.js';
+import { readSiteFacts } from '../init/site-facts.js';
+import { rolegatePackageRoot } from '../site/package-root.js';
+import { NetlifyTomlError } from '../site/netlify-toml.js';
+import { CliError, type CliIo } from './io.js';
+
+export const INIT_USAGE = `usage:
+  rolegate init [--yes] [--dry-run] [--gate PATH=ROLE[,ROLE]]... [--mode edge|redirects] [--publish DIR]
+    adds rolegate to the site in this folder: rolegate.config.json, its lines in netlify.toml
+    (the build plugin, a local-only [dev] secret), .gitignore entries, and plain sign-in,
+    forbidden and account pages where the site has none. On a terminal it asks; --yes takes
+    the flags and defaults (gate /admin/*=admin, mode edge). Never overwrites a file; a second
+    run changes nothing; --dry-run prints the plan and writes nothing.`;
+
+const DEFAULT_GATE: Gate = { path: '/admin/*', roles: ['admin'] };
+
+function parseGate(text: string): Gate {
+  const at = text.lastIndexOf('=');
+  const path = at > 0 ? text.slice(0, at).trim() : '';
+  const roles = at > 0 ? text.slice(at + 1).split(',').map((r) => r.trim()).filter(Boolean) : [];
+  if (!path || !roles.length) throw new CliError(`--gate wants PATH=ROLE[,ROLE], such as /admin/*=admin (got ${JSON.stringify(text)})`);
+  return { path, roles };
+}
+
+async function ask(io: CliIo, question: string, fallback: string): Promise<string> {
+  const answer = (await io.prompt!(`${question} [${fallback}] `)).trim();
+  return answer || fallback;
+}
+
+async function templates(): Promise<InitAnswers['pages']> {
+  const root = rolegatePackageRoot();
+  if (!root) throw new CliError('cannot find rolegate\'s own package folder (its page templates); run init through the installed package: npx rolegate init');
+  const read = (name: string) => readFile(join(root, 'templates', 'pages', `${name}.html`), 'utf8');
+  return { login: await read('login'), '403': await read('403'), account: await read('account') };
+}
+
+function printPlan(io: CliIo, plan: InitPlan, dryRun: boolean): void {
+  const lines: string[] = [];
+  if (!plan.writes.length) lines.push('rolegate is already set up here: nothing to change');
+  for (const write of plan.writes) lines.push(`${dryRun ? 'would ' : ''}${write.kind === 'create' ? 'create' : 'add to'} ${write.path}: ${write.what}`);
+  for (const kept of plan.kept) lines.push(`  (${kept})`);
+  for (const manual of plan.manual) lines.push(`by hand: ${manual}`);
+  io.stdout.write(`${lines.join('\n')}\n`);
+}
+
+async function writeAtomically(path: string, content: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temporary = `${path}.rolegate-${process.pid}.tmp`;
+  await writeFile(temporary, content);
+  await rename(temporary, path);
+}
+
+/** `rolegate init …`: `argv` is what follows `init`. */
+export async function initCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { yes: { type: 'boolean', short: 'y' }, 'dry-run': { type: 'boolean' }, gate: { type: 'string', multiple: true }, mode: { type: 'string' }, publish: { type: 'string' }, help: { type: 'boolean' } },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    io.stdout.write(`${INIT_USAGE}\n`);
+    return 0;
+  }
+  const interactive = !values.yes;
+  if (interactive && !(io.stdinIsTTY && io.prompt)) throw new CliError('rolegate init asks its questions on a terminal; here, pass --yes with the flags you want (rolegate init --help)');
+  if (values.mode !== undefined && values.mode !== 'edge' && values.mode !== 'redirects') throw new CliError(`--mode is "edge" or "redirects" (got ${JSON.stringify(values.mode)})`);
+
+  const root = resolve(io.cwd);
+  let site;
+  try {
+    site = readSiteFacts(root);
+  } catch (error) {
+    if (error instanceof NetlifyTomlError) throw new CliError(error.message);
+    throw error;
+  }
+  let gates = (values.gate ?? []).map(parseGate);
+  let mode = (values.mode ?? 'edge') as InitAnswers['mode'];
+  let publishDir = values.publish ?? site.publishDir;
+  if (interactive) {
+    publishDir = await ask(io, `Publish directory (from ${values.publish ? '--publish' : site.publishFrom}):`, publishDir);
+    if (!gates.length) {
+      const path = await ask(io, 'Which paths need a role?', DEFAULT_GATE.path);
+      const roles = await ask(io, `Which roles may open ${path}? (comma-separated)`, DEFAULT_GATE.roles.join(','));
+      gates = [parseGate(`${path}=${roles}`)];
+    }
+    if (values.mode === undefined) {
+      const answer = await ask(io, 'Gate mode: "edge" works on every Netlify plan; "redirects" needs a plan where Netlify checks the site\'s JWT secret:', 'edge');
+      if (answer !== 'edge' && answer !== 'redirects') throw new CliError(`the mode is "edge" or "redirects" (got ${JSON.stringify(answer)}); nothing was written`);
+      mode = answer;
+    }
+  }
+  if (!gates.length) gates = [DEFAULT_GATE];
+
+  const answers: InitAnswers = { gates, mode, publishDir, devJwtSecret: randomBytes(32).toString('base64url'), pages: await templates() };
+  const plan = planInit({ ...site, publishDir }, answers);
+  const config = plan.writes.find((w) => w.path === 'rolegate.config.json');
+  if (config) {
+    try {
+      loadGateConfig(config.content, 'the gates given');
+    } catch (error) {
+      if (error instanceof GateConfigError) throw new CliError(`${error.message}\nnothing was written`);
+      throw error;
+    }
+  }
+  printPlan(io, plan, Boolean(values['dry-run']));
+  if (values['dry-run'] || !plan.writes.length) return 0;
+  if (interactive && !/^(y|yes|)$/i.test((await io.prompt!('Write these files? [Y/n] ')).trim())) {
+    io.stdout.write('nothing was written\n');
+    return 1;
+  }
+  for (const write of plan.writes) await writeAtomically(join(root, write.path), write.content);
+  io.stdout.write(`\nDone. Next:\n${plan.nextSteps.map((s) => `  ${s}`).join('\n')}\n`);
+  return 0;
+}

@@ -1,0 +1,116 @@
+import { mergeNetlifyToml } from './netlify-toml-merge.js';
+
+/** What init read from the site (src/init/site-facts.ts). */
+export interface SiteFacts {
+  netlifyToml: string | null;
+  gitignore: string | null;
+  hasConfig: boolean;
+  /** The publish directory netlify.toml names, or the framework's default, or "." / "public". */
+  publishDir: string;
+  /** Where the publish directory came from, for the plan. */
+  publishFrom: string;
+  /** The site has a build command: its publish directory is generated, so init writes no pages into it. */
+  generatesPublishDir: boolean;
+  /** Which of the page files exist (site-relative path → exists). */
+  pageExists(path: string): boolean;
+}
+
+export interface Gate {
+  path: string;
+  roles: string[];
+}
+
+export interface InitAnswers {
+  gates: Gate[];
+  mode: 'edge' | 'redirects';
+  publishDir: string;
+  devJwtSecret: string;
+  /** The page templates' contents, by page name. */
+  pages: Record<'login' | '403' | 'account', string>;
+}
+
+export interface PlannedWrite {
+  path: string;
+  kind: 'create' | 'update';
+  content: string;
+  what: string;
+}
+
+export interface InitPlan {
+  writes: PlannedWrite[];
+  kept: string[];
+  manual: string[];
+  nextSteps: string[];
+}
+
+/** Lines init keeps in .gitignore: local state that holds secrets or is generated at every build. */
+export const GITIGNORE_LINES = ['.rolegate/', '.netlify/', '.env', 'netlify/edge-functions/rolegate-gate/'];
+
+const joinPath = (dir: string, file: string) => (dir === '.' || dir === '' ? file : `${dir.replace(/\/+$/, '')}/${file}`);
+
+function configText(answers: InitAnswers): string {
+  const config = {
+    $schema: './node_modules/rolegate/rolegate.config.schema.json',
+    mode: answers.mode,
+    gates: answers.gates,
+    loginPage: '/login',
+    forbiddenPage: '/403',
+    publishDir: answers.publishDir,
+  };
+  const gates = answers.gates.map((g) => `    ${JSON.stringify(g).replace(/,/g, ', ').replace(/":/g, '": ')}`).join(',\n');
+  return JSON.stringify(config, null, 2).replace(/"gates": \[[\s\S]*?\n  \]/, `"gates": [\n${gates}\n  ]`) + '\n';
+}
+
+/** Everything init would do in a site, without doing it: the same plan for --dry-run and for a run. */
+export function planInit(site: SiteFacts, answers: InitAnswers): InitPlan {
+  const writes: PlannedWrite[] = [];
+  const kept: string[] = [];
+  const manual: string[] = [];
+
+  if (site.hasConfig) kept.push('rolegate.config.json exists: left as it is');
+  else writes.push({ path: 'rolegate.config.json', kind: 'create', content: configText(answers), what: `mode "${answers.mode}", gates ${answers.gates.map((g) => `${g.path} (${g.roles.join(', ')})`).join('; ')}` });
+
+  const toml = mergeNetlifyToml(site.netlifyToml, { ...(site.netlifyToml === null ? { publish: answers.publishDir } : {}), devJwtSecret: answers.devJwtSecret });
+  if (toml.changes.length) writes.push({ path: 'netlify.toml', kind: site.netlifyToml === null ? 'create' : 'update', content: toml.text, what: toml.changes.join('; ') });
+  else kept.push('netlify.toml already has rolegate\'s lines');
+  manual.push(...toml.manual);
+
+  const present = new Set((site.gitignore ?? '').split(/\r?\n/).map((l) => l.trim()));
+  const missing = GITIGNORE_LINES.filter((l) => !present.has(l) && !present.has(l.replace(/\/$/, '')));
+  if (missing.length) {
+    const base = site.gitignore ?? '';
+    const content = `${base}${base && !base.endsWith('\n') ? '\n' : ''}${base ? '\n' : ''}# rolegate: local database, netlify's local state, secrets, generated gate\n${missing.join('\n')}\n`;
+    writes.push({ path: '.gitignore', kind: site.gitignore === null ? 'create' : 'update', content, what: missing.join(' ') });
+  } else {
+    kept.push('.gitignore already ignores rolegate\'s local files');
+  }
+
+  const pages: [keyof InitAnswers['pages'], string[]][] = [
+    ['login', ['login.html', 'login/index.html']],
+    ['403', ['403.html', '403/index.html']],
+    ['account', ['account.html', 'account/index.html']],
+  ];
+  if (site.generatesPublishDir) {
+    const missingPages = pages.filter(([, files]) => !files.some((f) => site.pageExists(joinPath(answers.publishDir, f)))).map(([name]) => `/${name}`);
+    if (missingPages.length) {
+      manual.push(`add the pages ${missingPages.join(', ')} to your site's sources (its build makes ${answers.publishDir}/, so init writes nothing there); plain ones to start from are in node_modules/rolegate/templates/pages/`);
+    }
+  } else {
+    for (const [name, files] of pages) {
+      if (files.some((f) => site.pageExists(joinPath(answers.publishDir, f)))) kept.push(`the site has a /${name} page: left as it is`);
+      else writes.push({ path: joinPath(answers.publishDir, `${name}.html`), kind: 'create', content: answers.pages[name], what: `a plain /${name} page to restyle` });
+    }
+  }
+
+  const nextSteps = [
+    'In Netlify\'s UI, Site configuration → Environment variables (scopes: Builds and Functions):',
+    '  JWT_SECRET      a random value of 32+ bytes (openssl rand -base64 48)',
+    '  DATABASE_URL    your PostgreSQL (or SUPABASE_URL with SUPABASE_SERVICE_ROLE_KEY)',
+    ...(answers.mode === 'redirects' ? ['  and Site configuration → Access & security → Visitor access → JWT secret: the same value as JWT_SECRET'] : []),
+    'Create the tables:  npx rolegate db migrate   (with DATABASE_URL set; on Supabase: npx rolegate db copy-migrations, then supabase db push)',
+    'First admin:        npx rolegate users add --email you@example.com --roles admin   (with DATABASE_URL set; it asks for the password)',
+    'Try it locally:     npx rolegate dev   (an embedded database and a printed admin password)',
+    'Deploy:             git push, or netlify deploy --build',
+  ];
+  return { writes, kept, manual, nextSteps };
+}

@@ -1,0 +1,25 @@
+import { ConfigError, readConfig, type Env } from '../core/config.js';
+
+const WHERE = "set them in Netlify's UI: Site configuration → Environment variables, with the Builds and Functions scopes";
+
+/**
+ * What stops a deploy from working, checked at build time from the build's environment (which
+ * on Netlify holds the same variables as the functions unless their scopes say otherwise):
+ * every problem readConfig finds, no SITE_URL/URL, and a store that is only for local use.
+ * Returns one message, or null when the environment is fit to deploy. Never echoes a value.
+ */
+export function deployEnvironmentProblem(env: Env): string | null {
+  const problems: string[] = [];
+  try {
+    const config = readConfig(env);
+    if (config.database.kind === 'embedded') {
+      problems.push('no database is set: set DATABASE_URL (or NETLIFY_DB_URL) to PostgreSQL, or SUPABASE_URL with SUPABASE_SERVICE_ROLE_KEY; the embedded database is for local development only');
+    }
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  if (!env.SITE_URL?.trim() && !env.URL?.trim()) problems.push('SITE_URL is required (the site\'s https:// address; Netlify\'s own builds set URL)');
+  if (!problems.length) return null;
+  return `rolegate cannot deploy this site as configured:\n${problems.map((p) => `  - ${p}`).join('\n')}\n${WHERE}, then deploy again`;
+}

@@ -1,0 +1,173 @@
+/**
+ * `rolegate init` in sites that have never seen rolegate: what it writes, that a second run
+ * changes nothing, that it never overwrites a file, --dry-run, the questions on a terminal,
+ * and a clear message for every bad input with nothing written.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'smol-toml';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CliIo } from '../../src/cli/io.js';
+import { runCli } from '../../src/cli/main.js';
+import { loadGateConfig } from '../../src/gates/compile.js';
+
+let site: string;
+beforeEach(async () => {
+  site = await mkdtemp(join(tmpdir(), 'rolegate-init-'));
+});
+afterEach(async () => {
+  await rm(site, { recursive: true, force: true });
+});
+
+async function init(argv: string[], answers?: string[]) {
+  const out = { stdout: '', stderr: '' };
+  const asked: string[] = [];
+  const io: CliIo = {
+    stdout: { write: (text: string) => (out.stdout += text) },
+    stderr: { write: (text: string) => (out.stderr += text) },
+    readStdin: async () => '',
+    stdinIsTTY: Boolean(answers),
+    ...(answers ? { prompt: async (question: string) => (asked.push(question), answers.shift() ?? '') } : {}),
+    env: {},
+    cwd: site,
+  };
+  const code = await runCli(['init', ...argv], io);
+  return { code, ...out, asked };
+}
+
+/** Every file in the site with its content, to show that a run changed nothing. */
+async function snapshot(dir = site, prefix = ''): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) Object.assign(files, await snapshot(path, `${prefix}${entry.name}/`));
+    else files[`${prefix}${entry.name}`] = await readFile(path, 'utf8');
+  }
+  return files;
+}
+
+const read = (file: string) => readFile(join(site, file), 'utf8');
+
+describe('rolegate init', () => {
+  it('adds rolegate to a plain site with publish "." and its own netlify.toml, and a second run changes nothing', async () => {
+    await writeFile(join(site, 'index.html'), '<h1>home</h1>');
+    const ownToml = '# my site\n[build]\n  publish = "."\n\n[[redirects]]\n  from = "/old"\n  to = "/"\n  status = 301\n';
+    await writeFile(join(site, 'netlify.toml'), ownToml);
+    await writeFile(join(site, '.gitignore'), 'node_modules\n');
+    const first = await init(['--yes', '--gate', '/members/*=member,admin']);
+    expect(first).toMatchObject({ code: 0, stderr: '' });
+    expect(first.stdout).toContain('create rolegate.config.json: mode "edge", gates /members/* (member, admin)\n');
+    expect(first.stdout).toContain('Next:\n');
+    expect(first.stdout).toContain('JWT_SECRET');
+
+    const config = loadGateConfig(await read('rolegate.config.json')).config;
+    expect(config).toMatchObject({ mode: 'edge', publishDir: '.', loginPage: '/login', forbiddenPage: '/403' });
+    expect(config.gates).toEqual([expect.objectContaining({ path: '/members/*', roles: ['member', 'admin'] })]);
+
+    const toml = await read('netlify.toml');
+    expect(toml.startsWith(ownToml)).toBe(true);
+    const parsed = parse(toml) as Record<string, any>;
+    expect(parsed.build.publish).toBe('.');
+    expect(parsed.redirects).toEqual([{ from: '/old', to: '/', status: 301 }]);
+    expect(parsed.plugins).toEqual([{ package: 'rolegate' }]);
+    expect(parsed.functions.external_node_modules).toEqual(['@electric-sql/pglite', 'pg', '@supabase/supabase-js', 'bcryptjs']);
+    expect(parsed.dev.jwtSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    expect(await read('.gitignore')).toMatch(/^node_modules\n\n# rolegate: .*\n\.rolegate\/\n\.netlify\/\n\.env\nnetlify\/edge-functions\/rolegate-gate\/\n$/);
+    for (const page of ['login.html', '403.html', 'account.html']) expect(await read(page)).toMatch(/^<!doctype html>/);
+    expect(await read('login.html')).toContain('<form method="post" action="/auth/login">');
+
+    const before = await snapshot();
+    const second = await init(['--yes']);
+    expect(second).toMatchObject({ code: 0, stderr: '' });
+    expect(second.stdout).toMatch(/^rolegate is already set up here: nothing to change\n/);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('never overwrites: an existing config and pages stay, and only missing lines are merged into an existing [functions] and [dev]', async () => {
+    await mkdir(join(site, 'public'));
+    await writeFile(join(site, 'public', 'login.html'), 'my own sign-in page');
+    await writeFile(join(site, 'rolegate.config.json'), '{ "gates": [] }\n');
+    await writeFile(join(site, 'netlify.toml'), '[build]\n  publish = "public"\n\n[functions]\n  directory = "api"\n\n[dev]\n  port = 9000\n');
+    const result = await init(['--yes']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('(rolegate.config.json exists: left as it is)');
+    expect(result.stdout).toContain('(the site has a /login page: left as it is)');
+    expect(await read('rolegate.config.json')).toBe('{ "gates": [] }\n');
+    expect(await read('public/login.html')).toBe('my own sign-in page');
+    expect(await read('public/403.html')).toMatch(/Not allowed/);
+    const parsed = parse(await read('netlify.toml')) as Record<string, any>;
+    expect(parsed.functions).toMatchObject({ directory: 'api', node_bundler: 'esbuild' });
+    expect(parsed.dev).toMatchObject({ port: 9000, jwtRolePath: 'app_metadata.authorization.roles' });
+    expect(typeof parsed.dev.jwtSecret).toBe('string');
+  });
+
+  it('writes no pages into a publish directory the site\'s build generates, and says what to add instead', async () => {
+    await writeFile(join(site, 'netlify.toml'), '[build]\n  command = "npm run build"\n  publish = "_site"\n');
+    const result = await init(['--yes']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('by hand: add the pages /login, /403, /account to your site\'s sources');
+    expect(existsSync(join(site, '_site'))).toBe(false);
+    expect(loadGateConfig(await read('rolegate.config.json')).config.publishDir).toBe('_site');
+  });
+
+  it('takes the publish directory of a known site generator when netlify.toml has none', async () => {
+    await writeFile(join(site, 'package.json'), JSON.stringify({ devDependencies: { '@11ty/eleventy': '^3.0.0' } }));
+    expect((await init(['--yes'])).code).toBe(0);
+    expect(loadGateConfig(await read('rolegate.config.json')).config.publishDir).toBe('_site');
+    expect((parse(await read('netlify.toml')) as Record<string, any>).build.publish).toBe('_site');
+  });
+
+  it('prints the plan with --dry-run and writes nothing', async () => {
+    await writeFile(join(site, 'index.html'), 'home');
+    const result = await init(['--yes', '--dry-run', '--mode', 'redirects']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('would create rolegate.config.json: mode "redirects"');
+    expect(result.stdout).toContain('would create netlify.toml');
+    expect(await snapshot()).toEqual({ 'index.html': 'home' });
+  });
+
+  it('asks on a terminal, and writes only after a yes', async () => {
+    const answers = ['public', '/staff/*', 'staff,admin', 'edge', 'y'];
+    const result = await init([], answers);
+    expect(result.code).toBe(0);
+    expect(result.asked).toHaveLength(5);
+    expect(loadGateConfig(await read('rolegate.config.json')).config.gates).toEqual([expect.objectContaining({ path: '/staff/*', roles: ['staff', 'admin'] })]);
+
+    await rm(join(site, 'rolegate.config.json'));
+    const declined = await init([], ['', '', '', '', 'n']);
+    expect(declined).toMatchObject({ code: 1 });
+    expect(declined.stdout).toContain('nothing was written');
+    expect(existsSync(join(site, 'rolegate.config.json'))).toBe(false);
+  });
+
+  it.each([
+    [['--gate', '/admin/*'], /--gate wants PATH=ROLE\[,ROLE\], such as \/admin\/\*=admin/],
+    [['--gate', '/admin/*=Site Admin'], /role names may not contain spaces\nnothing was written/],
+    [['--gate', 'admin=admin'], /nothing was written/],
+    [['--mode', 'strict'], /--mode is "edge" or "redirects"/],
+    [['--colour'], /unknown option --colour/],
+  ])('refuses %j with a message and writes nothing', async (flags, message) => {
+    const result = await init(['--yes', ...flags]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(await snapshot()).toEqual({});
+  });
+
+  it('refuses to guess without a terminal or --yes', async () => {
+    const result = await init([]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('pass --yes');
+  });
+
+  it('says where netlify.toml is broken and writes nothing', async () => {
+    await writeFile(join(site, 'netlify.toml'), '[build\npublish = "."\n');
+    const result = await init(['--yes']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/netlify.toml is not valid TOML \(line 1/);
+    expect(await snapshot()).toEqual({ 'netlify.toml': '[build\npublish = "."\n' });
+  });
+});

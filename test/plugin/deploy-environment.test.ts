@@ -1,0 +1,27 @@
+/** The build plugin's check of the deploy's environment: one message naming every variable to set, never a value. */
+import { describe, expect, it } from 'vitest';
+import { deployEnvironmentProblem } from '../../src/plugin/deploy-environment.js';
+
+const GOOD = { JWT_SECRET: 'a-deploy-secret-that-is-long-enough-0123456789', DATABASE_URL: 'postgres://u:secret-password@db.example/site', URL: 'https://site.example' };
+
+describe('deployEnvironmentProblem', () => {
+  it('passes an environment fit to deploy, on PostgreSQL or Supabase', () => {
+    expect(deployEnvironmentProblem(GOOD)).toBeNull();
+    expect(deployEnvironmentProblem({ JWT_SECRET: GOOD.JWT_SECRET, SUPABASE_URL: 'https://x.supabase.co', SUPABASE_SERVICE_ROLE_KEY: 'sb_secret_0123456789abcdefghij', SITE_URL: 'https://site.example' })).toBeNull();
+  });
+
+  it.each([
+    ['no JWT_SECRET', { ...GOOD, JWT_SECRET: undefined }, /JWT_SECRET is required/],
+    ['a short JWT_SECRET', { ...GOOD, JWT_SECRET: 'short' }, /JWT_SECRET must be at least 32 bytes/],
+    ['no database (the embedded one is local only)', { ...GOOD, DATABASE_URL: undefined }, /no database is set: set DATABASE_URL/],
+    ['an embedded data directory', { ...GOOD, DATABASE_URL: undefined, ROLEGATE_DATA_DIR: '.rolegate/data' }, /embedded database is for local development only/],
+    ['two databases', { ...GOOD, SUPABASE_URL: 'https://x.supabase.co', SUPABASE_SERVICE_ROLE_KEY: 'sb_secret_0123456789abcdefghij' }, /choose one database/],
+    ['no site URL', { ...GOOD, URL: undefined }, /SITE_URL is required/],
+  ])('refuses %s, saying where to set it', (_what, env, message) => {
+    const problem = deployEnvironmentProblem(env);
+    expect(problem).toMatch(message);
+    expect(problem).toContain('Site configuration → Environment variables');
+    expect(problem).not.toContain('secret-password');
+    expect(problem).not.toContain(GOOD.JWT_SECRET);
+  });
+});
