@@ -113,6 +113,12 @@ export async function startDev(argv: string[], root: string): Promise<void> {
   }
   for (const line of gates.lines) console.warn(`rolegate: ${line}`);
 
+  // rolegate dev owns the embedded database and shares it, so the functions and `rolegate users …`
+  // in another terminal use it while the site runs (src/store/embedded-share.ts).
+  if (db.kind === 'embedded') {
+    const { openSharedEmbeddedStore } = await import('../store/embedded.js');
+    await openSharedEmbeddedStore(db.dataDir);
+  }
   const admin = await seedAdmin(env, cost);
   const where = db.kind === 'embedded' ? `embedded database in ${db.dataDir}` : `${db.kind} database`;
   const lines = [`rolegate: using the ${where}`];

@@ -130,11 +130,6 @@ export function patternCovers(outer: PathPattern, inner: PathPattern): boolean {
   return innerStem === outer.prefix || innerStem.startsWith(`${outer.prefix}/`);
 }
 
-/** Whether some request path matches both patterns. */
-export function patternsOverlap(a: PathPattern, b: PathPattern): boolean {
-  return patternCovers(a, b) || patternCovers(b, a);
-}
-
 /**
  * Sort key that puts a pattern before every pattern that covers it: deeper first, and an exact
  * path before the tree of the same depth (`/admin` before `/admin/*`).

@@ -3,6 +3,8 @@ import type { PGlite } from '@electric-sql/pglite';
 import { SqlStore, type FunctionCaller, type SqlArgument } from './sql-store.js';
 import { functionCallStatement } from './sql-call.js';
 import { acquireEmbeddedLock } from './embedded-lock.js';
+import { findShare, shareEmbeddedDatabase, sharedCaller } from './embedded-share.js';
+import { StoreLockedError } from './errors.js';
 import { migrate } from './migrate.js';
 
 export interface EmbeddedStoreOptions {
@@ -91,9 +93,16 @@ class EmbeddedCaller implements FunctionCaller {
  * await store.listUsers();
  */
 export async function openEmbeddedStore(options: EmbeddedStoreOptions): Promise<SqlStore> {
+  return new SqlStore(await openCaller(options));
+}
+
+async function openCaller(options: EmbeddedStoreOptions): Promise<FunctionCaller> {
   const memory = options.dataDir.startsWith('memory://');
   // Every in-memory store is its own database; directories are shared per process.
   const key = memory ? `${options.dataDir}#${Math.random()}` : resolve(options.dataDir);
+  // Another process (rolegate dev) owns this database and shares it: go through it.
+  const share = memory ? undefined : findShare(key);
+  if (share) return sharedCaller(share);
   let pending = registry.get(key);
   if (!pending) {
     pending = openDatabase(memory ? options.dataDir : key, options.migrate ?? true);
@@ -102,5 +111,22 @@ export async function openEmbeddedStore(options: EmbeddedStoreOptions): Promise<
   }
   const open = await pending;
   open.users += 1;
-  return new SqlStore(new EmbeddedCaller(key, open));
+  return new EmbeddedCaller(key, open);
+}
+
+/**
+ * Opens the embedded database in `dataDir` (taking its lock) and shares it with the other
+ * local processes until closed (embedded-share.ts): what rolegate dev does, so that its
+ * functions and the CLI in another terminal use one database at once.
+ */
+export async function openSharedEmbeddedStore(dataDir: string): Promise<{ close(): Promise<void> }> {
+  const caller = await openCaller({ dataDir });
+  if (!(caller instanceof EmbeddedCaller)) throw new StoreLockedError(`the embedded database in ${dataDir} is already shared by another rolegate dev; stop it first`);
+  const share = await shareEmbeddedDatabase(resolve(dataDir), caller);
+  return {
+    close: async () => {
+      await share.close();
+      await caller.close();
+    },
+  };
 }

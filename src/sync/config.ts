@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ROLE_NAME_PATTERN, roleNameProblem } from '../gates/role-name.js';
 
 /**
  * The `identity` section of rolegate.config.json: who may sign up through
@@ -10,7 +11,8 @@ const domain = z
   .string()
   .regex(/^(?!-)[a-z0-9-]+(\.[a-z0-9-]+)+$/u, { error: 'must be a lower-case domain such as "example.com" (no "@")' });
 const email = z.string().regex(/^[^@\s]+@[^@\s]+$/u, { error: 'must be an email address' }).transform((e) => e.toLowerCase());
-const role = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/u, { error: 'must be a role name (letters, digits, "_", "." or "-")' });
+// The roles a rule gives must be ones a gate can require: the gates' own rule.
+const role = z.string().regex(new RegExp(ROLE_NAME_PATTERN, 'u'), { error: (issue) => roleNameProblem(String(issue.input)) ?? 'must be a role name' });
 
 const roleRule = z
   .strictObject({
@@ -42,5 +44,3 @@ export const identityConfigSchema = z
   .describe('Syncing Netlify Identity users (identity-* functions, identity-webhook, rolegate sync).');
 
 export type IdentitySyncConfig = z.output<typeof identityConfigSchema>;
-
-export const DEFAULT_IDENTITY_CONFIG: IdentitySyncConfig = identityConfigSchema.parse({});

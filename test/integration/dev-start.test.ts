@@ -5,6 +5,7 @@
  * and a look at which addresses its processes listen on, read from /proc, never by connecting to
  * any address but 127.0.0.1.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -122,6 +123,29 @@ for (const mode of ['edge', 'redirects'] as const) {
       expect((await status(`${start.url}/`)).status).toBe(200);
       expect((await signedInAdminPage(start.url)).status).toBe(200);
       expect(start.child.exitCode).toBeNull();
+    });
+
+    it('lets the CLI in another terminal manage users while it runs, on the same database the site signs in against', async () => {
+      const cli = (args: string[], input = '') => spawnSync(process.execPath, [DEV_ENTRY, ...args], {
+        cwd: site.root, input, encoding: 'utf8', env: { ...process.env, JWT_SECRET: '', DATABASE_URL: '', SUPABASE_URL: '', ROLEGATE_DATA_DIR: '', BCRYPT_COST: '10' },
+      });
+      const email = `member-${mode}@example.com`;
+      const added = cli(['users', 'add', '--email', email, '--roles', 'member', '--password-stdin'], 'a passphrase for the new member\n');
+      expect(added.stderr).toBe('');
+      expect(added.status).toBe(0);
+      expect(cli(['users', 'list']).stdout).toContain(email);
+      const jar = new CookieJar();
+      const login = await request(jar, `${start.url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: start.url, accept: 'application/json' },
+        body: JSON.stringify({ email, password: 'a passphrase for the new member' }),
+      });
+      expect(login.status, await login.clone().text()).toBe(200);
+      expect((await follow(jar, `${start.url}/members/`)).status).toBe(200);
+      // A role taken away at the terminal holds at the next refresh.
+      expect(cli(['users', 'set-roles', '--email', email, '--roles', '']).status).toBe(0);
+      const refreshed = await request(jar, `${start.url}/auth/refresh`, { method: 'POST', headers: { origin: start.url, accept: 'application/json' } });
+      expect(((await refreshed.json()) as { user: { roles: string[] } }).user.roles).toEqual([]);
     });
 
     it('survives hostile requests (odd methods, bad targets, huge headers) and answers to no other host name than this machine\'s', async () => {
