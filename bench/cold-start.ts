@@ -16,7 +16,7 @@ import { build, type BuildOptions } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { signAccessTokenSync } from '../src/core/access-token-node.js';
+import { signAccessToken } from '../src/core/access-token-node.js';
 import { Secret } from '../src/core/secret.js';
 import { functionNames, generatedFunctionSource } from '../src/gates/functions-build.js';
 import { summarize } from './stats.js';
@@ -62,7 +62,7 @@ const STORE_PROBE: Probe = {
  * a visitor without a session, which needs neither).
  */
 function signedInProbe(jwtSecret: string): Probe {
-  const { token } = signAccessTokenSync({
+  const { token } = signAccessToken({
     subject: { id: '6f1c1f5e-7d1a-4c55-9c53-0f8a0b9d2e11', email: 'member@example.com', roles: ['member'] },
     sessionId: '0b6e3c52-4f2e-4d7b-a1a4-3c9f6a3e5d20',
     secret: new Secret(jwtSecret),

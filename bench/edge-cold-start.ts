@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { bundleEdgeRuntime } from '../scripts/edge-bundle.mjs';
 import { compileGates } from '../src/gates/compile.js';
-import { parseGateConfig } from '../src/gates/config.js';
+import { parseGateConfig } from '../src/site-config/schema.js';
 import { summarize } from './stats.js';
 import type { Row } from './report.js';
 

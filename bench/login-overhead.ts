@@ -8,11 +8,11 @@
 import bcrypt from 'bcryptjs';
 import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
 import gateConfig from '../rolegate.config.json' with { type: 'json' };
-import { compilePrebuiltGateTable } from '../src/auth/gate-table-file.js';
+import { compileSiteConfig } from '../src/site-config/compile.js';
 import { loginHandler } from '../src/auth/handlers.js';
-import { prebuiltGateTable } from '../src/auth/prebuilt-gates.js';
+import { prebuiltGateTable } from '../src/site-config/compiled.js';
 import { nowSeconds } from '../src/core/access-token-claims.js';
-import { readConfig } from '../src/core/config.js';
+import { readConfig } from '../src/core/environment.js';
 import type { Store } from '../src/store/store.js';
 import { openPostgresStore } from '../src/store/postgres.js';
 import { BENCH_PASSWORD, benchDatabaseUrl, benchUsers } from './database.js';
@@ -60,7 +60,7 @@ export async function benchLoginOverhead(): Promise<Row[]> {
   };
   try {
     const users = await benchUsers(store, CALLS + 2, cost, 'login');
-    const handler = loginHandler(async () => ({ store: timedStore(store, storeTime), config: config.auth, gates: prebuiltGateTable(gateConfig, compilePrebuiltGateTable(gateConfig)), now: nowSeconds }));
+    const handler = loginHandler(async () => ({ store: timedStore(store, storeTime), config: config.auth, gates: prebuiltGateTable(gateConfig, compileSiteConfig(gateConfig)), now: nowSeconds }));
     const totals: number[] = [];
     const stores: number[] = [];
     const compares: number[] = [];

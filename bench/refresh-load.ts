@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import pg from 'pg';
 import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
 import gateConfig from '../rolegate.config.json' with { type: 'json' };
-import { compilePrebuiltGateTable } from '../src/auth/gate-table-file.js';
+import { compileSiteConfig } from '../src/site-config/compile.js';
 import { refreshHandler } from '../src/auth/handlers.js';
 import { functionRuntime } from '../src/auth/runtime.js';
 import { refreshCookie } from '../src/http/cookies.js';
@@ -102,7 +102,7 @@ async function baselineSelect(url: string): Promise<Summary> {
 
 async function throughHandler(url: string): Promise<LoadResult> {
   const site = 'https://site.example';
-  const handler = refreshHandler(functionRuntime({ JWT_SECRET: SECRET, SITE_URL: site, DATABASE_URL: url }, gateConfig, compilePrebuiltGateTable(gateConfig)));
+  const handler = refreshHandler(functionRuntime({ JWT_SECRET: SECRET, SITE_URL: site, DATABASE_URL: url }, gateConfig, compileSiteConfig(gateConfig)));
   const tokens = await benchSessions(url, SESSIONS, 'handler');
   return closedLoop(SESSIONS, SECONDS, async (loop) => {
     const event = {

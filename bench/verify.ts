@@ -7,9 +7,9 @@
  */
 import { createHmac } from 'node:crypto';
 import type { HandlerEvent } from '@netlify/functions';
-import { signAccessToken, verifyAccessToken, nowSeconds } from '../src/core/access-token.js';
+import { signAccessTokenWithJose, verifyAccessToken, nowSeconds } from '../src/core/access-token.js';
 import { verifyAccessTokenSync } from '../src/core/access-token-node.js';
-import { readConfig } from '../src/core/config.js';
+import { readConfig } from '../src/core/environment.js';
 import { requireRole } from '../src/auth/require-role.js';
 import { Secret } from '../src/core/secret.js';
 import { throughput } from './stats.js';
@@ -20,7 +20,7 @@ const SECRET = 'bench-secret-0123456789-abcdefghijklmnop';
 export async function benchVerify(): Promise<Row[]> {
   const secret = new Secret(SECRET);
   const now = nowSeconds();
-  const { token } = await signAccessToken({
+  const { token } = await signAccessTokenWithJose({
     subject: { id: '6f0e6c1e-0000-4000-8000-000000000000', email: 'bench@example.com', roles: ['admin', 'member'] },
     sessionId: '7a1d9c1e-0000-4000-8000-000000000000', secret, issuer: 'rolegate', ttlSeconds: 900, now,
   });

@@ -1,4 +1,4 @@
-import type { AuthConfig } from '../core/config.js';
+import type { AuthConfig } from '../core/environment.js';
 import type { PasswordHasher } from '../core/password.js';
 import type { GateTable } from '../gates/table.js';
 import type { CookiePolicy } from '../http/cookies.js';

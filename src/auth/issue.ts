@@ -1,4 +1,4 @@
-import { signAccessTokenSync } from '../core/access-token-node.js';
+import { signAccessToken } from '../core/access-token-node.js';
 import { fingerprintHash, newFingerprint } from '../core/fingerprint.js';
 import { sessionCookies } from '../http/cookies.js';
 import type { User } from '../store/store.js';
@@ -18,7 +18,7 @@ export interface IssuedSession {
 export async function issueSession(deps: AuthDeps, user: User, sessionId: string, refreshToken: string, fingerprint?: string): Promise<IssuedSession> {
   const { config } = deps;
   const boundTo = config.tokenFingerprint ? (fingerprint ?? newFingerprint()) : undefined;
-  const { token, expiresAt } = signAccessTokenSync({
+  const { token, expiresAt } = signAccessToken({
     subject: { id: user.id, email: user.email, roles: user.roles, userMetadata: user.userMetadata },
     sessionId,
     secret: config.jwtSecret,

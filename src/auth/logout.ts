@@ -1,6 +1,6 @@
 import { verifyAccessTokenSync } from '../core/access-token-node.js';
 import { AuthError } from '../core/auth-errors.js';
-import { verificationSecrets } from '../core/config.js';
+import { verificationSecrets } from '../core/environment.js';
 import { fingerprintMatches } from '../core/fingerprint.js';
 import { looksLikeRefreshToken, refreshTokenHash } from '../core/refresh-token.js';
 import { ACCESS_COOKIE, fingerprintCookieName, readRefreshToken } from '../http/cookies.js';

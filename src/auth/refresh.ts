@@ -1,7 +1,7 @@
 import { AuthError } from '../core/auth-errors.js';
 import { looksLikeRefreshToken, refreshTokenHash, successorRefreshToken } from '../core/refresh-token.js';
 import { verifyAccessTokenSync } from '../core/access-token-node.js';
-import { verificationSecrets } from '../core/config.js';
+import { verificationSecrets } from '../core/environment.js';
 import { fingerprintHash } from '../core/fingerprint.js';
 import { nodeCrypto } from '../core/node-crypto.js';
 import { ACCESS_COOKIE, fingerprintCookieName, readRefreshToken } from '../http/cookies.js';

@@ -2,7 +2,7 @@ import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
 import { AccessTokenError, rolesAtClaimPath, nowSeconds, type AccessTokenClaims } from '../core/access-token-claims.js';
 import { verifyAccessTokenSync } from '../core/access-token-node.js';
 import { AuthError } from '../core/auth-errors.js';
-import { readConfig, verificationSecrets, type AuthConfig } from '../core/config.js';
+import { readConfig, verificationSecrets, type AuthConfig } from '../core/environment.js';
 import { fingerprintMatches } from '../core/fingerprint.js';
 import { ACCESS_COOKIE, fingerprintCookieName } from '../http/cookies.js';
 import { cookiesOf, header } from '../http/request.js';

@@ -1,14 +1,14 @@
 import { nowSeconds } from '../core/access-token-claims.js';
-import { readConfig, type Env } from '../core/config.js';
+import { readConfig, type Env } from '../core/environment.js';
 import { openStoreOnFirstUse } from '../store/open-store.js';
 import type { AuthDeps } from './deps.js';
-import { prebuiltGateTable } from './prebuilt-gates.js';
+import { prebuiltGateTable } from '../site-config/compiled.js';
 
 /**
  * What a function instance sets up once, at cold start: the environment
  * (checked now, so a bad value fails the first request with a message naming
  * the variable), the gate table compiled at build time from `gateConfig`
- * (prebuilt-gates.ts: refused when the config changed since), and a store whose adapter is loaded and
+ * (src/site-config/compiled.ts: refused when the config changed since), and a store whose adapter is loaded and
  * opened by the first request that needs the database, then kept for the life
  * of the instance.
  */

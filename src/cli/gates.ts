@@ -3,14 +3,13 @@ import { dirname, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildRedirects } from '../gates/build.js';
 import { buildFunctions, clashingFunctions, FunctionNameClashError, functionNames, GENERATED_FUNCTIONS_DIR } from '../gates/functions-build.js';
-import { NetlifyTomlError, readNetlifyToml } from '../site/netlify-toml.js';
+import { readNetlifyToml } from '../site/netlify-toml.js';
 import { loadGateConfig, type CompiledGates } from '../gates/compile.js';
-import { GateConfigError, gateConfigJsonSchema, type GateConfig } from '../gates/config.js';
-import { buildEdgeGate, EDGE_FUNCTIONS_DIR, EDGE_GATE_NAME, EdgeRuntimeMissingError, removeEdgeGate } from '../gates/edge-build.js';
-import { RedirectsFileError } from '../gates/redirects-file.js';
-import { UnsafePublishDirError } from '../gates/publish-dir.js';
+import { gateConfigJsonSchema, type GateConfig } from '../site-config/schema.js';
+import { buildEdgeGate, EDGE_FUNCTIONS_DIR, EDGE_GATE_NAME, removeEdgeGate } from '../gates/edge-build.js';
 import { explainPath, type GateTableRule, type PathVerdict } from '../gates/table.js';
 import { CliError, type CliIo } from './io.js';
+import { RolegateError } from '../core/rolegate-error.js';
 
 const USAGE = `usage:
   rolegate gates build [--config FILE]                 write <publishDir>/_redirects, the auth functions in
@@ -183,7 +182,7 @@ export async function gatesCommand(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write(`rolegate gates: ${error.message}\n`);
       return error.exitCode;
     }
-    if (error instanceof GateConfigError || error instanceof RedirectsFileError || error instanceof EdgeRuntimeMissingError || error instanceof UnsafePublishDirError || error instanceof FunctionNameClashError || error instanceof NetlifyTomlError) {
+    if (error instanceof RolegateError) {
       io.stderr.write(`rolegate gates: ${error.message}\n`);
       return 1;
     }

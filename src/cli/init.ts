@@ -3,7 +3,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadGateConfig } from '../gates/compile.js';
-import { GateConfigError } from '../gates/config.js';
+import { GateConfigError } from '../site-config/schema.js';
 import { planInit, type Gate, type InitAnswers, type InitPlan } from '../init/plan.js';
 import { readSiteFacts } from '../init/site-facts.js';
 import { rolegatePackageRoot } from '../site/package-root.js';

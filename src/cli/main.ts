@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '../core/config.js';
+import { ConfigError } from '../core/environment.js';
 import { UserImportError } from '../core/user-import.js';
 import { StoreLockedError, StoreUnavailableError, isUnavailable } from '../store/errors.js';
 import { DB_USAGE, dbCommand } from './db.js';

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { readDatabaseConfig, type DatabaseConfig } from '../core/config.js';
+import { readDatabaseConfig, type DatabaseConfig } from '../core/environment.js';
 import { openStore } from '../store/open-store.js';
 import { withSiteDataDir } from '../site/data-dir.js';
 import type { Store } from '../store/store.js';

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BackfillInterrupted, backfillIdentityUsers, type BackfillSummary } from '../sync/backfill.js';
-import { identityConfigSchema, type IdentitySyncConfig } from '../sync/config.js';
+import { identityConfigSchema, type IdentitySyncConfig } from '../site-config/identity.js';
 import { gotrueAdminSource, IdentityAdminError, type IdentityAdminSource } from '../sync/identity-admin.js';
 import { SinkConfigError, openSinks } from '../sync/sinks.js';
 import { CliError, UsageError, type CliIo } from './io.js';

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hashPassword, passwordProblem } from '../core/password.js';
 import { emailProblem, normalizeEmail, parseUserImport, roleProblem, rolesDifferingOnlyByCase } from '../core/user-import.js';
-import { roleNameProblem } from '../gates/role-name.js';
+import { roleNameProblem } from '../site-config/role-name.js';
 import type { Store, User } from '../store/store.js';
 import { CliError, UsageError, type CliIo } from './io.js';
 import { withStore } from './store-session.js';

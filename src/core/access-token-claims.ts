@@ -1,5 +1,6 @@
 import type { JWTPayload } from 'jose';
 import type { Secret } from './secret.js';
+import { RolegateError } from './rolegate-error.js';
 
 /**
  * What every implementation of rolegate's access tokens shares: the claims,
@@ -48,7 +49,7 @@ export interface AccessTokenClaims extends JWTPayload {
 export type AccessTokenErrorCode = 'token_missing' | 'token_expired' | 'token_invalid';
 
 /** Why a token was refused. `code` is stable; the cause stays internal. */
-export class AccessTokenError extends Error {
+export class AccessTokenError extends RolegateError {
   constructor(readonly code: AccessTokenErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'AccessTokenError';

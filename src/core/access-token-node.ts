@@ -48,12 +48,12 @@ function signature(key: KeyObject, signingInput: string): string {
 }
 
 /**
- * Signs an access token; byte for byte the token `signAccessToken` (jose) makes.
+ * Signs an access token; byte for byte the token `signAccessTokenWithJose` (jose) makes.
  *
  * @example
- * const { token, expiresAt } = signAccessTokenSync({ subject, sessionId, secret, issuer: 'rolegate', ttlSeconds: 900, now: nowSeconds() });
+ * const { token, expiresAt } = signAccessToken({ subject, sessionId, secret, issuer: 'rolegate', ttlSeconds: 900, now: nowSeconds() });
  */
-export function signAccessTokenSync(options: SignAccessTokenOptions): { token: string; expiresAt: number } {
+export function signAccessToken(options: SignAccessTokenOptions): { token: string; expiresAt: number } {
   const claims = accessTokenClaims(options);
   const signingInput = `${encodedAccessTokenHeader()}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
   return { token: `${signingInput}.${signature(hmacKey(options.secret), signingInput)}`, expiresAt: claims.exp };

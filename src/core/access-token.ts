@@ -31,15 +31,17 @@ export {
 } from './access-token-claims.js';
 
 /**
- * Signs the access token in exactly the form Netlify's role-based redirects
+ * The reference signer, on jose: what the functions' own signer (signAccessToken in
+ * access-token-node.ts, synchronous on node:crypto) is held to, byte for byte, by the
+ * test corpus. Signs the access token in exactly the form Netlify's role-based redirects
  * read: HS256 with header `{"alg":"HS256","typ":"JWT"}` (the matcher ignores
  * tokens without `typ`), an `exp`, and the roles at
  * `app_metadata.authorization.roles`.
  *
  * @example
- * const { token, expiresAt } = await signAccessToken({ subject, sessionId, secret, issuer: 'rolegate', ttlSeconds: 900, now: nowSeconds() });
+ * const { token, expiresAt } = await signAccessTokenWithJose({ subject, sessionId, secret, issuer: 'rolegate', ttlSeconds: 900, now: nowSeconds() });
  */
-export async function signAccessToken(options: SignAccessTokenOptions): Promise<{ token: string; expiresAt: number }> {
+export async function signAccessTokenWithJose(options: SignAccessTokenOptions): Promise<{ token: string; expiresAt: number }> {
   const { sub, iss, iat, exp, ...payload } = accessTokenClaims(options);
   const token = await new SignJWT(payload)
     .setProtectedHeader({ ...ACCESS_TOKEN_HEADER })

@@ -3,6 +3,8 @@
  * short public message. The HTTP status of each code is decided in one table
  * (src/http/respond.ts); causes stay in the log, never in the response.
  */
+import { RolegateError } from './rolegate-error.js';
+
 export type AuthErrorCode =
   | 'invalid_credentials'
   | 'throttled'
@@ -34,7 +36,7 @@ const MESSAGES: Record<AuthErrorCode, string> = {
   internal: 'Something went wrong on our side.',
 };
 
-export class AuthError extends Error {
+export class AuthError extends RolegateError {
   constructor(
     readonly code: AuthErrorCode,
     options: { message?: string; retryAfterSeconds?: number; allow?: string[]; cause?: unknown } = {},

@@ -7,6 +7,7 @@
  * functions on Identity events", https://docs.netlify.com/functions/functions-and-identity/;
  * netlify/gotrue api/hooks.go and models/user.go).
  */
+import { RolegateError } from './rolegate-error.js';
 
 export interface IdentityUser {
   /** Identity's user id (a UUID). */
@@ -49,7 +50,8 @@ export interface IdentityEvent {
 }
 
 /** A payload that is not what Identity sends; `field` names the offending part. */
-export class IdentityPayloadError extends Error {
+export class IdentityPayloadError extends RolegateError {
+  readonly code = 'identity_payload_invalid';
   constructor(readonly field: string, message: string) {
     super(message);
     this.name = 'IdentityPayloadError';

@@ -5,6 +5,7 @@
  * never leaves half an import behind (the store's import is one transaction).
  */
 import { isBcryptHash } from './password.js';
+import { RolegateError } from './rolegate-error.js';
 
 /** A user ready for `Store.importUsers` (the same shape as the store's `NewUser`). */
 export interface ImportedUser {
@@ -25,7 +26,7 @@ export interface ParsedUserImport {
 }
 
 /** A line of the import that cannot be used. Nothing was written. */
-export class UserImportError extends Error {
+export class UserImportError extends RolegateError {
   readonly code = 'import_invalid';
   constructor(readonly line: number, readonly field: string | undefined, problem: string) {
     super(`line ${line}${field ? `: ${field}` : ''}: ${problem}`);

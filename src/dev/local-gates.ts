@@ -7,11 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Env } from '../core/config.js';
+import type { Env } from '../core/environment.js';
 import { runCli } from '../cli/main.js';
 import type { CliIo } from '../cli/io.js';
 import { loadGateConfig } from '../gates/compile.js';
-import type { GateConfig } from '../gates/config.js';
+import type { GateConfig } from '../site-config/schema.js';
 import { EDGE_FUNCTIONS_DIR, EDGE_GATE_NAME } from '../gates/edge-build.js';
 import type { LocalEdgeGate } from './front-server.js';
 

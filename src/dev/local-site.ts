@@ -6,7 +6,7 @@
  */
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import type { Env } from '../core/config.js';
+import type { Env } from '../core/environment.js';
 import { startFrontServer, type FrontServer } from './front-server.js';
 import { loadLocalEdgeGate, type LocalGates } from './local-gates.js';
 import { freeLoopbackPort, spawnNetlifyDev } from './netlify-dev-process.js';

@@ -13,7 +13,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { readDatabaseConfig, type Env } from '../core/config.js';
+import { readDatabaseConfig, type Env } from '../core/environment.js';
 import { withSiteDataDir } from '../site/data-dir.js';
 import { hashPassword, passwordProblem } from '../core/password.js';
 import { openStore } from '../store/open-store.js';

@@ -2,7 +2,7 @@
  * The entry of the edge runtime bundle (`dist/edge-gate.js`, built by scripts/build.mjs). The
  * generated edge function imports it next to itself and passes in the compiled gate table.
  */
-import type { Env } from '../core/config.js';
+import type { Env } from '../core/environment.js';
 
 export { createEdgeGate } from './gate.js';
 export type { EdgeContext, EdgeGateOptions, EdgeHandler } from './gate.js';

@@ -13,7 +13,7 @@
  */
 import { AccessTokenError, rolesAtClaimPath, verifyAccessToken } from '../core/access-token.js';
 import { AuthError } from '../core/auth-errors.js';
-import { verificationSecrets } from '../core/config.js';
+import { verificationSecrets } from '../core/environment.js';
 import { fingerprintMatches } from '../core/fingerprint.js';
 import { safeNextPath } from '../core/next-path.js';
 import { judgeablePath, servedPath } from '../core/request-path.js';

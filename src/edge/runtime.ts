@@ -1,5 +1,5 @@
 import { nowSeconds } from '../core/access-token.js';
-import { ConfigError, readConfig, type AuthConfig, type Env } from '../core/config.js';
+import { ConfigError, readConfig, type AuthConfig, type Env } from '../core/environment.js';
 import type { AuthDeps } from '../auth/deps.js';
 import type { GateTable } from '../gates/table.js';
 import { openSupabaseStore } from '../store/supabase.js';
@@ -22,7 +22,7 @@ export interface EdgeRuntime {
 }
 
 /**
- * Reads the same environment variables as the functions (src/core/config.ts), so the edge and
+ * Reads the same environment variables as the functions (src/core/environment.ts), so the edge and
  * the functions verify and sign with the same secret, issuer and cookie settings. Only a
  * Supabase store (PostgREST over fetch) can be used from the edge; with DATABASE_URL or the
  * embedded store the edge still checks tokens and leaves refreshing to the bounce.

@@ -1,5 +1,5 @@
 import type { Handler } from '@netlify/functions';
-import { prebuiltIdentityConfig } from '../auth/prebuilt-gates.js';
+import { prebuiltIdentityConfig } from '../site-config/compiled.js';
 import { identityWebhookHandler } from '../sync/handlers.js';
 import { syncRuntime } from '../sync/runtime.js';
 import { configOf, type CompiledSite } from './prebuilt.js';

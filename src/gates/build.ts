@@ -2,7 +2,7 @@ import { access, mkdir, readFile, rename, writeFile, rm } from 'node:fs/promises
 import { join, relative, resolve } from 'node:path';
 import { compileGates } from './compile.js';
 import { parsePathPattern } from './path-pattern.js';
-import type { GateConfig } from './config.js';
+import type { GateConfig } from '../site-config/schema.js';
 import { findShadowingRules, RedirectsFileError, splitAtMarkers, spliceRedirects } from './redirects-file.js';
 import { assertPublishDirServesNoSecrets, missingPageWarnings, REDIRECTS_MODE_WARNING } from './publish-dir.js';
 

@@ -1,4 +1,4 @@
-import { entryLabel, GateConfigError, parseGateConfig, type GateConfig } from './config.js';
+import { entryLabel, GateConfigError, parseGateConfig, type GateConfig } from '../site-config/schema.js';
 import { isPlatformPath, parsePathPattern, patternCovers, patternMatches, prettyUrlAliases, specificity, type PathPattern } from './path-pattern.js';
 import { matchingRule, type GateTable, type GateTableRule } from './table.js';
 
@@ -365,7 +365,7 @@ export function publishesSiteRoot(publishDir: string): boolean {
 
 /**
  * The gate table for a parsed config object: what the build writes into the generated
- * functions (compilePrebuiltGateTable), and what tests use.
+ * functions (compileSiteConfig), and what tests use.
  */
 export function gateTableFromConfig(value: unknown): GateTable {
   return compileGates(parseGateConfig(value)).table;

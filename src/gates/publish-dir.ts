@@ -1,9 +1,10 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
-import type { GateConfig } from './config.js';
+import type { GateConfig } from '../site-config/schema.js';
+import { RolegateError } from '../core/rolegate-error.js';
 
 /** The publish directory would serve a file that must never be served; nothing was written. */
-export class UnsafePublishDirError extends Error {
+export class UnsafePublishDirError extends RolegateError {
   readonly code = 'unsafe_publish_dir';
   constructor(message: string) {
     super(message);

@@ -1,4 +1,5 @@
 import { parsePathPattern, type PathPattern } from './path-pattern.js';
+import { RolegateError } from '../core/rolegate-error.js';
 
 /**
  * Splicing the generated block into a `_redirects` file.
@@ -22,7 +23,7 @@ const BEGIN_PREFIX = '# rolegate:begin';
 const END_PREFIX = '# rolegate:end';
 
 /** A `_redirects` file rolegate will not touch. */
-export class RedirectsFileError extends Error {
+export class RedirectsFileError extends RolegateError {
   readonly code = 'redirects_file_conflict';
   constructor(message: string) {
     super(message);

@@ -1,4 +1,4 @@
-import { ConfigError, readConfig, type Env } from '../core/config.js';
+import { ConfigError, readConfig, type Env } from '../core/environment.js';
 
 const WHERE = "set them in Netlify's UI: Site configuration → Environment variables, with the Builds and Functions scopes";
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join, relative, resolve, sep } from 'node:path';
 
-/** Where the embedded database lives by default, relative to the site root (core/config.ts). */
+/** Where the embedded database lives by default, relative to the site root (core/environment.ts). */
 const DEFAULT_DATA_DIR = join('.rolegate', 'data');
 
 function publishDirOf(siteRoot: string): string {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
+import { RolegateError } from '../core/rolegate-error.js';
 
 /** Netlify's default functions directory, used when netlify.toml names none. */
 export const DEFAULT_FUNCTIONS_DIR = 'netlify/functions';
@@ -18,7 +19,7 @@ export interface NetlifyTomlFacts {
   devJwtSecret?: string;
 }
 
-export class NetlifyTomlError extends Error {
+export class NetlifyTomlError extends RolegateError {
   readonly code = 'netlify_toml_invalid';
   constructor(message: string) {
     super(message);

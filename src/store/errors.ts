@@ -1,8 +1,10 @@
+import { RolegateError } from '../core/rolegate-error.js';
+
 /**
  * The database could not be reached or did not answer in time. Functions turn
  * this into `503 {error:{code:"unavailable"}}`; the cause stays in the log.
  */
-export class StoreUnavailableError extends Error {
+export class StoreUnavailableError extends RolegateError {
   readonly code = 'unavailable';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -11,7 +13,7 @@ export class StoreUnavailableError extends Error {
 }
 
 /** Another process holds the embedded database; only one may open it. */
-export class StoreLockedError extends Error {
+export class StoreLockedError extends RolegateError {
   readonly code = 'store_locked';
   constructor(message: string) {
     super(message);
@@ -20,7 +22,7 @@ export class StoreLockedError extends Error {
 }
 
 /** The database answered with something the SQL contract does not allow: a bug, not a client's mistake. */
-export class StoreContractError extends Error {
+export class StoreContractError extends RolegateError {
   readonly code = 'store_contract';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);

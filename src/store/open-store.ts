@@ -1,4 +1,4 @@
-import type { DatabaseConfig } from '../core/config.js';
+import type { DatabaseConfig } from '../core/environment.js';
 import type { Store } from './store.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { IdentityEvent, IdentityUser } from '../core/identity-user.js';
-import type { IdentitySyncConfig } from './config.js';
+import type { IdentitySyncConfig } from '../site-config/identity.js';
 import { deliverToSinks, describeFailure, within, type DeliveryOutcome } from './deliver.js';
 import { rolesForSignup, signupRefusal } from './policy.js';
 import type { RetryJob } from './retry.js';

@@ -17,6 +17,7 @@ import { handleIdentityEvent, type IdentityEventAnswer, type IdentityEventDeps }
 import { RETRY_SIGNATURE_HEADER, RetryJobError, openRetryJob, retryJob, type RetryOptions } from './retry.js';
 import { syncError } from './respond.js';
 import { WebhookError, verifyWebhookSignature } from './webhook.js';
+import { RolegateError } from '../core/rolegate-error.js';
 
 export interface SyncDeps extends IdentityEventDeps {
   store: Store;
@@ -36,7 +37,8 @@ type Handler = (event: HandlerEvent) => Promise<HandlerResponse>;
 const MAX_EVENT_BYTES = 1024 * 1024;
 
 /** A configuration problem: said in the log with its cause, and as 503 not_configured to the caller. */
-export class SyncConfigError extends Error {
+export class SyncConfigError extends RolegateError {
+  readonly code = 'sync_not_configured';
   constructor(message: string) {
     super(message);
     this.name = 'SyncConfigError';

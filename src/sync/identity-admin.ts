@@ -6,6 +6,8 @@
  * api/pagination.go, api/sorting.go). Oldest first, so users created while a
  * backfill runs land on later pages instead of shifting the earlier ones.
  */
+import { RolegateError } from '../core/rolegate-error.js';
+
 export interface UsersPage {
   users: unknown[];
   total: number | null;
@@ -17,7 +19,8 @@ export interface IdentityAdminSource {
 }
 
 /** The admin API refused or failed; the message names the status, never the token. */
-export class IdentityAdminError extends Error {
+export class IdentityAdminError extends RolegateError {
+  readonly code = 'identity_admin_failed';
   constructor(message: string, readonly status: number | null) {
     super(message);
     this.name = 'IdentityAdminError';

@@ -1,4 +1,4 @@
-import type { IdentitySyncConfig } from './config.js';
+import type { IdentitySyncConfig } from '../site-config/identity.js';
 
 /** The part after the last "@", lower-cased. */
 function domainOf(email: string): string {

@@ -2,6 +2,7 @@ import { nodeCrypto } from '../core/node-crypto.js';
 import { toIdentityUser, IDENTITY_EVENTS, type IdentityEventName, type IdentityUser } from '../core/identity-user.js';
 import { deliverToSinks } from './deliver.js';
 import type { IdentitySink } from './sink.js';
+import { RolegateError } from '../core/rolegate-error.js';
 
 /**
  * Retrying a delivery that missed its deadline: the event function hands the
@@ -32,7 +33,7 @@ export function signRetryJob(body: string, key: Buffer): string {
   return `sha256=${nodeCrypto().createHmac('sha256', key).update(body).digest('hex')}`;
 }
 
-export class RetryJobError extends Error {
+export class RetryJobError extends RolegateError {
   constructor(readonly code: 'invalid_signature' | 'stale_job' | 'bad_request', message: string) {
     super(message);
     this.name = 'RetryJobError';

@@ -1,6 +1,6 @@
-import { ConfigError, readConfig, readIdentitySyncEnv, type Env } from '../core/config.js';
+import { ConfigError, readConfig, readIdentitySyncEnv, type Env } from '../core/environment.js';
 import { openStoreOnFirstUse } from '../store/open-store.js';
-import type { IdentitySyncConfig } from './config.js';
+import type { IdentitySyncConfig } from '../site-config/identity.js';
 import { SyncConfigError, type GetSyncDeps, type SyncDeps } from './handlers.js';
 import { DEFAULT_RETRY_DELAYS_MS, RETRY_SIGNATURE_HEADER, retryKey, signRetryJob, type RetryJob } from './retry.js';
 import { SinkConfigError, openSinks } from './sinks.js';
@@ -38,7 +38,7 @@ export function httpHandoff(siteUrl: string, key: Buffer, fetchImpl: typeof fetc
 /**
  * What a sync function instance sets up at its first request: the `identity`
  * section of rolegate.config.json (checked at build time, see
- * prebuilt-gates.ts, so zod stays out of the bundle), the environment, and a
+ * src/site-config/compiled.ts, so zod stays out of the bundle), the environment, and a
  * store opened by the first call that needs it, then kept.
  */
 export function syncRuntime(env: Env, identityConfig: () => IdentitySyncConfig): GetSyncDeps {
@@ -48,7 +48,7 @@ export function syncRuntime(env: Env, identityConfig: () => IdentitySyncConfig):
     try {
       identity = identityConfig();
     } catch (error) {
-      // A table compiled from another config (prebuilt-gates.ts) says what to run.
+      // A table compiled from another config (src/site-config/compiled.ts) says what to run.
       throw new SyncConfigError(error instanceof Error ? error.message : String(error));
     }
     // The same checks as every other function (JWT_SECRET signs retry jobs,

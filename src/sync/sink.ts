@@ -12,7 +12,7 @@ export type SinkReport = IdentityUpsertReport;
  * re-running a backfill safe. Throw on failure; the caller retries.
  *
  * Adding a sink is one file exporting a factory, plus its entry in
- * `src/sync/sinks.ts` and its name in the config schema (src/sync/config.ts).
+ * `src/sync/sinks.ts` and its name in the config schema (src/site-config/identity.ts).
  */
 export interface IdentitySink {
   readonly name: string;

@@ -1,11 +1,13 @@
-import type { Env } from '../core/config.js';
+import type { Env } from '../core/environment.js';
 import type { Store } from '../store/store.js';
-import type { IdentitySyncConfig } from './config.js';
+import type { IdentitySyncConfig } from '../site-config/identity.js';
 import type { IdentitySink } from './sink.js';
 import { storeSink } from './sinks/store.js';
+import { RolegateError } from '../core/rolegate-error.js';
 
 /** A sink's settings are missing or wrong; the message names the variable, never a value. */
-export class SinkConfigError extends Error {
+export class SinkConfigError extends RolegateError {
+  readonly code = 'sink_not_configured';
   constructor(message: string) {
     super(message);
     this.name = 'SinkConfigError';

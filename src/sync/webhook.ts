@@ -1,5 +1,6 @@
 import { nodeCrypto } from '../core/node-crypto.js';
 import { jwtVerify } from 'jose';
+import { RolegateError } from '../core/rolegate-error.js';
 
 /**
  * Netlify Identity's outgoing webhook signature: `X-Webhook-Signature` is an
@@ -9,7 +10,7 @@ import { jwtVerify } from 'jose';
  */
 export type WebhookErrorCode = 'missing_signature' | 'invalid_signature' | 'stale_signature' | 'body_mismatch';
 
-export class WebhookError extends Error {
+export class WebhookError extends RolegateError {
   constructor(readonly code: WebhookErrorCode, message: string) {
     super(message);
     this.name = 'WebhookError';

@@ -2,7 +2,7 @@ import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { SignJWT, importPKCS8 } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { requireRole } from '../../src/auth/require-role.js';
-import { signAccessToken } from '../../src/core/access-token.js';
+import { signAccessTokenWithJose } from '../../src/core/access-token.js';
 import { Secret } from '../../src/core/secret.js';
 import { SECRET, authConfig, body, event } from './support.js';
 
@@ -11,7 +11,7 @@ const config = authConfig();
 const subject = { id: '6f0e6c1e-0000-4000-8000-000000000001', email: 'ada@example.com', roles: ['member'] };
 
 async function good(options: { roles?: string[]; secret?: string; now?: number; issuer?: string } = {}) {
-  return (await signAccessToken({
+  return (await signAccessTokenWithJose({
     subject: { ...subject, roles: options.roles ?? subject.roles },
     sessionId: '6f0e6c1e-0000-4000-8000-000000000002',
     secret: new Secret(options.secret ?? SECRET),

@@ -3,7 +3,7 @@
  * string bodies, optional base64) and auth dependencies over a real store.
  */
 import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
-import { readConfig, type AuthConfig, type Env } from '../../src/core/config.js';
+import { readConfig, type AuthConfig, type Env } from '../../src/core/environment.js';
 import { hashPassword } from '../../src/core/password.js';
 import { gateTableFromConfig } from '../../src/gates/compile.js';
 import type { AuthDeps } from '../../src/auth/deps.js';

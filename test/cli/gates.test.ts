@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { gatesCommand } from '../../src/cli/gates.js';
 import type { CliIo } from '../../src/cli/io.js';
-import { gateConfigJsonSchema } from '../../src/gates/config.js';
+import { gateConfigJsonSchema } from '../../src/site-config/schema.js';
 import { REDIRECTS_MODE_WARNING } from '../../src/gates/publish-dir.js';
 
 let site: string;
@@ -71,7 +71,7 @@ describe('rolegate gates build', () => {
 
   it('generates the auth functions with the compiled table, the Identity ones only for a config with "identity", and removes only its own', async () => {
     const { mkdir, readdir, writeFile: write } = await import('node:fs/promises');
-    const { sameGateConfig } = await import('../../src/auth/prebuilt-gates.js');
+    const { sameGateConfig } = await import('../../src/site-config/compiled.js');
     await writeConfig({ ...(config as object), identity: {} });
     expect((await run(['build'])).stdout).toContain('wrote .netlify/v1/functions/: the functions login, logout, refresh, identity-login, identity-signup, identity-validate, identity-webhook, identity-sync-background\n');
     const login = await readFile(join(site, '.netlify', 'v1', 'functions', 'login.mjs'), 'utf8');

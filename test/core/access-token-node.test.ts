@@ -6,8 +6,8 @@
 import { SignJWT, UnsecuredJWT, generateKeyPair, type JWTPayload } from 'jose';
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { AccessTokenError, signAccessToken, verifyAccessToken, type VerifyAccessTokenOptions } from '../../src/core/access-token.js';
-import { signAccessTokenSync, verifyAccessTokenSync } from '../../src/core/access-token-node.js';
+import { AccessTokenError, signAccessTokenWithJose, verifyAccessToken, type VerifyAccessTokenOptions } from '../../src/core/access-token.js';
+import { signAccessToken, verifyAccessTokenSync } from '../../src/core/access-token-node.js';
 import { Secret } from '../../src/core/secret.js';
 
 const secret = new Secret('fast-path-test-secret-0123456789abcdefghij');
@@ -45,7 +45,7 @@ async function outcome(verify: () => unknown): Promise<Outcome> {
 }
 
 async function corpus(): Promise<Array<[string, string, VerifyAccessTokenOptions?]>> {
-  const good = (await signAccessToken({ subject, sessionId: 'sess-1', secret, issuer: 'rolegate', ttlSeconds: 900, now: NOW })).token;
+  const good = (await signAccessTokenWithJose({ subject, sessionId: 'sess-1', secret, issuer: 'rolegate', ttlSeconds: 900, now: NOW })).token;
   const [h, p, s] = good.split('.') as [string, string, string];
   const { privateKey } = await generateKeyPair('RS256');
   const without = (claim: string) => Object.fromEntries(Object.entries(claims).filter(([k]) => k !== claim));
@@ -54,10 +54,10 @@ async function corpus(): Promise<Array<[string, string, VerifyAccessTokenOptions
     ['a good token, expired', good, { ...options, now: NOW + 900 }],
     ['a good token, expired, read with allowExpired', good, { ...options, now: NOW + 10_000, allowExpired: true }],
     ['a good token, one second before exp', good, { ...options, now: NOW + 899 }],
-    ['signed with the previous secret', (await signAccessToken({ subject, sessionId: 's', secret: previous, issuer: 'rolegate', ttlSeconds: 60, now: NOW })).token],
-    ['signed with another secret', (await signAccessToken({ subject, sessionId: 's', secret: other, issuer: 'rolegate', ttlSeconds: 60, now: NOW })).token],
-    ['another issuer', (await signAccessToken({ subject, sessionId: 's', secret, issuer: 'evil', ttlSeconds: 60, now: NOW })).token],
-    ['another issuer and expired', (await signAccessToken({ subject, sessionId: 's', secret, issuer: 'evil', ttlSeconds: 60, now: NOW - 1000 })).token],
+    ['signed with the previous secret', (await signAccessTokenWithJose({ subject, sessionId: 's', secret: previous, issuer: 'rolegate', ttlSeconds: 60, now: NOW })).token],
+    ['signed with another secret', (await signAccessTokenWithJose({ subject, sessionId: 's', secret: other, issuer: 'rolegate', ttlSeconds: 60, now: NOW })).token],
+    ['another issuer', (await signAccessTokenWithJose({ subject, sessionId: 's', secret, issuer: 'evil', ttlSeconds: 60, now: NOW })).token],
+    ['another issuer and expired', (await signAccessTokenWithJose({ subject, sessionId: 's', secret, issuer: 'evil', ttlSeconds: 60, now: NOW - 1000 })).token],
     ['nbf in the future', await joseToken({ ...claims, nbf: NOW + 60 })],
     ['nbf in the future, allowExpired', await joseToken({ ...claims, nbf: NOW + 60 }), { ...options, allowExpired: true }],
     ['nbf in the past', await joseToken({ ...claims, nbf: NOW - 60 })],
@@ -97,7 +97,7 @@ async function corpus(): Promise<Array<[string, string, VerifyAccessTokenOptions
     ['payload a string', rawToken({ alg: 'HS256', typ: 'JWT' }, JSON.stringify('hello'))],
     ['payload null', rawToken({ alg: 'HS256', typ: 'JWT' }, 'null')],
     ['payload not UTF-8', rawToken({ alg: 'HS256', typ: 'JWT' }, '{"a":"\xff\xfe"}')],
-    ['oversized', (await signAccessToken({ subject: { ...subject, userMetadata: { pad: 'x'.repeat(5000) } }, sessionId: 's', secret, issuer: 'rolegate', ttlSeconds: 60, now: NOW })).token],
+    ['oversized', (await signAccessTokenWithJose({ subject: { ...subject, userMetadata: { pad: 'x'.repeat(5000) } }, sessionId: 's', secret, issuer: 'rolegate', ttlSeconds: 60, now: NOW })).token],
   ];
   // Every single-character change of the good token: none may pass either path.
   const alphabet = 'A0_-.x';
@@ -112,7 +112,7 @@ describe('the node:crypto fast path and jose', () => {
   it('sign the very same bytes', async () => {
     for (const fingerprintHash of [undefined, 'f'.repeat(64)]) {
       const signOptions = { subject, sessionId: 'sess-1', secret, issuer: 'rolegate', ttlSeconds: 900, now: NOW, fingerprintHash };
-      expect(signAccessTokenSync(signOptions)).toEqual(await signAccessToken(signOptions));
+      expect(signAccessToken(signOptions)).toEqual(await signAccessTokenWithJose(signOptions));
     }
   });
 
@@ -136,7 +136,7 @@ describe('the node:crypto fast path and jose', () => {
   });
 
   it('refuses a non-canonical base64url signature', async () => {
-    const good = signAccessTokenSync({ subject, sessionId: 's', secret, issuer: 'rolegate', ttlSeconds: 60, now: NOW }).token;
+    const good = signAccessToken({ subject, sessionId: 's', secret, issuer: 'rolegate', ttlSeconds: 60, now: NOW }).token;
     expect(await outcome(() => verifyAccessTokenSync(`${good}=`, options))).toEqual({ refused: 'token_invalid' });
   });
 });

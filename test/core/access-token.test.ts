@@ -1,7 +1,7 @@
 import { SignJWT, UnsecuredJWT, decodeProtectedHeader, exportSPKI, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { AccessTokenError, MAX_ACCESS_TOKEN_BYTES, rolesAtClaimPath, signAccessToken, verifyAccessToken, type AccessTokenClaims, type VerifyAccessTokenOptions } from '../../src/core/access-token.js';
-import { signAccessTokenSync, verifyAccessTokenSync } from '../../src/core/access-token-node.js';
+import { AccessTokenError, MAX_ACCESS_TOKEN_BYTES, rolesAtClaimPath, signAccessTokenWithJose, verifyAccessToken, type AccessTokenClaims, type VerifyAccessTokenOptions } from '../../src/core/access-token.js';
+import { signAccessToken, verifyAccessTokenSync } from '../../src/core/access-token-node.js';
 import { Secret } from '../../src/core/secret.js';
 
 const secret = new Secret('access-token-test-secret-0123456789abcdef');
@@ -13,10 +13,10 @@ const verifyOptions = { secrets: [secret], issuer: 'rolegate', now: NOW };
 // Every test runs against both implementations: jose (Web runtimes) and the
 // synchronous node:crypto fast path the Node functions use.
 const implementations = [
-  { name: 'jose', signToken: signAccessToken, verify: verifyAccessToken },
+  { name: 'jose', signToken: signAccessTokenWithJose, verify: verifyAccessToken },
   {
     name: 'node:crypto fast path',
-    signToken: async (options: Parameters<typeof signAccessToken>[0]) => signAccessTokenSync(options),
+    signToken: async (options: Parameters<typeof signAccessTokenWithJose>[0]) => signAccessToken(options),
     verify: async (token: string, options: VerifyAccessTokenOptions): Promise<AccessTokenClaims> => verifyAccessTokenSync(token, options),
   },
 ];
@@ -25,7 +25,7 @@ const hmac = (bytes: Uint8Array<ArrayBuffer>) => crypto.subtle.importKey('raw', 
 const claims = { email: subject.email, sid: 'sess-1', app_metadata: { authorization: { roles: ['admin'] } }, user_metadata: {} };
 
 describe.each(implementations)('access tokens ($name)', ({ signToken, verify: verifyAccessToken }) => {
-  const sign = (overrides: Partial<Parameters<typeof signAccessToken>[0]> = {}) =>
+  const sign = (overrides: Partial<Parameters<typeof signAccessTokenWithJose>[0]> = {}) =>
     signToken({ subject, sessionId: 'sess-1', secret, issuer: 'rolegate', ttlSeconds: 900, now: NOW, ...overrides });
 
   async function refusal(token: string, options = verifyOptions): Promise<string> {

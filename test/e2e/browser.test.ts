@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nowSeconds, signAccessToken } from '../../src/core/access-token.js';
+import { nowSeconds, signAccessTokenWithJose } from '../../src/core/access-token.js';
 import { hashPassword } from '../../src/core/password.js';
 import { Secret } from '../../src/core/secret.js';
 import { buildRedirects } from '../../src/gates/build.js';
@@ -67,7 +67,7 @@ describe('the starter site in Chromium', () => {
   }
 
   async function expireAccessToken(context: BrowserContext, user: User): Promise<void> {
-    const { token } = await signAccessToken({
+    const { token } = await signAccessTokenWithJose({
       subject: { id: user.id, email: user.email, roles: user.roles }, sessionId: '00000000-0000-4000-8000-000000000000',
       secret: new Secret(dev.jwtSecret), issuer: 'rolegate', ttlSeconds: 60, now: nowSeconds() - 3600,
     });

@@ -9,7 +9,7 @@
 import type { Handler, HandlerResponse } from '@netlify/functions';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import gateConfig from '../../rolegate.config.json' with { type: 'json' };
-import { compilePrebuiltGateTable } from '../../src/auth/gate-table-file.js';
+import { compileSiteConfig } from '../../src/site-config/compile.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/store.js';
 import { freePort } from '../support/postgres-cluster.js';
@@ -23,7 +23,7 @@ async function loadFunction(name: FunctionName, env: Record<string, string>): Pr
   vi.resetModules();
   for (const [key, value] of Object.entries(env)) vi.stubEnv(key, value);
   const module = (await import(`../../src/functions/${name}.ts`)) as { handlerFor(compiled: unknown): Handler };
-  return module.handlerFor(compilePrebuiltGateTable(gateConfig));
+  return module.handlerFor(compileSiteConfig(gateConfig));
 }
 
 async function call(handler: Handler, e: ReturnType<typeof event>): Promise<HandlerResponse> {

@@ -5,7 +5,7 @@ import { parseAllRedirects } from '@netlify/redirect-parser';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { REDIRECTS_MODE_WARNING, UnsafePublishDirError } from '../../src/gates/publish-dir.js';
 import { buildRedirects } from '../../src/gates/build.js';
-import { parseGateConfig, type GateConfigInput } from '../../src/gates/config.js';
+import { parseGateConfig, type GateConfigInput } from '../../src/site-config/schema.js';
 import { BEGIN_MARKER, END_MARKER } from '../../src/gates/redirects-file.js';
 import { edgeVerdict, loadMatcher, matchRequest } from './matcher.js';
 

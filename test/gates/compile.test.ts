@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parseAllRedirects } from '@netlify/redirect-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileGates, gateTableFromConfig } from '../../src/gates/compile.js';
-import { parseGateConfig } from '../../src/gates/config.js';
+import { parseGateConfig } from '../../src/site-config/schema.js';
 import { BEGIN_MARKER, END_MARKER } from '../../src/gates/redirects-file.js';
 import { explainPath, requiredRolesFor } from '../../src/gates/table.js';
 import { loadMatcher, matchRequest } from './matcher.js';

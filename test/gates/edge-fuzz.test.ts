@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EdgeHandler } from '../../src/edge/gate.js';
 import { compileGates } from '../../src/gates/compile.js';
-import { parseGateConfig } from '../../src/gates/config.js';
+import { parseGateConfig } from '../../src/site-config/schema.js';
 import { requiredRolesFor, type GateTable } from '../../src/gates/table.js';
 import { askGate, makeEdgeSite, routedToGate, SITE, type EdgeSite } from './edge-support.js';
 import { ARRAY_PAYLOAD_TOKEN, ODD_TOKEN_KINDS, SITE_SECRET, mintToken } from './matcher.js';

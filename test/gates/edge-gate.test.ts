@@ -15,7 +15,7 @@ import { gatesCommand } from '../../src/cli/gates.js';
 import type { CliIo } from '../../src/cli/io.js';
 import type { EdgeHandler } from '../../src/edge/gate.js';
 import { compileGates, gateTableFromConfig } from '../../src/gates/compile.js';
-import { parseGateConfig } from '../../src/gates/config.js';
+import { parseGateConfig } from '../../src/site-config/schema.js';
 import { bundleEdgeRuntime } from '../../scripts/edge-bundle.mjs';
 import { mintToken, OTHER_SECRET, SITE_SECRET } from './matcher.js';
 import { truthTableConfig } from './truth-table.js';

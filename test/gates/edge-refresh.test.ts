@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAccessToken, rolesAtClaimPath } from '../../src/core/access-token.js';
-import { readConfig, type Env } from '../../src/core/config.js';
+import { readConfig, type Env } from '../../src/core/environment.js';
 import { Secret } from '../../src/core/secret.js';
 import { login } from '../../src/auth/login.js';
 import type { AuthDeps } from '../../src/auth/deps.js';

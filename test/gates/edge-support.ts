@@ -10,10 +10,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Env } from '../../src/core/config.js';
+import type { Env } from '../../src/core/environment.js';
 import type { EdgeHandler, EdgeGateOptions } from '../../src/edge/gate.js';
 import { buildEdgeGate } from '../../src/gates/edge-build.js';
-import { parseGateConfig, type GateConfigInput } from '../../src/gates/config.js';
+import { parseGateConfig, type GateConfigInput } from '../../src/site-config/schema.js';
 import type { GateTruthCase } from './truth-table.js';
 import { bundleEdgeRuntime } from '../../scripts/edge-bundle.mjs';
 

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { SignJWT } from 'jose';
-import { DEFAULT_ROLE_CLAIM_PATH, nowSeconds, signAccessToken } from '../../src/core/access-token.js';
+import { DEFAULT_ROLE_CLAIM_PATH, nowSeconds, signAccessTokenWithJose } from '../../src/core/access-token.js';
 import { Secret } from '../../src/core/secret.js';
 
 /**
@@ -123,11 +123,11 @@ export async function mintToken(kind: TokenKind, roles: readonly string[]): Prom
       return '';
     case 'valid-with-role':
     case 'valid-without-role':
-      return (await signAccessToken({ ...base, secret, now })).token;
+      return (await signAccessTokenWithJose({ ...base, secret, now })).token;
     case 'expired':
-      return (await signAccessToken({ ...base, secret, now: now - 3600 })).token;
+      return (await signAccessTokenWithJose({ ...base, secret, now: now - 3600 })).token;
     case 'other-secret':
-      return (await signAccessToken({ ...base, secret: new Secret(OTHER_SECRET), now })).token;
+      return (await signAccessTokenWithJose({ ...base, secret: new Secret(OTHER_SECRET), now })).token;
     case 'wrong-claim-path':
       // Roles where other providers put them, not where the edge looks.
       return new SignJWT({ email: 'ada@example.com', roles: [...roles], app_metadata: { roles: [...roles] } })
@@ -139,15 +139,15 @@ export async function mintToken(kind: TokenKind, roles: readonly string[]): Prom
     case 'alg-none':
     case 'alg-None':
     case 'alg-NONE': {
-      const { token } = await signAccessToken({ ...base, secret, now });
+      const { token } = await signAccessTokenWithJose({ ...base, secret, now });
       return reheader(token, { alg: kind.slice('alg-'.length), typ: 'JWT' });
     }
     case 'alg-hs256-lower-case':
-      return reheader((await signAccessToken({ ...base, secret, now })).token, { alg: 'hs256', typ: 'JWT' }, secret);
+      return reheader((await signAccessTokenWithJose({ ...base, secret, now })).token, { alg: 'hs256', typ: 'JWT' }, secret);
     case 'alg-HS256-trailing-space':
-      return reheader((await signAccessToken({ ...base, secret, now })).token, { alg: 'HS256 ', typ: 'JWT' }, secret);
+      return reheader((await signAccessTokenWithJose({ ...base, secret, now })).token, { alg: 'HS256 ', typ: 'JWT' }, secret);
     case 'alg-missing':
-      return reheader((await signAccessToken({ ...base, secret, now })).token, { typ: 'JWT' }, secret);
+      return reheader((await signAccessTokenWithJose({ ...base, secret, now })).token, { typ: 'JWT' }, secret);
     case 'array-payload':
       return ARRAY_PAYLOAD_TOKEN;
     case 'missing-typ':

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileGates } from '../../src/gates/compile.js';
-import { parseGateConfig } from '../../src/gates/config.js';
+import { parseGateConfig } from '../../src/site-config/schema.js';
 import { BEGIN_MARKER, END_MARKER } from '../../src/gates/redirects-file.js';
 import { nextFromBouncePath, requiredRolesFor, type GateTable } from '../../src/gates/table.js';
 import { createRequire } from 'node:module';

@@ -1,4 +1,4 @@
-import type { GateConfigInput } from '../../src/gates/config.js';
+import type { GateConfigInput } from '../../src/site-config/schema.js';
 import { TOKEN_KINDS, UNSIGNED_TOKEN_KINDS, type TokenKind, type UnsignedTokenKind } from './matcher.js';
 
 /**

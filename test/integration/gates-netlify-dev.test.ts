@@ -11,7 +11,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signAccessToken, nowSeconds } from '../../src/core/access-token.js';
+import { signAccessTokenWithJose, nowSeconds } from '../../src/core/access-token.js';
 import { hashPassword } from '../../src/core/password.js';
 import { Secret } from '../../src/core/secret.js';
 import { loadGateConfig } from '../../src/gates/compile.js';
@@ -85,7 +85,7 @@ describe('gates through netlify dev (redirects mode)', () => {
   }
 
   async function tokenFor(user: User, options: { secret?: string; now?: number; roles?: string[] } = {}) {
-    const { token } = await signAccessToken({
+    const { token } = await signAccessTokenWithJose({
       subject: { id: user.id, email: user.email, roles: options.roles ?? user.roles },
       sessionId: '00000000-0000-4000-8000-000000000000',
       secret: new Secret(options.secret ?? dev.jwtSecret),
@@ -288,7 +288,7 @@ describe('gates two or more segments deep through netlify dev (redirects mode)',
   });
 
   async function token(roles: string[]): Promise<string> {
-    const { token: value } = await signAccessToken({
+    const { token: value } = await signAccessTokenWithJose({
       subject: { id: '00000000-0000-4000-8000-000000000001', email: 'x@example.com', roles },
       sessionId: '00000000-0000-4000-8000-000000000000',
       secret: new Secret(dev.jwtSecret),

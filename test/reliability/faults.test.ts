@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import gateConfig from '../../rolegate.config.json' with { type: 'json' };
 import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
 import type { AuthDeps } from '../../src/auth/deps.js';
-import { readConfig, type Env } from '../../src/core/config.js';
+import { readConfig, type Env } from '../../src/core/environment.js';
 import { gateTableFromConfig } from '../../src/gates/compile.js';
 import { openStoreOnFirstUse } from '../../src/store/open-store.js';
 import { refreshTokenHash, successorRefreshToken } from '../../src/core/refresh-token.js';

@@ -26,7 +26,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
 import type { AuthDeps } from '../../src/auth/deps.js';
-import { signAccessToken, verifyAccessToken } from '../../src/core/access-token.js';
+import { signAccessTokenWithJose, verifyAccessToken } from '../../src/core/access-token.js';
 import { isSafeNextPath } from '../../src/core/next-path.js';
 import { newRefreshToken, refreshTokenHash } from '../../src/core/refresh-token.js';
 import { parseBody } from '../../src/http/request.js';
@@ -140,7 +140,7 @@ describe('fuzzing every function handler', () => {
     issuedTokens.add(refreshToken);
     const created = await store.createSession({ userId: user.id, refreshTokenHash: refreshTokenHash(refreshToken), refreshTtlSeconds: 3600 });
     if (created.status !== 'created') throw new Error('fixture session');
-    const { token } = await signAccessToken({
+    const { token } = await signAccessTokenWithJose({
       subject: { id: user.id, email: user.email, roles: user.roles }, sessionId: created.sessionId,
       secret: deps.config.jwtSecret, issuer: deps.config.jwtIssuer, ttlSeconds: 900, now: deps.now(),
     });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openStoreOnFirstUse } from '../../src/store/open-store.js';
-import type { DatabaseConfig } from '../../src/core/config.js';
+import type { DatabaseConfig } from '../../src/core/environment.js';
 import type { Store } from '../../src/store/store.js';
 import { Secret } from '../../src/core/secret.js';
 

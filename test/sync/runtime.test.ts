@@ -5,8 +5,8 @@
  * and the log names what to fix, never a secret.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { compilePrebuiltGateTable } from '../../src/auth/gate-table-file.js';
-import { prebuiltIdentityConfig } from '../../src/auth/prebuilt-gates.js';
+import { compileSiteConfig } from '../../src/site-config/compile.js';
+import { prebuiltIdentityConfig } from '../../src/site-config/compiled.js';
 import { identityEventHandler, identityWebhookHandler } from '../../src/sync/handlers.js';
 import { syncRuntime } from '../../src/sync/runtime.js';
 import { gotrueUser, payload, postEvent } from './fixtures.js';
@@ -21,7 +21,7 @@ afterEach(() => {
 
 /** The identity settings as a deployed function reads them: from the table built for `built`, checked against `deployed`. */
 function identityOf(built: Record<string, unknown>, deployed: Record<string, unknown> = built) {
-  const prebuilt = compilePrebuiltGateTable({ gates: [], ...built });
+  const prebuilt = compileSiteConfig({ gates: [], ...built });
   return () => prebuiltIdentityConfig({ gates: [], ...deployed }, prebuilt);
 }
 
@@ -40,7 +40,7 @@ async function firstAnswer(identity: ReturnType<typeof identityOf>, environment:
 
 describe('sync runtime configuration', () => {
   it('refuses a bad identity section when the site is built, naming the field', () => {
-    expect(() => compilePrebuiltGateTable({ gates: [], identity: { roleRules: [{ emailDomains: ['@company.com'], roles: ['x'] }] } }))
+    expect(() => compileSiteConfig({ gates: [], identity: { roleRules: [{ emailDomains: ['@company.com'], roles: ['x'] }] } }))
       .toThrow(/identity\.roleRules\[0\]\.emailDomains\[0\] "@company\.com": must be a lower-case domain/);
   });
 

@@ -1,5 +1,5 @@
 import type { RetryJob } from '../../src/sync/retry.js';
-import { identityConfigSchema } from '../../src/sync/config.js';
+import { identityConfigSchema } from '../../src/site-config/identity.js';
 import { retryKey } from '../../src/sync/retry.js';
 import { storeSink } from '../../src/sync/sinks/store.js';
 import type { SyncDeps } from '../../src/sync/handlers.js';

@@ -9,6 +9,7 @@
  */
 import { compareVersions, type IdentityUser } from '../../core/identity-user.js';
 import { emptyReport, type IdentitySink, type SinkReport } from '../sink.js';
+import { RolegateError } from '../../core/rolegate-error.js';
 
 export interface ContentfulSinkOptions {
   spaceId: string;
@@ -42,7 +43,7 @@ export type ContentfulSinkErrorCode =
   | 'wrong_content_type'; // an entry with this id exists but is of another content type
 
 /** A failed sync to Contentful. The message names the status and Contentful's `sys.id`, never the token. */
-export class ContentfulSinkError extends Error {
+export class ContentfulSinkError extends RolegateError {
   constructor(
     readonly code: ContentfulSinkErrorCode,
     message: string,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, readConfig, type Env } from '../../src/core/config.js';
+import { ConfigError, readConfig, type Env } from '../../src/core/environment.js';
 
 const base: Env = { JWT_SECRET: 'x'.repeat(40), SITE_URL: 'https://site.example', ROLEGATE_DATA_DIR: 'memory://' };
 

@@ -6,14 +6,14 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import gateConfig from '../../rolegate.config.json' with { type: 'json' };
-import { compilePrebuiltGateTable } from '../../src/auth/gate-table-file.js';
+import { compileSiteConfig } from '../../src/site-config/compile.js';
 import { gateTableFromConfig } from '../../src/gates/compile.js';
-import { StaleGateTableError, prebuiltGateTable } from '../../src/auth/prebuilt-gates.js';
+import { StaleGateTableError, prebuiltGateTable } from '../../src/site-config/compiled.js';
 import { functionRuntime } from '../../src/auth/runtime.js';
 import { handlerFor } from '../../src/functions/login.js';
 
 const env = { JWT_SECRET: 'gate-table-test-secret-0123456789abcdefgh', ROLEGATE_DATA_DIR: 'memory://' };
-const prebuilt = compilePrebuiltGateTable(gateConfig);
+const prebuilt = compileSiteConfig(gateConfig);
 
 afterEach(() => vi.unstubAllEnvs());
 

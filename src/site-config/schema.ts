@@ -1,12 +1,13 @@
 import { z } from 'zod';
-import { identityConfigSchema } from '../sync/config.js';
+import { identityConfigSchema } from './identity.js';
 import { DEFAULT_ROLE_CLAIM_PATH } from '../core/access-token.js';
-import { EXACT_PATH_PATTERN, GATE_PATH_PATTERN, pathPatternProblem } from './path-pattern.js';
+import { EXACT_PATH_PATTERN, GATE_PATH_PATTERN, pathPatternProblem } from '../gates/path-pattern.js';
 import { ROLE_NAME_PATTERN, roleNameProblem } from './role-name.js';
+import { RolegateError } from '../core/rolegate-error.js';
 
 /**
  * The schema of `rolegate.config.json`. `rolegate.config.schema.json` (for editors) is generated
- * from it with `gateConfigJsonSchema()`; test/gates/config.test.ts fails when the two drift.
+ * from it with `gateConfigJsonSchema()`; test/site-config/schema.test.ts fails when the two drift.
  */
 
 function problemText(iss: { input?: unknown }, problem: (text: string) => string | null): string {
@@ -102,7 +103,7 @@ export function gateConfigJsonSchema(): Record<string, unknown> {
 }
 
 /** A config that cannot be compiled. `problems` are one line each and name the offending entry. */
-export class GateConfigError extends Error {
+export class GateConfigError extends RolegateError {
   readonly code = 'invalid_gate_config';
   constructor(readonly problems: readonly string[], source = 'rolegate.config.json') {
     super(`${source} is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

@@ -1,5 +1,6 @@
 import { Secret } from './secret.js';
 import { checkCookieDomain } from './cookie-domain.js';
+import { RolegateError } from './rolegate-error.js';
 
 /** Where the users live. Exactly one is chosen from the environment. */
 export type DatabaseConfig =
@@ -37,7 +38,7 @@ export interface Config {
 export type Env = Record<string, string | undefined>;
 
 /** Thrown when the environment is unusable; the message lists every bad variable and never a value. */
-export class ConfigError extends Error {
+export class ConfigError extends RolegateError {
   readonly code = 'config_invalid';
   constructor(readonly problems: string[]) {
     super(`rolegate configuration is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, readConfig, readDatabaseConfig } from '../../src/core/config.js';
+import { ConfigError, readConfig, readDatabaseConfig } from '../../src/core/environment.js';
 
 const SECRET = 'x'.repeat(40);
 const SUPABASE_KEY = 'eyJhbGciOiJIUzI1NiJ9.service-role-key-for-tests';

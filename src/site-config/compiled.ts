@@ -1,5 +1,6 @@
 import type { GateTable } from '../gates/table.js';
-import type { IdentitySyncConfig } from '../sync/config.js';
+import type { IdentitySyncConfig } from './identity.js';
+import { RolegateError } from '../core/rolegate-error.js';
 
 /**
  * The gate table the auth functions use, compiled at build time.
@@ -14,7 +15,7 @@ import type { IdentitySyncConfig } from '../sync/config.js';
  * config's rules. The configs are compared as JSON text rather than by a digest,
  * because hashing would load node:crypto (~3 ms) at every cold start.
  */
-export interface PrebuiltGateTable {
+export interface CompiledSiteConfig {
   /** The rolegate.config.json this was compiled from, as parsed JSON. */
   config: unknown;
   table: GateTable;
@@ -22,7 +23,7 @@ export interface PrebuiltGateTable {
   identity: IdentitySyncConfig;
 }
 
-export class StaleGateTableError extends Error {
+export class StaleGateTableError extends RolegateError {
   readonly code = 'gate_table_stale';
   constructor() {
     super('the compiled gate table of this function was not made from the config beside it; run "rolegate gates build" to generate the functions again');
@@ -54,8 +55,8 @@ export function prebuiltIdentityConfig(config: unknown, prebuilt: unknown): Iden
   return current(config, prebuilt).identity;
 }
 
-function current(config: unknown, prebuilt: unknown): PrebuiltGateTable {
-  const candidate = prebuilt as Partial<PrebuiltGateTable> | null;
+function current(config: unknown, prebuilt: unknown): CompiledSiteConfig {
+  const candidate = prebuilt as Partial<CompiledSiteConfig> | null;
   if (!candidate || !sameGateConfig(candidate.config, config) || candidate.table?.version !== 1 || !candidate.identity) throw new StaleGateTableError();
-  return candidate as PrebuiltGateTable;
+  return candidate as CompiledSiteConfig;
 }
