@@ -6,6 +6,8 @@ import { loadGateConfig } from '../gates/compile.js';
 import { GateConfigError } from '../site-config/schema.js';
 import { planInit, type Gate, type InitAnswers, type InitPlan } from '../init/plan.js';
 import { readSiteFacts } from '../init/site-facts.js';
+import { assertPublishDirServesNoSecrets, UnsafePublishDirError } from '../gates/publish-dir.js';
+import { defaultSiteDataDir } from '../site/data-dir.js';
 import { rolegatePackageRoot } from '../site/package-root.js';
 import { NetlifyTomlError } from '../site/netlify-toml.js';
 import { CliError, type CliIo } from './io.js';
@@ -98,6 +100,13 @@ export async function initCommand(argv: string[], io: CliIo): Promise<number> {
   }
   if (!gates.length) gates = [DEFAULT_GATE];
 
+  try {
+    // The same refusal as the build's, before anything is written.
+    assertPublishDirServesNoSecrets(root, { publishDir }, io.env.ROLEGATE_DATA_DIR ? resolve(root, io.env.ROLEGATE_DATA_DIR) : defaultSiteDataDir(root, io.env, publishDir));
+  } catch (error) {
+    if (error instanceof UnsafePublishDirError) throw new CliError(`${error.message.replace(/^refusing to build/, 'refusing to set up rolegate')}\nnothing was written`);
+    throw error;
+  }
   const answers: InitAnswers = { gates, mode, publishDir, devJwtSecret: randomBytes(32).toString('base64url'), pages: await templates() };
   const plan = planInit({ ...site, publishDir }, answers);
   const config = plan.writes.find((w) => w.path === 'rolegate.config.json');

@@ -3,7 +3,6 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hashPassword, passwordProblem } from '../core/password.js';
 import { emailProblem, normalizeEmail, parseUserImport, roleProblem, rolesDifferingOnlyByCase } from '../core/user-import.js';
-import { roleNameProblem } from '../site-config/role-name.js';
 import type { Store, User } from '../store/store.js';
 import { CliError, UsageError, type CliIo } from './io.js';
 import { withStore } from './store-session.js';
@@ -50,9 +49,6 @@ function rolesOption(value: string, io: CliIo): string[] {
   }
   for (const [a, b] of rolesDifferingOnlyByCase(roles)) {
     io.stderr.write(`rolegate: warning: roles ${JSON.stringify(a)} and ${JSON.stringify(b)} differ only by case (Netlify compares roles case-sensitively)\n`);
-  }
-  for (const role of roles) {
-    if (roleNameProblem(role)) io.stderr.write(`rolegate: warning: role ${JSON.stringify(role)} can be stored, but no gate can require it (${roleNameProblem(role)})\n`);
   }
   return roles;
 }

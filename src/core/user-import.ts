@@ -6,6 +6,7 @@
  */
 import { isBcryptHash } from './password.js';
 import { RolegateError } from './rolegate-error.js';
+import { roleNameProblem } from './role-name.js';
 
 /** A user ready for `Store.importUsers` (the same shape as the store's `NewUser`). */
 export interface ImportedUser {
@@ -34,18 +35,15 @@ export class UserImportError extends RolegateError {
   }
 }
 
-const ROLE_TOKEN = /^[A-Za-z0-9_:.-]+$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export { normalizeEmail, emailProblem } from './email.js';
 import { normalizeEmail, emailProblem } from './email.js';
 
-/** Why a role name cannot be stored, or undefined when it can. */
+/** Why a role cannot be given to a user, or undefined when it can: the roles a gate can require (core/role-name.ts). */
 export function roleProblem(role: string): string | undefined {
-  if (role === '') return 'role names may not be empty';
-  if (/\s/u.test(role)) return `role ${JSON.stringify(role)} contains a space`;
-  if (role.includes(',')) return `role ${JSON.stringify(role)} contains a comma`;
-  if (!ROLE_TOKEN.test(role)) return `role ${JSON.stringify(role)} may use only letters, digits, "_", ":", "." and "-"`;
-  return undefined;
+  const problem = roleNameProblem(role);
+  if (!problem) return undefined;
+  return role === '' ? problem : `role ${JSON.stringify(role)}: ${problem}`;
 }
 
 /**

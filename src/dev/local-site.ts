@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Env } from '../core/environment.js';
 import { startFrontServer, type FrontServer } from './front-server.js';
 import { loadLocalEdgeGate, type LocalGates } from './local-gates.js';
-import { freeLoopbackPort, spawnNetlifyDev } from './netlify-dev-process.js';
+import { freeInnerPorts, freeLoopbackPort, spawnNetlifyDev } from './netlify-dev-process.js';
 
 export interface LocalSiteOptions {
   root: string;
@@ -51,7 +51,8 @@ export async function startLocalSite(options: LocalSiteOptions): Promise<LocalSi
   const front = await startFrontServer({ port: options.port, upstreamPort: netlifyDevPort, upstreamSecret: frontSecret, ...(gate ? { gate } : {}) });
   let netlifyDev: ChildProcess;
   try {
-    netlifyDev = spawnNetlifyDev({ root: options.root, env: options.env, port: netlifyDevPort, preloadPath: options.preloadPath, stdio: options.stdio, detached: options.detached, frontSecret });
+    const innerPorts = await freeInnerPorts();
+    netlifyDev = spawnNetlifyDev({ root: options.root, env: options.env, port: netlifyDevPort, preloadPath: options.preloadPath, stdio: options.stdio, detached: options.detached, frontSecret, innerPorts });
   } catch (error) {
     await front.close();
     throw error;

@@ -24,11 +24,22 @@ export interface NetlifyDevProcessOptions {
   detached?: boolean;
   /** When set, netlify dev's port answers only requests carrying it (the front server's, src/dev/front-only-guard.ts). */
   frontSecret?: string;
+  /**
+   * The ports of netlify dev's own static and functions servers, on 127.0.0.1. Their defaults
+   * (3999 and 34567…) are checked and then taken, so two netlify dev starting at once could
+   * both pick one and one would die (seen: EADDRINUSE 127.0.0.1:3999).
+   */
+  innerPorts?: { staticServer: number; functions: number };
 }
 
 /** NODE_OPTIONS with the preload added (a file URL, which never holds a space NODE_OPTIONS would split at). */
 export function withLoopbackPreload(nodeOptions: string | undefined, preloadPath: string): string {
   return [nodeOptions, `--import=${pathToFileURL(preloadPath).href}`].filter(Boolean).join(' ');
+}
+
+/** Ports for netlify dev's inner servers, each free on 127.0.0.1 a moment ago. */
+export async function freeInnerPorts(): Promise<{ staticServer: number; functions: number }> {
+  return { staticServer: await freeLoopbackPort(), functions: await freeLoopbackPort() };
 }
 
 /** A port that was free on 127.0.0.1 a moment ago. */
@@ -58,7 +69,8 @@ export function spawnNetlifyDev(options: NetlifyDevProcessOptions): ChildProcess
   const netlify = findNetlifyCli(options.root, options.env.PATH);
   if (!netlify) throw new Error('netlify-cli is not installed: npm install --save-dev netlify-cli (or npm install -g netlify-cli)');
   if (!existsSync(options.preloadPath)) throw new Error(`${options.preloadPath} is missing: run \`npm run build\` first`);
-  return spawn(netlify, ['dev', '--offline', '--internal-disable-edge-functions', '--port', String(options.port)], {
+  const inner = options.innerPorts ? ['--staticServerPort', String(options.innerPorts.staticServer), '--functions-port', String(options.innerPorts.functions)] : [];
+  return spawn(netlify, ['dev', '--offline', '--internal-disable-edge-functions', '--port', String(options.port), ...inner], {
     cwd: options.root,
     env: {
       ...options.env,

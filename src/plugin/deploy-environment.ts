@@ -1,4 +1,4 @@
-import { ConfigError, readConfig, type Env } from '../core/environment.js';
+import { ConfigError, readConfig, readDatabaseConfig, type DatabaseConfig, type Env } from '../core/environment.js';
 
 const WHERE = "set them in Netlify's UI: Site configuration → Environment variables, with the Builds and Functions scopes";
 
@@ -11,13 +11,19 @@ const WHERE = "set them in Netlify's UI: Site configuration → Environment vari
 export function deployEnvironmentProblem(env: Env): string | null {
   const problems: string[] = [];
   try {
-    const config = readConfig(env);
-    if (config.database.kind === 'embedded') {
-      problems.push('no database is set: set DATABASE_URL (or NETLIFY_DB_URL) to PostgreSQL, or SUPABASE_URL with SUPABASE_SERVICE_ROLE_KEY; the embedded database is for local development only');
-    }
+    readConfig(env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.problems);
+  }
+  let database: DatabaseConfig | undefined;
+  try {
+    database = readDatabaseConfig(env);
+  } catch {
+    /* its problems are among readConfig's */
+  }
+  if (database?.kind === 'embedded') {
+    problems.push('no database is set: set DATABASE_URL (or NETLIFY_DB_URL) to PostgreSQL, or SUPABASE_URL with SUPABASE_SERVICE_ROLE_KEY; the embedded database is for local development only');
   }
   if (!env.SITE_URL?.trim() && !env.URL?.trim()) problems.push('SITE_URL is required (the site\'s https:// address; Netlify\'s own builds set URL)');
   if (!problems.length) return null;

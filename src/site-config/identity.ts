@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ROLE_NAME_PATTERN, roleNameProblem } from './role-name.js';
+import { ROLE_NAME_PATTERN, roleNameProblem } from '../core/role-name.js';
 
 /**
  * The `identity` section of rolegate.config.json: who may sign up through

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { identityConfigSchema } from './identity.js';
 import { DEFAULT_ROLE_CLAIM_PATH } from '../core/access-token.js';
 import { EXACT_PATH_PATTERN, GATE_PATH_PATTERN, pathPatternProblem } from '../gates/path-pattern.js';
-import { ROLE_NAME_PATTERN, roleNameProblem } from './role-name.js';
+import { ROLE_NAME_PATTERN, roleNameProblem } from '../core/role-name.js';
 import { RolegateError } from '../core/rolegate-error.js';
 
 /**

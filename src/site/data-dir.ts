@@ -21,10 +21,10 @@ function publishDirOf(siteRoot: string): string {
  * which would serve the database; then a folder of its own under the user's cache directory,
  * named after the site so two sites never share one.
  */
-export function defaultSiteDataDir(siteRoot: string, env: Record<string, string | undefined> = process.env): string {
+export function defaultSiteDataDir(siteRoot: string, env: Record<string, string | undefined> = process.env, publishDir = publishDirOf(siteRoot)): string {
   const root = resolve(siteRoot);
   const inSite = resolve(root, DEFAULT_DATA_DIR);
-  const fromPublish = relative(resolve(root, publishDirOf(root)), inSite);
+  const fromPublish = relative(resolve(root, publishDir), inSite);
   if (fromPublish.startsWith('..') || fromPublish.startsWith(sep)) return inSite;
   const cache = env.XDG_CACHE_HOME || join(homedir(), '.cache');
   const id = createHash('sha256').update(root).digest('hex').slice(0, 10);

@@ -8,7 +8,8 @@ interface LockHolder {
   since: string;
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` exists (owned by anyone). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

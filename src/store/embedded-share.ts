@@ -9,6 +9,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isAlive } from './embedded-lock.js';
 import { StoreUnavailableError } from './errors.js';
 import { Json, type FunctionCaller, type SqlArgument } from './sql-store.js';
 
@@ -40,15 +41,6 @@ function fromWire(wire: Record<string, WireArgument>): Record<string, SqlArgumen
     args[key] = value && typeof value === 'object' && !Array.isArray(value) ? new Json((value as { $json: unknown }).$json) : (value as SqlArgument);
   }
   return args;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The share of another live process for `dataDir`, or undefined when there is none. */

@@ -157,6 +157,16 @@ describe('rolegate init', () => {
     expect(await snapshot()).toEqual({});
   });
 
+  it('refuses, writing nothing, a publish directory that would serve an .env file', async () => {
+    await writeFile(join(site, 'index.html'), 'home');
+    await writeFile(join(site, '.env'), 'JWT_SECRET=not-for-the-web');
+    const result = await init(['--yes']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('refusing to set up rolegate: the publish directory "." would serve .env');
+    expect(result.stderr).toContain('nothing was written');
+    expect(await snapshot()).toEqual({ 'index.html': 'home', '.env': 'JWT_SECRET=not-for-the-web' });
+  });
+
   it('refuses to guess without a terminal or --yes', async () => {
     const result = await init([]);
     expect(result.code).toBe(1);

@@ -36,7 +36,7 @@ describe('rolegate with DATABASE_URL (real PostgreSQL)', () => {
 
   it('imports GoTrue rows in one transaction: a bad line leaves the table unchanged', async () => {
     const bad = '{"email":"one@example.com"}\n{"email":"two@example.com","roles":["a,b"]}\n';
-    expect(await run(['users', 'import', '-'], bad)).toMatchObject({ code: 1, stderr: 'rolegate: line 2: roles: role "a,b" contains a comma\n' });
+    expect(await run(['users', 'import', '-'], bad)).toMatchObject({ code: 1, stderr: 'rolegate: line 2: roles: role "a,b": role names may not contain commas (Role= separates roles with commas)\n' });
     expect(JSON.parse((await run(['users', 'list', '--json'])).stdout)).toHaveLength(1);
     const good = '{"email":"one@example.com","encrypted_password":"","raw_app_meta_data":{"roles":["member"]}}\n';
     expect((await run(['users', 'import', '-'], good)).stdout).toBe('imported 1 user: 1 created, 0 skipped (email or id already present)\n');

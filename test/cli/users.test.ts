@@ -77,7 +77,7 @@ describe('rolegate users add', () => {
     const cases: Array<[string[], FakeIoOptions, string]> = [
       [['users', 'add', '--email', 'new@example.com'], {}, 'rolegate: no password given: stdin is not a terminal, so pass --password-stdin and pipe the password in\n'],
       [['users', 'add', '--email', 'not-an-email', '--password-stdin'], { stdin: 'correct horse battery' }, 'rolegate: --email "not-an-email" is not an email address\n'],
-      [['users', 'add', '--email', 'new@example.com', '--roles', 'a, b', '--password-stdin'], { stdin: 'correct horse battery' }, 'rolegate: --roles: role " b" contains a space (write --roles a,b without spaces or empty names)\n'],
+      [['users', 'add', '--email', 'new@example.com', '--roles', 'a, b', '--password-stdin'], { stdin: 'correct horse battery' }, 'rolegate: --roles: role " b": role names may not contain spaces (write --roles a,b without spaces or empty names)\n'],
       [['users', 'add', '--email', 'new@example.com', '--roles', 'a,,b', '--password-stdin'], { stdin: 'correct horse battery' }, 'rolegate: --roles: role names may not be empty (write --roles a,b without spaces or empty names)\n'],
       [['users', 'add', '--email', 'new@example.com', '--password-stdin'], { stdin: 'short\n' }, 'rolegate: password must be at least 8 characters\n'],
       [['users', 'add', '--email', 'new@example.com', '--password-stdin'], { stdin: `${'x'.repeat(73)}\n` }, 'rolegate: password must be at most 72 bytes in UTF-8\n'],
@@ -197,7 +197,7 @@ describe('rolegate users import', () => {
     const good = (n: number) => ({ email: `batch${n}@example.com`, password_hash: null, roles: [] });
     const cases: Array<[unknown[], string]> = [
       [[good(1), good(2), goTrueRow({ email: 'bad@example.com', encrypted_password: 'plaintext!' })], 'rolegate: line 3: encrypted_password: is not a bcrypt hash ($2a$, $2b$ or $2y$ with a two-digit cost)\n'],
-      [[good(1), { ...good(2), roles: ['ok', 'two words'] }], 'rolegate: line 2: roles: role "two words" contains a space\n'],
+      [[good(1), { ...good(2), roles: ['ok', 'two words'] }], 'rolegate: line 2: roles: role "two words": role names may not contain spaces\n'],
       [[good(1), good(2), { ...good(1), email: 'BATCH1@example.com' }], 'rolegate: line 3: email: batch1@example.com is also on line 1\n'],
     ];
     for (const [rows, stderr] of cases) {

@@ -102,7 +102,7 @@ describe('parseUserImport: Supabase/GoTrue auth.users rows as exported', () => {
   it('names the GoTrue field that is wrong', () => {
     const bad = goTrueRow({ email: 'a@example.com', raw_app_meta_data: { roles: ['ok', 'not ok'] } });
     expect(importError(jsonLines([goTrueRow({ email: 'z@example.com' }), bad])).message)
-      .toBe('line 2: raw_app_meta_data.roles: role "not ok" contains a space');
+      .toBe('line 2: raw_app_meta_data.roles: role "not ok": role names may not contain spaces');
     expect(importError(jsonLines([goTrueRow({ email: 'a@example.com', encrypted_password: 'plain' })])))
       .toMatchObject({ line: 1, field: 'encrypted_password' });
     expect(importError(jsonLines([goTrueRow({ email: 'a@example.com', raw_user_meta_data: '{nope' })])).message)

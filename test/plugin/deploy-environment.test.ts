@@ -5,6 +5,13 @@ import { deployEnvironmentProblem } from '../../src/plugin/deploy-environment.js
 const GOOD = { JWT_SECRET: 'a-deploy-secret-that-is-long-enough-0123456789', DATABASE_URL: 'postgres://u:secret-password@db.example/site', URL: 'https://site.example' };
 
 describe('deployEnvironmentProblem', () => {
+  it('names every problem at once, the local database among them', () => {
+    const problem = deployEnvironmentProblem({ ROLEGATE_DATA_DIR: '.rolegate/data' });
+    expect(problem).toContain('JWT_SECRET is required');
+    expect(problem).toContain('the embedded database is for local development only');
+    expect(problem).toContain('SITE_URL is required');
+  });
+
   it('passes an environment fit to deploy, on PostgreSQL or Supabase', () => {
     expect(deployEnvironmentProblem(GOOD)).toBeNull();
     expect(deployEnvironmentProblem({ JWT_SECRET: GOOD.JWT_SECRET, SUPABASE_URL: 'https://x.supabase.co', SUPABASE_SERVICE_ROLE_KEY: 'sb_secret_0123456789abcdefghij', SITE_URL: 'https://site.example' })).toBeNull();

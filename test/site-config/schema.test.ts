@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { compileGates, loadGateConfig } from '../../src/gates/compile.js';
 import { GateConfigError, gateConfigJsonSchema, gateConfigSchema, parseGateConfig } from '../../src/site-config/schema.js';
 import { pathPatternProblem } from '../../src/gates/path-pattern.js';
-import { roleNameProblem } from '../../src/site-config/role-name.js';
+import { roleNameProblem } from '../../src/core/role-name.js';
 
 const repoRoot = new URL('../../', import.meta.url);
 const readRepoJson = async (name: string) => JSON.parse(await readFile(new URL(name, repoRoot), 'utf8')) as unknown;

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { devJwtSecret } from '../../src/dev/dev-secret.js';
 import { buildLocalGates } from '../../src/dev/local-gates.js';
 import { startLocalSite } from '../../src/dev/local-site.js';
-import { spawnNetlifyDev } from '../../src/dev/netlify-dev-process.js';
+import { freeInnerPorts, spawnNetlifyDev } from '../../src/dev/netlify-dev-process.js';
 import { loopbackPreloadPath } from '../../src/dev/start.js';
 import { loadGateConfig } from '../../src/gates/compile.js';
 import { buildFunctions } from '../../src/gates/functions-build.js';
@@ -45,7 +45,7 @@ export function repoDevJwtSecret(root = ROOT): string {
 export function copySite(options: { from?: string; edgeFunctions?: boolean; mode?: 'edge' | 'redirects' } = {}): { root: string; remove(): void } {
   const from = options.from ?? ROOT;
   const root = mkdtempSync(join(tmpdir(), 'rolegate-site-'));
-  for (const entry of ['netlify', 'src', 'supabase', 'public', 'rolegate.config.json', 'netlify.toml', 'package.json', 'tsconfig.json']) {
+  for (const entry of ['netlify', 'src', 'supabase', 'public', 'rolegate.config.json', 'netlify.toml', 'package.json', 'tsconfig.json', 'manifest.yml']) {
     cpSync(join(from, entry), join(root, entry), { recursive: true });
   }
   if (options.edgeFunctions === false) rmSync(join(root, 'netlify', 'edge-functions'), { recursive: true, force: true });
@@ -84,7 +84,7 @@ export async function startNetlifyDev(env: Record<string, string>, cwd = ROOT): 
   } else {
     // A copy of the starter (it links the package's dist/) gets its functions as a deploy does.
     if (existsSync(join(cwd, 'dist'))) await buildFunctions({ siteRoot: cwd, rawConfig: JSON.parse(readFileSync(join(cwd, 'rolegate.config.json'), 'utf8')), functionsDir: 'netlify/functions' });
-    child = spawnNetlifyDev(spawnOptions);
+    child = spawnNetlifyDev({ ...spawnOptions, innerPorts: await freeInnerPorts() });
   }
   child.stdout?.on('data', (d) => (log += d));
   child.stderr?.on('data', (d) => (log += d));
