@@ -3,6 +3,7 @@ import type { PasswordHasher } from '../core/password.js';
 import type { GateTable } from '../gates/table.js';
 import type { CookiePolicy } from '../http/cookies.js';
 import type { Store } from '../store/store.js';
+import type { IdentityPasswordCheck } from '../sync/gotrue-password.js';
 
 /** What every auth use case receives instead of reaching for globals. */
 export interface AuthDeps {
@@ -14,6 +15,8 @@ export interface AuthDeps {
   now: () => number;
   /** bcrypt; bcryptjs when absent. Tests pass one that counts the work. */
   passwords?: PasswordHasher;
+  /** With IDENTITY_URL: asks Netlify Identity about a login for an address rolegate does not know (identity-migration.ts). */
+  identityPasswords?: IdentityPasswordCheck;
 }
 
 /** How this site's cookies are set and deleted: COOKIE_DOMAIN, lifetimes, and the friendly auth paths from the gate table. */

@@ -4,6 +4,7 @@ import { bcryptHasher, needsRehash, verifyPasswordEvenly } from '../core/passwor
 import { newRefreshToken, refreshTokenHash } from '../core/refresh-token.js';
 import type { ThrottleKey } from '../store/store.js';
 import type { AuthDeps } from './deps.js';
+import { untilBudget, userMovedFromIdentity } from './identity-migration.js';
 import { withIdentityRoles } from './identity-roles.js';
 import { issueSession } from './issue.js';
 
@@ -39,6 +40,9 @@ function throttleKeys(deps: AuthDeps, email: string, ip: string): ThrottleKey[] 
  * 2^BCRYPT_COST rounds, for a hash of a lower cost too). A hash of another
  * cost is replaced by one at BCRYPT_COST once its password is known. A
  * throttled account or address gets `throttled` even with the right password.
+ * With IDENTITY_URL, an address rolegate does not know is checked against
+ * Netlify Identity and moved here on success (identity-migration.ts), and
+ * every failure takes at least IDENTITY_LOGIN_BUDGET_MS.
  *
  * @example
  * const { user, cookies } = await login(deps, { fields: { email, password }, ip: '203.0.113.7' });
@@ -53,6 +57,7 @@ export async function login(deps: AuthDeps, request: LoginRequest): Promise<Logi
   if (rawEmail === undefined || password === undefined || rawEmail.includes('\u0000')) {
     throw new AuthError('bad_request', { message: 'Send an email and a password.' });
   }
+  const startedMs = Date.now();
   const email = normalizeEmail(rawEmail);
   const keys = throttleKeys(deps, email, request.ip);
   const windowSeconds = deps.config.loginThrottleWindowSeconds;
@@ -60,7 +65,7 @@ export async function login(deps: AuthDeps, request: LoginRequest): Promise<Logi
   const throttle = await deps.store.loginThrottleStatus({ keys, windowSeconds });
   if (throttle.throttled) throw new AuthError('throttled', { retryAfterSeconds: throttle.retryAfterSeconds });
 
-  const user = await deps.store.findUserForLogin(email);
+  const user = (await deps.store.findUserForLogin(email)) ?? (await userMovedFromIdentity(deps, email, password, startedMs));
   const hasher = deps.passwords ?? bcryptHasher;
   const workCost = deps.config.bcryptCost;
   const passwordMatches = await verifyPasswordEvenly({ password, hash: user?.passwordHash ?? null, workCost, hasher });
@@ -74,6 +79,8 @@ export async function login(deps: AuthDeps, request: LoginRequest): Promise<Logi
       keys: keys.map((k) => ({ ...k, maxFailures: k.maxFailures + 1 })), windowSeconds, userId: user?.id, ip: request.ip,
     });
     if (counted.throttled) throw new AuthError('throttled', { retryAfterSeconds: counted.retryAfterSeconds });
+    // With Identity asked about unknown addresses, every failure waits as long as that may take.
+    if (deps.identityPasswords) await untilBudget(startedMs, deps.config.identityLoginBudgetMs);
     throw new AuthError('invalid_credentials');
   }
   // The right password: refused too if parallel failures reached the limit meanwhile.
@@ -90,7 +97,10 @@ export async function login(deps: AuthDeps, request: LoginRequest): Promise<Logi
     clearThrottleKeys: [keys[0]!.key],
   });
   // Disabled between the lookup and now: the same answer as a wrong password.
-  if (session.status !== 'created') throw new AuthError('invalid_credentials');
+  if (session.status !== 'created') {
+    if (deps.identityPasswords) await untilBudget(startedMs, deps.config.identityLoginBudgetMs);
+    throw new AuthError('invalid_credentials');
+  }
   if (needsRehash(user.passwordHash, workCost)) await rehash(deps, user.id, user.passwordHash, password);
   const signedIn = await withIdentityRoles(deps, session.user);
   const issued = await issueSession(deps, signedIn, session.sessionId, refreshToken);

@@ -1,6 +1,7 @@
 import { nowSeconds } from '../core/access-token-claims.js';
 import { readConfig, type Env } from '../core/environment.js';
 import { openStoreOnFirstUse } from '../store/open-store.js';
+import { gotruePasswordCheck } from '../sync/gotrue-password.js';
 import type { AuthDeps } from './deps.js';
 import { prebuiltGateTable } from '../site-config/compiled.js';
 
@@ -15,6 +16,12 @@ import { prebuiltGateTable } from '../site-config/compiled.js';
 export function functionRuntime(env: Env, gateConfig: unknown, prebuiltGates: unknown): () => Promise<AuthDeps> {
   const config = readConfig(env);
   const gates = prebuiltGateTable(gateConfig, prebuiltGates);
-  const deps: AuthDeps = { store: openStoreOnFirstUse(config.database), config: config.auth, gates, now: nowSeconds };
+  const deps: AuthDeps = {
+    store: openStoreOnFirstUse(config.database),
+    config: config.auth,
+    gates,
+    now: nowSeconds,
+    ...(config.auth.identityUrl ? { identityPasswords: gotruePasswordCheck(config.auth.identityUrl) } : {}),
+  };
   return async () => deps;
 }

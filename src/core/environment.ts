@@ -28,6 +28,13 @@ export interface AuthConfig {
   tokenFingerprint: boolean;
   /** ROLES_FROM_IDENTITY=on: add the roles Netlify Identity gives the same address (the mirror) at login and refresh. */
   rolesFromIdentity?: boolean;
+  /**
+   * IDENTITY_URL: the site's Netlify Identity (`https://<site>/.netlify/identity`). A login for an
+   * address rolegate does not know is checked there, and on success the user moves here.
+   */
+  identityUrl?: string;
+  /** IDENTITY_LOGIN_BUDGET_MS: how long a failed login takes at least while IDENTITY_URL is set, and how long Identity gets. */
+  identityLoginBudgetMs: number;
 }
 
 export interface Config {
@@ -133,6 +140,8 @@ interface AuthVariables {
   BCRYPT_COST: number;
   TOKEN_FINGERPRINT?: 'on' | 'off';
   ROLES_FROM_IDENTITY?: 'on' | 'off';
+  IDENTITY_URL?: string;
+  IDENTITY_LOGIN_BUDGET_MS: number;
 }
 
 function authVariables(env: Env, problems: Problems): AuthVariables {
@@ -155,6 +164,8 @@ function authVariables(env: Env, problems: Problems): AuthVariables {
     BCRYPT_COST: integer(env, problems, 'BCRYPT_COST', 10, 15, 11),
     TOKEN_FINGERPRINT: onOff(env, problems, 'TOKEN_FINGERPRINT'),
     ROLES_FROM_IDENTITY: onOff(env, problems, 'ROLES_FROM_IDENTITY'),
+    IDENTITY_URL: httpUrl(env, problems, 'IDENTITY_URL'),
+    IDENTITY_LOGIN_BUDGET_MS: integer(env, problems, 'IDENTITY_LOGIN_BUDGET_MS', 100, 10_000, 2000),
   };
 }
 
@@ -304,6 +315,8 @@ export function readConfig(env: Env): Config {
       bcryptCost: a.BCRYPT_COST,
       tokenFingerprint: a.TOKEN_FINGERPRINT === 'on',
       rolesFromIdentity: a.ROLES_FROM_IDENTITY === 'on',
+      ...(a.IDENTITY_URL ? { identityUrl: a.IDENTITY_URL.replace(/\/+$/, '') } : {}),
+      identityLoginBudgetMs: a.IDENTITY_LOGIN_BUDGET_MS,
     };
   }
   if (problems.length || !authConfig || !database) throw new ConfigError(problems);
