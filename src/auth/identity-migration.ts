@@ -1,30 +1,43 @@
 import { normalizeEmail } from '../core/email.js';
 import { bcryptHasher } from '../core/password.js';
 import { roleNameProblem } from '../core/role-name.js';
+import { MOVED_FROM_IDENTITY } from '../core/user-import.js';
 import type { UserWithPasswordHash } from '../store/store.js';
 import type { AuthDeps } from './deps.js';
 
 /**
  * Leaving Netlify Identity without a password reset: a login for an address rolegate does not
- * know is checked against Identity (IDENTITY_URL), and when Identity accepts the password the
- * user is created here with a bcrypt hash of it and the roles Identity holds
- * (`app_metadata.roles`, those a gate can require), so the next login is local. Local users are
- * never checked there. Returns the local user to sign in, or null.
+ * know, or for a user imported from the Identity mirror who has no password here yet, is
+ * checked against Identity (IDENTITY_URL). When Identity accepts the password, the user gets a
+ * bcrypt hash of it here (created with Identity's id and the roles it holds in
+ * `app_metadata.roles` that a gate can require, or, when imported, keeping the imported
+ * roles), so the next login is local. Other local users are never checked there.
  */
-export async function userMovedFromIdentity(deps: AuthDeps, email: string, password: string, startedMs: number): Promise<UserWithPasswordHash | null> {
-  if (!deps.identityPasswords) return null;
+export function checksIdentity(deps: AuthDeps, local: UserWithPasswordHash | null): boolean {
+  if (!deps.identityPasswords) return false;
+  return local === null || (local.passwordHash === null && !local.disabledAt && typeof local.appMetadata[MOVED_FROM_IDENTITY] === 'string');
+}
+
+/** The local user to sign in after asking Identity (see checksIdentity), or `local` as it was. */
+export async function userMovedFromIdentity(deps: AuthDeps, email: string, password: string, startedMs: number, local: UserWithPasswordHash | null): Promise<UserWithPasswordHash | null> {
   const remainingMs = deps.config.identityLoginBudgetMs - (Date.now() - startedMs);
-  if (remainingMs <= 0) return null;
+  if (!deps.identityPasswords || remainingMs <= 0) return local;
   const identityUser = await deps.identityPasswords(email, password, AbortSignal.timeout(remainingMs));
-  // Identity's account for another address (it normalises differently) is not this one.
-  if (!identityUser || normalizeEmail(identityUser.email) !== email) return null;
-  const roles = identityUser.roles.filter((role) => roleNameProblem(role) === null);
+  // Identity's account for another address, or another account than the one imported, is not this one.
+  if (!identityUser || normalizeEmail(identityUser.email) !== email) return local;
+  if (local && identityUser.id !== local.appMetadata[MOVED_FROM_IDENTITY]) return local;
   const passwordHash = await (deps.passwords ?? bcryptHasher).hash(password, deps.config.bcryptCost);
-  const created = await deps.store.createUser({ email, passwordHash, roles, appMetadata: { moved_from_identity: identityUser.id } });
-  if (created.status === 'created') {
-    await deps.store.audit({ event: 'user_moved_from_identity', userId: created.user.id, detail: { identity_id: identityUser.id, roles } });
+  if (local) {
+    await deps.store.setUserPassword(local.id, passwordHash);
+    await deps.store.audit({ event: 'user_moved_from_identity', userId: local.id, detail: { identity_id: identityUser.id, imported: true } });
+  } else {
+    const roles = identityUser.roles.filter((role) => roleNameProblem(role) === null);
+    const created = await deps.store.createUser({ id: identityUser.id, email, passwordHash, roles, appMetadata: { [MOVED_FROM_IDENTITY]: identityUser.id } });
+    if (created.status === 'created') {
+      await deps.store.audit({ event: 'user_moved_from_identity', userId: created.user.id, detail: { identity_id: identityUser.id, roles } });
+    }
   }
-  // Created by a parallel login in the meantime: that one's hash decides, like any local login.
+  // Moved by a parallel login in the meantime: that one's hash decides, like any local login.
   return deps.store.findUserForLogin(email);
 }
 

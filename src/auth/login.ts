@@ -4,7 +4,7 @@ import { bcryptHasher, needsRehash, verifyPasswordEvenly } from '../core/passwor
 import { newRefreshToken, refreshTokenHash } from '../core/refresh-token.js';
 import type { ThrottleKey } from '../store/store.js';
 import type { AuthDeps } from './deps.js';
-import { untilBudget, userMovedFromIdentity } from './identity-migration.js';
+import { checksIdentity, untilBudget, userMovedFromIdentity } from './identity-migration.js';
 import { withIdentityRoles } from './identity-roles.js';
 import { issueSession } from './issue.js';
 
@@ -65,7 +65,8 @@ export async function login(deps: AuthDeps, request: LoginRequest): Promise<Logi
   const throttle = await deps.store.loginThrottleStatus({ keys, windowSeconds });
   if (throttle.throttled) throw new AuthError('throttled', { retryAfterSeconds: throttle.retryAfterSeconds });
 
-  const user = (await deps.store.findUserForLogin(email)) ?? (await userMovedFromIdentity(deps, email, password, startedMs));
+  const found = await deps.store.findUserForLogin(email);
+  const user = checksIdentity(deps, found) ? await userMovedFromIdentity(deps, email, password, startedMs, found) : found;
   const hasher = deps.passwords ?? bcryptHasher;
   const workCost = deps.config.bcryptCost;
   const passwordMatches = await verifyPasswordEvenly({ password, hash: user?.passwordHash ?? null, workCost, hasher });

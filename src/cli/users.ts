@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hashPassword, passwordProblem } from '../core/password.js';
-import { emailProblem, normalizeEmail, parseUserImport, roleProblem, rolesDifferingOnlyByCase } from '../core/user-import.js';
-import type { Store, User } from '../store/store.js';
+import { emailProblem, normalizeEmail, parseUserImport, roleProblem, rolesDifferingOnlyByCase, usersFromIdentityMirror } from '../core/user-import.js';
+import type { MirroredIdentityUser, Store, User } from '../store/store.js';
 import { CliError, UsageError, type CliIo } from './io.js';
 import { withStore } from './store-session.js';
 
@@ -17,7 +17,9 @@ export const USERS_USAGE = `usage:
   rolegate users enable --email E             allow sign-in again
   rolegate users revoke-sessions --email E    end every session; refresh tokens stop working
   rolegate users import FILE|-                import JSON lines (or a JSON array) of users,
-                                              Supabase/GoTrue auth.users rows included`;
+                                              Supabase/GoTrue auth.users rows included
+  rolegate users import --identity-mirror     make users of everyone the Identity sync copied (their
+                                              password is set at their first login, with IDENTITY_URL)`;
 
 const DEFAULT_BCRYPT_COST = 11;
 
@@ -190,9 +192,32 @@ async function revokeSessions(argv: string[], io: CliIo): Promise<number> {
   });
 }
 
+/** `users import --identity-mirror`: everyone the Identity sync copied, without a password. */
+async function importIdentityMirror(io: CliIo): Promise<number> {
+  return withStore(io, async (store) => {
+    const mirror: MirroredIdentityUser[] = [];
+    for (let page = await store.listIdentityUsers({ limit: 500 }); page.length; page = await store.listIdentityUsers({ limit: 500, afterEmail: page.at(-1)!.email })) {
+      mirror.push(...page);
+    }
+    if (!mirror.length) {
+      io.stdout.write('the Identity mirror is empty: run rolegate sync backfill first (see rolegate sync help)\n');
+      return 0;
+    }
+    const { users, droppedRoles } = usersFromIdentityMirror(mirror);
+    if (droppedRoles) io.stderr.write(`rolegate: warning: ${droppedRoles} role${droppedRoles === 1 ? '' : 's'} left out: no gate can require ${droppedRoles === 1 ? 'it' : 'them'} (letters, digits, "_", "-" and ".")\n`);
+    const result = await store.importUsers(users);
+    io.stdout.write(`imported ${users.length} Identity user${users.length === 1 ? '' : 's'}: ${result.created} created, ${result.skipped} skipped (already here). They have no password here: with IDENTITY_URL set, each sets it by signing in with their Identity password\n`);
+    return 0;
+  });
+}
+
 async function importUsers(argv: string[], io: CliIo): Promise<number> {
-  const { positionals } = parseArgs({ args: argv, options: {}, strict: true, allowPositionals: true });
-  if (positionals.length !== 1) throw new UsageError('users import needs exactly one FILE (or - for stdin)');
+  const { positionals, values } = parseArgs({ args: argv, options: { 'identity-mirror': { type: 'boolean' } }, strict: true, allowPositionals: true });
+  if (values['identity-mirror']) {
+    if (positionals.length) throw new UsageError('users import --identity-mirror takes no FILE');
+    return importIdentityMirror(io);
+  }
+  if (positionals.length !== 1) throw new UsageError('users import needs exactly one FILE (or - for stdin), or --identity-mirror');
   const file = positionals[0]!;
   let text: string;
   if (file === '-') text = await io.readStdin();

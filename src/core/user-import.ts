@@ -252,3 +252,21 @@ export function parseUserImport(options: { text: string; /** For `banned_until`;
   }
   return { users, warnings };
 }
+
+/** The mark on a user that came from Netlify Identity: their Identity id (also kept as the user's id). */
+export const MOVED_FROM_IDENTITY = 'moved_from_identity';
+
+/**
+ * The users the Identity sync mirrored, as rolegate users to import: Identity's id, the address,
+ * the roles a gate can require, and no password (it never left Identity: with IDENTITY_URL the
+ * first login sets it). Also says how many roles were left out.
+ */
+export function usersFromIdentityMirror(mirror: readonly { id: string; email: string; roles: string[]; userMetadata: Record<string, unknown> }[]): { users: ImportedUser[]; droppedRoles: number } {
+  let droppedRoles = 0;
+  const users = mirror.map((m) => {
+    const roles = m.roles.filter((role) => roleProblem(role) === undefined);
+    droppedRoles += m.roles.length - roles.length;
+    return { id: m.id, email: normalizeEmail(m.email), passwordHash: null, roles, appMetadata: { [MOVED_FROM_IDENTITY]: m.id }, userMetadata: m.userMetadata };
+  });
+  return { users, droppedRoles };
+}

@@ -69,6 +69,20 @@ function toThrottle(value: unknown): ThrottleStatus {
 }
 
 /** The Store, written once over any FunctionCaller. */
+function toMirrored(row: Row): MirroredIdentityUser {
+  const time = (v: unknown) => (v === null || v === undefined ? null : new Date(String(v)).toISOString());
+  return {
+    ...identityFields(row),
+    createdAt: time(row.created_at),
+    updatedAt: time(row.updated_at)!,
+    observedAt: time(row.observed_at)!,
+    confirmedAt: time(row.confirmed_at),
+    lastLoginAt: time(row.last_login_at),
+    instanceId: (row.instance_id as string | null) ?? null,
+    syncedAt: time(row.synced_at)!,
+  };
+}
+
 export class SqlStore implements Store {
   readonly kind: Store['kind'];
 
@@ -255,18 +269,13 @@ export class SqlStore implements Store {
     if (which.id !== undefined && !isUuid(which.id)) return null;
     const value = await this.db.call('find_identity_user', { p_id: which.id ?? null, p_email: which.id === undefined ? (which.email ?? null) : null });
     if (value === null || value === undefined) return null;
-    const row = asRow(value, 'find_identity_user');
-    const time = (v: unknown) => (v === null || v === undefined ? null : new Date(String(v)).toISOString());
-    return {
-      ...identityFields(row),
-      createdAt: time(row.created_at),
-      updatedAt: time(row.updated_at)!,
-      observedAt: time(row.observed_at)!,
-      confirmedAt: time(row.confirmed_at),
-      lastLoginAt: time(row.last_login_at),
-      instanceId: (row.instance_id as string | null) ?? null,
-      syncedAt: time(row.synced_at)!,
-    };
+    return toMirrored(asRow(value, 'find_identity_user'));
+  }
+
+  async listIdentityUsers(page: { limit: number; afterEmail?: string }): Promise<MirroredIdentityUser[]> {
+    const value = await this.db.call('list_identity_users', { p_limit: page.limit, p_after_email: page.afterEmail ?? null });
+    if (!Array.isArray(value)) throw new StoreContractError(`rolegate.list_identity_users returned ${typeof value}, expected an array`);
+    return value.map((row) => toMirrored(asRow(row, 'list_identity_users')));
   }
 
   async getSyncCursor(name: string): Promise<Record<string, unknown> | null> {

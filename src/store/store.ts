@@ -151,6 +151,8 @@ export interface Store {
   /** The Identity mirror: one statement per batch, ordered by (updatedAt, observedAt) (see the migration). */
   upsertIdentityUsers(users: IdentityUser[]): Promise<IdentityUpsertReport>;
   findIdentityUser(which: { id?: string; email?: string }): Promise<MirroredIdentityUser | null>;
+  /** The mirror by address (the newest copy of each), `limit` at a time after `afterEmail`. */
+  listIdentityUsers(page: { limit: number; afterEmail?: string }): Promise<MirroredIdentityUser[]>;
   /** A resumable job's position; null when it has none (never run, or finished). */
   getSyncCursor(name: string): Promise<Record<string, unknown> | null>;
   setSyncCursor(name: string, cursor: Record<string, unknown> | null): Promise<void>;

@@ -58,6 +58,7 @@ describe('moving users off Netlify Identity at their first login', () => {
     const first = await signIn('editor@example.com', IDENTITY_PASSWORD);
     expect(first.response.statusCode, first.response.body).toBe(200);
     expect(body(first.response).user).toMatchObject({ email: 'editor@example.com', roles: ['editor', 'admin'] });
+    expect((await store.findUserByEmail('editor@example.com'))!.appMetadata).toEqual({ moved_from_identity: expect.any(String) });
     expect(identity.requests).toEqual(['POST /token', 'GET /user']);
     const local = await store.findUserForLogin('editor@example.com');
     expect(isBcryptHash(local!.passwordHash!)).toBe(true);

@@ -205,7 +205,7 @@ describe('rolegate users import', () => {
       expect(await run(['users', 'import', 'bad.jsonl'])).toMatchObject({ code: 1, stdout: '', stderr });
     }
     expect(await run(['users', 'import', 'missing.jsonl'])).toMatchObject({ code: 1, stderr: `rolegate: no file ${join(site, 'missing.jsonl')}\n` });
-    expect(await run(['users', 'import'])).toMatchObject({ code: 1, stderr: 'rolegate: users import needs exactly one FILE (or - for stdin)\nrun `rolegate users help` for usage\n' });
+    expect(await run(['users', 'import'])).toMatchObject({ code: 1, stderr: 'rolegate: users import needs exactly one FILE (or - for stdin), or --identity-mirror\nrun `rolegate users help` for usage\n' });
     expect(await listed()).toEqual(before);
   });
 });

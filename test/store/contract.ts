@@ -397,6 +397,20 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         confirmedAt: null, lastLoginAt: null, instanceId: 'instance-1', observedAt: '2026-01-02T00:00:00.000Z', ...over,
       });
 
+      it('lists the mirror by address, the newest copy of each, a page at a time', async () => {
+        const prefix = `list-${randomUUID().slice(0, 8)}`;
+        const users = ['c', 'a', 'b'].map((letter) => identityUser({ email: `${prefix}-${letter}@example.com`, roles: [letter] }));
+        await store.upsertIdentityUsers(users);
+        // A second Identity account of one address (another instance), newer: it is the one listed.
+        await store.upsertIdentityUsers([identityUser({ email: `${prefix}-b@example.com`, roles: ['b-newer'], updatedAt: '2026-03-01T00:00:00.000Z' })]);
+        const ours = async (page: { limit: number; afterEmail?: string }) => (await store.listIdentityUsers(page)).filter((u) => u.email.startsWith(prefix));
+        const first = await ours({ limit: 1000, afterEmail: `${prefix}-` });
+        expect(first.map((u) => [u.email, u.roles])).toEqual([[`${prefix}-a@example.com`, ['a']], [`${prefix}-b@example.com`, ['b-newer']], [`${prefix}-c@example.com`, ['c']]]);
+        expect((await store.listIdentityUsers({ limit: 2, afterEmail: `${prefix}-` })).map((u) => u.email)).toEqual([`${prefix}-a@example.com`, `${prefix}-b@example.com`]);
+        expect((await ours({ limit: 1000, afterEmail: `${prefix}-b@example.com` })).map((u) => u.email)).toEqual([`${prefix}-c@example.com`]);
+        expect(first[0]).toMatchObject({ appMetadata: users[1]!.appMetadata, updatedAt: users[1]!.updatedAt });
+      });
+
       it('creates, then leaves an identical copy unchanged and ignores an older one', async () => {
         const user = identityUser();
         expect(await store.upsertIdentityUsers([user])).toEqual({ created: 1, updated: 0, unchanged: 0, stale: 0 });

@@ -16,6 +16,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface IdentityAccount {
+  /** Identity's user id (random when absent). */
+  id?: string;
   email: string;
   password: string;
   roles?: string[];
@@ -35,7 +37,7 @@ export interface GotrueTokenStandin {
 const BAD_LOGIN = { error: 'invalid_grant', error_description: 'No user found with that email, or password invalid.' };
 
 export async function startGotrueTokenStandin(accounts: IdentityAccount[]): Promise<GotrueTokenStandin> {
-  const users = new Map(accounts.map((a) => [a.email.toLowerCase(), { ...a, id: randomUUID(), at: new Date().toISOString() }]));
+  const users = new Map(accounts.map((a) => [a.email.toLowerCase(), { ...a, id: a.id ?? randomUUID(), at: new Date().toISOString() }]));
   const tokens = new Map<string, string>();
   const state = { requests: [] as string[], mode: 'up' as GotrueTokenStandin['mode'] };
   const server = createServer((req, res) => {
