@@ -30,10 +30,15 @@ export interface AuthConfig {
   rolesFromIdentity?: boolean;
   /**
    * IDENTITY_URL: the site's Netlify Identity (`https://<site>/.netlify/identity`). A login for an
-   * address rolegate does not know is checked there, and on success the user moves here.
+   * address rolegate does not know is checked there, and on success the user moves here. https
+   * only (plain http only to a loopback host): the password of that login is sent to it.
    */
   identityUrl?: string;
-  /** IDENTITY_LOGIN_BUDGET_MS: how long a failed login takes at least while IDENTITY_URL is set, and how long Identity gets. */
+  /**
+   * IDENTITY_LOGIN_BUDGET_MS: how long every failed login takes while IDENTITY_URL is set. Identity
+   * gets the first half of it; the hash and the database get the rest, so a hung Identity does not
+   * make a failure slower than the others.
+   */
   identityLoginBudgetMs: number;
 }
 
@@ -102,6 +107,19 @@ function httpUrl(env: Env, problems: Problems, name: string): string | undefined
   return problems.add(name, 'must be an absolute http(s) URL');
 }
 
+// Loopback hosts, the only ones IDENTITY_URL may reach over plain http (a stand-in or a tunnel
+// on this machine); WHATWG URL writes IPv6 hosts in brackets.
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** An https URL, or http to a loopback host: the passwords of a login travel to it. */
+function httpsUrl(env: Env, problems: Problems, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined) return undefined;
+  const url = URL.canParse(raw) ? new URL(raw) : undefined;
+  if (url?.protocol === 'https:' || (url?.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) return raw;
+  return problems.add(name, 'must be an absolute https URL (http only to localhost, 127.0.0.1 or [::1]): passwords are sent to it');
+}
+
 function postgresUrl(env: Env, problems: Problems, name: string): Secret | undefined {
   const raw = env[name]?.trim();
   if (raw === undefined) return undefined;
@@ -164,7 +182,7 @@ function authVariables(env: Env, problems: Problems): AuthVariables {
     BCRYPT_COST: integer(env, problems, 'BCRYPT_COST', 10, 15, 11),
     TOKEN_FINGERPRINT: onOff(env, problems, 'TOKEN_FINGERPRINT'),
     ROLES_FROM_IDENTITY: onOff(env, problems, 'ROLES_FROM_IDENTITY'),
-    IDENTITY_URL: httpUrl(env, problems, 'IDENTITY_URL'),
+    IDENTITY_URL: httpsUrl(env, problems, 'IDENTITY_URL'),
     IDENTITY_LOGIN_BUDGET_MS: integer(env, problems, 'IDENTITY_LOGIN_BUDGET_MS', 100, 10_000, 2000),
   };
 }

@@ -68,4 +68,15 @@ describe('auth configuration for login, refresh and logout', () => {
     expect(readConfig({ ...base, SITE_URL: 'https://docs.example.com', COOKIE_DOMAIN: '.Example.com' }).auth.cookieDomain).toBe('example.com');
     expect(problemsOf({ ...base, COOKIE_DOMAIN: 'netlify.app', SITE_URL: 'https://x.netlify.app' }).join()).toMatch(/COOKIE_DOMAIN .*public suffix/);
   });
+
+  it('sends login passwords to IDENTITY_URL only over https, or plain http to this machine (a loopback stand-in)', () => {
+    for (const value of ['https://site.example/.netlify/identity', 'http://127.0.0.1:9999/.netlify/identity', 'http://localhost:8888/.netlify/identity', 'http://[::1]:9999']) {
+      expect(readConfig({ ...base, IDENTITY_URL: value }).auth.identityUrl, value).toBe(value);
+    }
+    for (const value of ['http://site.example/.netlify/identity', 'http://10.0.0.5/.netlify/identity', 'http://localhost.evil.example', 'ftp://site.example', 'site.example/.netlify/identity', 'http://user:secret-pass@site.example']) {
+      const problems = problemsOf({ ...base, IDENTITY_URL: value });
+      expect(problems, value).toEqual([expect.stringMatching(/^IDENTITY_URL must be an absolute https URL/)]);
+      expect(problems.join()).not.toContain('secret-pass');
+    }
+  });
 });
