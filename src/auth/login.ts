@@ -42,7 +42,8 @@ function throttleKeys(deps: AuthDeps, email: string, ip: string): ThrottleKey[] 
  * throttled account or address gets `throttled` even with the right password.
  * With IDENTITY_URL, an address rolegate does not know is checked against
  * Netlify Identity and moved here on success (identity-migration.ts), and
- * every failure takes at least IDENTITY_LOGIN_BUDGET_MS.
+ * every failure takes IDENTITY_LOGIN_BUDGET_MS: Identity gets its first half,
+ * so a hung Identity is no slower than a wrong local password.
  *
  * @example
  * const { user, cookies } = await login(deps, { fields: { email, password }, ip: '203.0.113.7' });
@@ -80,7 +81,7 @@ export async function login(deps: AuthDeps, request: LoginRequest): Promise<Logi
       keys: keys.map((k) => ({ ...k, maxFailures: k.maxFailures + 1 })), windowSeconds, userId: user?.id, ip: request.ip,
     });
     if (counted.throttled) throw new AuthError('throttled', { retryAfterSeconds: counted.retryAfterSeconds });
-    // With Identity asked about unknown addresses, every failure waits as long as that may take.
+    // With Identity asked about unknown addresses, every failure ends at the same budget (Identity had its first half).
     if (deps.identityPasswords) await untilBudget(startedMs, deps.config.identityLoginBudgetMs);
     throw new AuthError('invalid_credentials');
   }

@@ -144,10 +144,11 @@ export class SqlStore implements Store {
     return this.update('set_user_roles', { p_user_id: userId, p_roles: roles });
   }
 
-  async setUserPassword(userId: string, passwordHash: string): Promise<{ status: 'updated' | 'not_found' }> {
-    if (!isUuid(userId)) return { status: 'not_found' };
-    const row = asRow(await this.db.call('set_user_password', { p_user_id: userId, p_password_hash: passwordHash }), 'set_user_password');
-    return { status: row.status === 'updated' ? 'updated' : 'not_found' };
+  async setFirstPassword(which: { userId: string; passwordHash: string }): Promise<{ status: 'updated' | 'already_set' | 'not_found' }> {
+    if (!isUuid(which.userId)) return { status: 'not_found' };
+    // set_user_password sets only a password that is still null (migration 20261202000100).
+    const row = asRow(await this.db.call('set_user_password', { p_user_id: which.userId, p_password_hash: which.passwordHash }), 'set_user_password');
+    return { status: row.status === 'updated' || row.status === 'already_set' ? row.status : 'not_found' };
   }
 
   async upgradePasswordHash(which: { userId: string; from: string; to: string }): Promise<{ status: 'updated' | 'unchanged' }> {

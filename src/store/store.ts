@@ -132,7 +132,12 @@ export interface Store {
   /** All rows or none; existing emails/ids are skipped, never overwritten. */
   importUsers(users: NewUser[]): Promise<ImportResult>;
   setUserRoles(userId: string, roles: string[]): Promise<UpdateResult>;
-  setUserPassword(userId: string, passwordHash: string): Promise<{ status: 'updated' | 'not_found' }>;
+  /**
+   * Gives a user who has no password one (an Identity user imported from the mirror, at their
+   * first login), only while it is still unset: a parallel first login or a password set
+   * meanwhile is never overwritten (`already_set`).
+   */
+  setFirstPassword(which: { userId: string; passwordHash: string }): Promise<{ status: 'updated' | 'already_set' | 'not_found' }>;
   /** Replaces the hash only while it is still `from` (a rehash at login, not a password change). */
   upgradePasswordHash(which: { userId: string; from: string; to: string }): Promise<{ status: 'updated' | 'unchanged' }>;
   setUserDisabled(userId: string, disabled: boolean): Promise<UpdateResult>;

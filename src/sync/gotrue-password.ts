@@ -35,7 +35,7 @@ export function gotruePasswordCheck(identityUrl: string, fetchImpl: typeof fetch
       }
       return toIdentityUser(await user.json(), { observedAt: new Date().toISOString() });
     } catch (error) {
-      // Down, hung past the budget, or a body that is not a user: the same as a wrong password.
+      // Down, hung past its deadline (the signal), or a body that is not a user: the same as a wrong password.
       const name = error instanceof Error ? error.name : typeof error;
       if (name !== 'IdentityPayloadError') console.error(`rolegate: Netlify Identity could not be asked about a sign-in (${name}); treated as a wrong password`);
       return null;

@@ -138,6 +138,28 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         expect(audit).toEqual([{ detail: { cost: 11 } }]);
       });
 
+      it('gives a user without a password one only while it is still unset: a second first login or a password set meanwhile is kept', async () => {
+        const id = randomUUID();
+        const email = uniqueEmail('first-password');
+        await store.importUsers([{ id, email, passwordHash: null }]);
+        const hashes = Array.from({ length: 8 }, (_, i) => `$2b$10$${String.fromCharCode(65 + i).repeat(53)}`);
+        // Eight first logins at once: exactly one sets it, the rest find it set.
+        const answers = await Promise.all(hashes.map((passwordHash) => store.setFirstPassword({ userId: id, passwordHash })));
+        expect(answers.filter((a) => a.status === 'updated')).toHaveLength(1);
+        expect(answers.filter((a) => a.status === 'already_set')).toHaveLength(hashes.length - 1);
+        const winner = hashes[answers.findIndex((a) => a.status === 'updated')];
+        expect((await store.findUserForLogin(email))?.passwordHash).toBe(winner);
+        const changed = await target.query(`select count(*)::int as n from rolegate.audit_log where event = 'password_changed' and user_id = $1`, [id]);
+        expect(changed).toEqual([{ n: 1 }]);
+
+        // A user who has a password (set by an admin, say) keeps it.
+        const withPassword = await newUser();
+        expect(await store.setFirstPassword({ userId: withPassword.id, passwordHash: hashes[0]! })).toEqual({ status: 'already_set' });
+        expect((await store.findUserForLogin(withPassword.email))?.passwordHash).toBe(FAKE_HASH);
+        expect(await store.setFirstPassword({ userId: randomUUID(), passwordHash: hashes[0]! })).toEqual({ status: 'not_found' });
+        expect(await store.setFirstPassword({ userId: 'nonsense', passwordHash: hashes[0]! })).toEqual({ status: 'not_found' });
+      });
+
       it('changes roles and reports an unknown user as not_found', async () => {
         const user = await newUser(['member']);
         const updated = await store.setUserRoles(user.id, ['admin']);
