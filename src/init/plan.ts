@@ -70,7 +70,8 @@ export function planInit(site: SiteFacts, answers: InitAnswers): InitPlan {
   if (site.hasConfig) kept.push('rolegate.config.json exists: left as it is');
   else writes.push({ path: 'rolegate.config.json', kind: 'create', content: configText(answers), what: `mode "${answers.mode}", gates ${answers.gates.map((g) => `${g.path} (${g.roles.join(', ')})`).join('; ')}` });
 
-  const toml = mergeNetlifyToml(site.netlifyToml, { ...(site.netlifyToml === null ? { publish: answers.publishDir } : {}), devJwtSecret: answers.devJwtSecret });
+  // publish goes into a new [build] table when the file has none; a site's own [build] is left as it is.
+  const toml = mergeNetlifyToml(site.netlifyToml, { publish: answers.publishDir, devJwtSecret: answers.devJwtSecret });
   if (toml.changes.length) writes.push({ path: 'netlify.toml', kind: site.netlifyToml === null ? 'create' : 'update', content: toml.text, what: toml.changes.join('; ') });
   else kept.push('netlify.toml already has rolegate\'s lines');
   manual.push(...toml.manual);

@@ -104,6 +104,47 @@ describe('rolegate init', () => {
     expect(typeof parsed.dev.jwtSecret).toBe('string');
   });
 
+  it('puts publish into a new [build] table when netlify.toml has none, not into the table the file ends with', async () => {
+    await writeFile(join(site, 'index.html'), 'home');
+    const ownToml = '[[redirects]]\n  from = "/old"\n  to = "/"\n';
+    await writeFile(join(site, 'netlify.toml'), ownToml);
+    expect((await init(['--yes'])).code).toBe(0);
+    const toml = await read('netlify.toml');
+    expect(toml.startsWith(ownToml)).toBe(true);
+    const parsed = parse(toml) as Record<string, any>;
+    expect(parsed.build).toEqual({ publish: '.' });
+    expect(parsed.redirects).toEqual([{ from: '/old', to: '/' }]);
+  });
+
+  it('leaves a multi-line header value as it was, and says what to add to [functions] by hand, when a header line in the value looks like [functions]', async () => {
+    const csp = "default-src 'self'\n[functions]\nscript-src 'self'\n";
+    const ownToml = `[build]\n  publish = "public"\n\n[[headers]]\n  for = "/*"\n  [headers.values]\n    Content-Security-Policy = '''\n${csp}'''\n\n[functions]\n  directory = "api"\n`;
+    await writeFile(join(site, 'netlify.toml'), ownToml);
+    const result = await init(['--yes']);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toContain('by hand: add to the [functions] settings of netlify.toml: node_bundler = "esbuild"; external_node_modules = ');
+    const toml = await read('netlify.toml');
+    expect(toml.startsWith(ownToml)).toBe(true);
+    const parsed = parse(toml) as Record<string, any>;
+    expect(parsed.headers).toEqual([{ for: '/*', values: { 'Content-Security-Policy': csp } }]);
+    expect(parsed.functions).toEqual({ directory: 'api' });
+    expect(parsed.plugins).toEqual([{ package: 'rolegate' }]);
+    expect(typeof parsed.dev.jwtSecret).toBe('string');
+  });
+
+  it('says to add the build plugin by hand when netlify.toml lists its plugins inline, and makes the other changes', async () => {
+    const ownToml = 'plugins = [{ package = "netlify-plugin-inline-critical-css" }]\n\n[build]\n  publish = "public"\n';
+    await writeFile(join(site, 'netlify.toml'), ownToml);
+    const result = await init(['--yes']);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toContain('by hand: add rolegate\'s build plugin to netlify.toml');
+    expect(result.stdout).not.toContain('[[plugins]] package = "rolegate"');
+    const parsed = parse(await read('netlify.toml')) as Record<string, any>;
+    expect(parsed.plugins).toEqual([{ package: 'netlify-plugin-inline-critical-css' }]);
+    expect(parsed.functions.node_bundler).toBe('esbuild');
+    expect(typeof parsed.dev.jwtSecret).toBe('string');
+  });
+
   it('writes no pages into a publish directory the site\'s build generates, and says what to add instead', async () => {
     await writeFile(join(site, 'netlify.toml'), '[build]\n  command = "npm run build"\n  publish = "_site"\n');
     const result = await init(['--yes']);
