@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadGateConfig } from '../gates/compile.js';
 import { GateConfigError } from '../site-config/schema.js';
-import { planInit, type Gate, type InitAnswers, type InitPlan } from '../init/plan.js';
+import { planInit, type Gate, type InitAnswers, type InitPlan, type PlannedWrite } from '../init/plan.js';
 import { readSiteFacts } from '../init/site-facts.js';
 import { assertPublishDirServesNoSecrets, UnsafePublishDirError } from '../gates/publish-dir.js';
 import { defaultSiteDataDir } from '../site/data-dir.js';
@@ -51,11 +51,70 @@ function printPlan(io: CliIo, plan: InitPlan, dryRun: boolean): void {
   io.stdout.write(`${lines.join('\n')}\n`);
 }
 
-async function writeAtomically(path: string, content: string): Promise<void> {
+async function readIfExists(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+/** Why `write` can no longer be made as planned (the file appeared, changed or went), or null. */
+async function staleBecause(root: string, write: PlannedWrite): Promise<string | null> {
+  const now = await readIfExists(join(root, write.path));
+  if (write.kind === 'create') return now === null ? null : `${write.path} was created while rolegate init ran`;
+  if (now === null) return `${write.path} was removed while rolegate init ran`;
+  return now === write.basedOn ? null : `${write.path} changed while rolegate init ran`;
+}
+
+/** A new file, never over one that appeared since the plan ('wx' fails on an existing path). */
+async function createFile(path: string, content: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const temporary = `${path}.rolegate-${process.pid}.tmp`;
-  await writeFile(temporary, content);
-  await rename(temporary, path);
+  await writeFile(path, content, { flag: 'wx' });
+}
+
+/** Replaces a file's content at once (temp file, then rename), so a reader never sees half of it. */
+async function replaceFile(path: string, content: string): Promise<void> {
+  const temporary = `${path}.rolegate-${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(temporary, content, { flag: 'wx' });
+  try {
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * Makes the plan's writes, each only while its file is as the plan saw it: a file created
+ * meanwhile is not overwritten, a file edited meanwhile not replaced with content computed from
+ * its old text. Every file is checked before the first write, and again as it is written.
+ */
+async function applyPlan(root: string, writes: PlannedWrite[]): Promise<void> {
+  const refuse = (reason: string, done: PlannedWrite[]) =>
+    new CliError(`${reason}, so rolegate init stopped: ${done.length ? `it wrote only ${done.map((w) => w.path).join(', ')}` : 'nothing was written'}; run rolegate init again to see the plan for the files as they are now`);
+  for (const write of writes) {
+    const reason = await staleBecause(root, write);
+    if (reason) throw refuse(reason, []);
+  }
+  const done: PlannedWrite[] = [];
+  for (const write of writes) {
+    const path = join(root, write.path);
+    if (write.kind === 'create') {
+      try {
+        await createFile(path, write.content);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw refuse(`${write.path} was created while rolegate init ran`, done);
+        throw error;
+      }
+    } else {
+      const reason = await staleBecause(root, write);
+      if (reason) throw refuse(reason, done);
+      await replaceFile(path, write.content);
+    }
+    done.push(write);
+  }
 }
 
 /** `rolegate init …`: `argv` is what follows `init`. */
@@ -124,7 +183,7 @@ export async function initCommand(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write('nothing was written\n');
     return 1;
   }
-  for (const write of plan.writes) await writeAtomically(join(root, write.path), write.content);
+  await applyPlan(root, plan.writes);
   io.stdout.write(`\nDone. Next:\n${plan.nextSteps.map((s) => `  ${s}`).join('\n')}\n`);
   return 0;
 }

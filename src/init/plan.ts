@@ -34,6 +34,8 @@ export interface PlannedWrite {
   kind: 'create' | 'update';
   content: string;
   what: string;
+  /** For an update: the file's text the content was computed from (written only while the file still has it). */
+  basedOn?: string;
 }
 
 export interface InitPlan {
@@ -72,7 +74,9 @@ export function planInit(site: SiteFacts, answers: InitAnswers): InitPlan {
 
   // publish goes into a new [build] table when the file has none; a site's own [build] is left as it is.
   const toml = mergeNetlifyToml(site.netlifyToml, { publish: answers.publishDir, devJwtSecret: answers.devJwtSecret });
-  if (toml.changes.length) writes.push({ path: 'netlify.toml', kind: site.netlifyToml === null ? 'create' : 'update', content: toml.text, what: toml.changes.join('; ') });
+  if (toml.changes.length) {
+    writes.push({ path: 'netlify.toml', content: toml.text, what: toml.changes.join('; '), ...(site.netlifyToml === null ? { kind: 'create' } : { kind: 'update', basedOn: site.netlifyToml }) });
+  }
   else kept.push('netlify.toml already has rolegate\'s lines');
   manual.push(...toml.manual);
 
@@ -81,7 +85,7 @@ export function planInit(site: SiteFacts, answers: InitAnswers): InitPlan {
   if (missing.length) {
     const base = site.gitignore ?? '';
     const content = `${base}${base && !base.endsWith('\n') ? '\n' : ''}${base ? '\n' : ''}# rolegate: local database, netlify's local state, secrets, generated gate\n${missing.join('\n')}\n`;
-    writes.push({ path: '.gitignore', kind: site.gitignore === null ? 'create' : 'update', content, what: missing.join(' ') });
+    writes.push({ path: '.gitignore', content, what: missing.join(' '), ...(site.gitignore === null ? { kind: 'create' } : { kind: 'update', basedOn: site.gitignore }) });
   } else {
     kept.push('.gitignore already ignores rolegate\'s local files');
   }

@@ -3,15 +3,26 @@
  * changes nothing, that it never overwrites a file, --dry-run, the questions on a terminal,
  * and a clear message for every bad input with nothing written.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'smol-toml';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CliIo } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/main.js';
 import { loadGateConfig } from '../../src/gates/compile.js';
+
+// writeFile as the real one, with a hook a test sets to act just before a write (another program meanwhile).
+const fsHooks = vi.hoisted(() => ({ beforeWriteFile: undefined as undefined | ((path: string) => void) }));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs/promises')>();
+  const writeFile: typeof actual.writeFile = (path, ...rest) => {
+    fsHooks.beforeWriteFile?.(String(path));
+    return actual.writeFile(path, ...rest);
+  };
+  return { ...actual, default: { ...actual, writeFile }, writeFile };
+});
 
 let site: string;
 beforeEach(async () => {
@@ -21,7 +32,8 @@ afterEach(async () => {
   await rm(site, { recursive: true, force: true });
 });
 
-async function init(argv: string[], answers?: string[]) {
+/** `answers` are typed at the questions in turn; `beforeWrite` runs as init asks to write, as another program would act meanwhile. */
+async function init(argv: string[], answers?: string[], beforeWrite?: () => Promise<void>) {
   const out = { stdout: '', stderr: '' };
   const asked: string[] = [];
   const io: CliIo = {
@@ -29,7 +41,15 @@ async function init(argv: string[], answers?: string[]) {
     stderr: { write: (text: string) => (out.stderr += text) },
     readStdin: async () => '',
     stdinIsTTY: Boolean(answers),
-    ...(answers ? { prompt: async (question: string) => (asked.push(question), answers.shift() ?? '') } : {}),
+    ...(answers
+      ? {
+          prompt: async (question: string) => {
+            asked.push(question);
+            if (beforeWrite && question.startsWith('Write these files?')) await beforeWrite();
+            return answers.shift() ?? '';
+          },
+        }
+      : {}),
     env: {},
     cwd: site,
   };
@@ -182,6 +202,41 @@ describe('rolegate init', () => {
     expect(declined).toMatchObject({ code: 1 });
     expect(declined.stdout).toContain('nothing was written');
     expect(existsSync(join(site, 'rolegate.config.json'))).toBe(false);
+  });
+
+  it('never overwrites a file that appeared while it asked: it stops, and writes nothing', async () => {
+    await writeFile(join(site, 'index.html'), 'home');
+    const result = await init(['--gate', '/admin/*=admin', '--mode', 'edge'], ['.', 'y'], () => writeFile(join(site, 'login.html'), 'a sign-in page made meanwhile'));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('login.html was created while rolegate init ran, so rolegate init stopped: nothing was written; run rolegate init again');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(await snapshot()).toEqual({ 'index.html': 'home', 'login.html': 'a sign-in page made meanwhile' });
+  });
+
+  it('does not replace a file edited while it asked with lines merged into its old text', async () => {
+    await writeFile(join(site, 'index.html'), 'home');
+    await writeFile(join(site, 'netlify.toml'), '[build]\n  publish = "."\n');
+    const edited = '[build]\n  publish = "."\n  command = "make"\n';
+    const result = await init(['--gate', '/admin/*=admin', '--mode', 'edge'], ['.', 'y'], () => writeFile(join(site, 'netlify.toml'), edited));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('netlify.toml changed while rolegate init ran, so rolegate init stopped: nothing was written');
+    expect(await snapshot()).toEqual({ 'index.html': 'home', 'netlify.toml': edited });
+  });
+
+  it('creates each new file exclusively, so a file that appears after its last look is kept', async () => {
+    await writeFile(join(site, 'index.html'), 'home');
+    // 403.html appears between init's check of every file and its write of that one.
+    fsHooks.beforeWriteFile = (path) => {
+      if (path === join(site, '403.html')) writeFileSync(path, 'a forbidden page made meanwhile');
+    };
+    try {
+      const result = await init(['--yes']);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/403\.html was created while rolegate init ran, so rolegate init stopped: it wrote only rolegate\.config\.json, .*login\.html;/);
+    } finally {
+      fsHooks.beforeWriteFile = undefined;
+    }
+    expect(await read('403.html')).toBe('a forbidden page made meanwhile');
   });
 
   it.each([
