@@ -15,6 +15,8 @@ export class UnsafePublishDirError extends RolegateError {
 /** Local state that holds secrets: the embedded database (bcrypt hashes, sessions) and netlify dev's own files. */
 const STATE_DIRS = ['.rolegate', '.netlify'];
 const ENV_FILE = /^\.env(\..+)?$/;
+/** Committed on purpose, with placeholders instead of values (the dotenv convention): not secrets. */
+const ENV_TEMPLATES = new Set(['.env.example', '.env.sample', '.env.template']);
 
 function inside(child: string, parent: string): boolean {
   const path = relative(parent, child);
@@ -45,7 +47,7 @@ export function assertPublishDirServesNoSecrets(siteRoot: string, config: Pick<G
     if (existsSync(path) && !inside(data, path) && !servesRoot) exposed.push(`${relative(root, path)}/`);
   }
   if (existsSync(publishDir) && statSync(publishDir).isDirectory()) {
-    for (const name of readdirSync(publishDir)) if (ENV_FILE.test(name)) exposed.push(relative(root, join(publishDir, name)));
+    for (const name of readdirSync(publishDir)) if (ENV_FILE.test(name) && !ENV_TEMPLATES.has(name)) exposed.push(relative(root, join(publishDir, name)));
   }
   if (exposed.length) {
     throw new UnsafePublishDirError(

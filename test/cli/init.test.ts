@@ -263,6 +263,23 @@ describe('rolegate init', () => {
     expect(await snapshot()).toEqual({ 'index.html': 'home', '.env': 'JWT_SECRET=not-for-the-web' });
   });
 
+  it.each(['.env.example', '.env.sample', '.env.template'])('sets up a site that publishes "." beside a committed %s (placeholders, not secrets)', async (file) => {
+    await writeFile(join(site, 'index.html'), 'home');
+    await writeFile(join(site, file), 'JWT_SECRET=\n');
+    const result = await init(['--yes']);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(loadGateConfig(await read('rolegate.config.json')).config.publishDir).toBe('.');
+  });
+
+  it.each(['.env.local', '.env.production', '.env.example.local'])('still refuses a publish directory "." that would serve %s', async (file) => {
+    await writeFile(join(site, 'index.html'), 'home');
+    await writeFile(join(site, '.env.example'), 'JWT_SECRET=\n');
+    await writeFile(join(site, file), 'JWT_SECRET=not-for-the-web');
+    const result = await init(['--yes']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`the publish directory "." would serve ${file};`);
+  });
+
   it('refuses to guess without a terminal or --yes', async () => {
     const result = await init([]);
     expect(result.code).toBe(1);
