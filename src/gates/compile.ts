@@ -352,9 +352,16 @@ export function loadGateConfig(jsonText: string, source = 'rolegate.config.json'
   }
 }
 
-/** Files and folders at a site's root that are configuration, sources or local state, never pages. */
+/**
+ * Files and folders at a site's root that are configuration, sources or local state, never pages:
+ * with publishDir "." the build answers 404 for each. An `.env` file there is refused outright
+ * (publish-dir.ts); its committed templates are listed here. `.npmrc` can hold a registry token,
+ * `.envrc` (direnv) exported secrets.
+ */
 export const SITE_ROOT_FILES = [
-  '/rolegate.config.json', '/netlify.toml', '/package.json', '/package-lock.json', '/.gitignore',
+  '/rolegate.config.json', '/netlify.toml', '/package.json', '/tsconfig.json', '/.gitignore',
+  '/package-lock.json', '/npm-shrinkwrap.json', '/yarn.lock', '/pnpm-lock.yaml', '/bun.lock', '/bun.lockb',
+  '/.npmrc', '/.envrc', '/.env.example', '/.env.sample', '/.env.template',
   '/node_modules/*', '/netlify/*', '/.rolegate/*', '/.git/*', '/supabase/*',
 ];
 

@@ -194,6 +194,29 @@ describe('compileGates', () => {
   });
 });
 
+describe('publishDir "." (the site root is the site)', () => {
+  const SOURCES = [
+    '/rolegate.config.json', '/netlify.toml', '/package.json', '/tsconfig.json', '/.gitignore',
+    '/package-lock.json', '/npm-shrinkwrap.json', '/yarn.lock', '/pnpm-lock.yaml', '/bun.lock', '/bun.lockb',
+    '/.npmrc', '/.envrc', '/.env.example', '/.env.sample', '/.env.template',
+    '/node_modules/pg/package.json', '/netlify/functions/whoami.ts', '/.rolegate/data/PG_VERSION', '/.git/config', '/supabase/migrations/1.sql',
+  ];
+
+  it.each(['edge', 'redirects'] as const)('answers 404 in mode "%s" for the site\'s own files (an .npmrc\'s token, the lockfiles…), through Netlify\'s matcher, and serves its pages', async (mode) => {
+    const { rules } = compileGates(parseGateConfig({ mode, publishDir: '.', gates: [{ path: '/admin/*', roles: ['admin'] }] }));
+    const { errors } = await parseWithNetlify(rules.join('\n'));
+    expect(errors).toEqual([]);
+    const matcher = await loadMatcher(rules.join('\n'));
+    for (const path of SOURCES) expect(matcher.match(matchRequest(path)), path).toMatchObject({ to: '/404.html', status: 404, force: true });
+    for (const path of ['/', '/index.html', '/login.html', '/about/', '/package.html', '/npmrc.html']) expect(matcher.match(matchRequest(path)), path).toBeNull();
+  });
+
+  it('writes none of those rules when the site publishes a folder of its own', () => {
+    const { rules } = compileGates(parseGateConfig({ mode: 'edge', publishDir: 'public', gates: [{ path: '/admin/*', roles: ['admin'] }] }));
+    expect(rules.filter((line) => line.includes('404!'))).toEqual([]);
+  });
+});
+
 describe('gate table', () => {
   const table = gateTableFromConfig(truthTableConfig);
 
