@@ -42,9 +42,22 @@ export interface AuthConfig {
   identityLoginBudgetMs: number;
 }
 
+/** How mail leaves: SMTP_URL, MAIL_FROM, and the limits on requests that send one. */
+export interface MailConfig {
+  /** SMTP_URL (smtp:// or smtps://, user and password inside): unset means mail waits in the outbox, or is printed under `rolegate dev`. */
+  smtpUrl?: Secret;
+  /** MAIL_FROM: `Site <no-reply@example.com>` or a bare address; defaults to no-reply at the site's host. */
+  from: string;
+  /** MAIL_MAX_PER_ADDRESS / MAIL_MAX_PER_IP requests that mail someone, per MAIL_THROTTLE_WINDOW_SECONDS. */
+  maxPerAddress: number;
+  maxPerIp: number;
+  throttleWindowSeconds: number;
+}
+
 export interface Config {
   auth: AuthConfig;
   database: DatabaseConfig;
+  mail: MailConfig;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -135,6 +148,25 @@ function origins(env: Env, problems: Problems, name: string): string[] | undefin
   return problems.add(name, 'must be a comma-separated list of origins such as https://app.example.com');
 }
 
+function smtpUrl(env: Env, problems: Problems, name: string): Secret | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined) return undefined;
+  if (URL.canParse(raw) && /^smtps?:$/.test(new URL(raw).protocol) && new URL(raw).hostname) return new Secret(raw);
+  return problems.add(name, 'must be an smtp:// or smtps:// URL such as smtps://user:password@smtp.example.com:465');
+}
+
+const MAILBOX = /^[^\s@<>"]+@[^\s@<>"]+\.?[^\s@<>"]*$/u;
+
+/** A bare address or `Display Name <address>`, with no line breaks (they would start new headers). */
+function mailFrom(env: Env, problems: Problems, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined) return undefined;
+  const named = /^([^<>\r\n]*)<([^<>\r\n]+)>$/u.exec(raw);
+  const address = named ? named[2]!.trim() : raw;
+  if (!/[\r\n]/u.test(raw) && MAILBOX.test(address)) return raw;
+  return problems.add(name, 'must be an address such as no-reply@example.com or "Example <no-reply@example.com>"');
+}
+
 function onOff(env: Env, problems: Problems, name: string): 'on' | 'off' | undefined {
   const raw = env[name];
   if (raw === undefined || raw === 'on' || raw === 'off') return raw;
@@ -184,6 +216,16 @@ function authVariables(env: Env, problems: Problems): AuthVariables {
     ROLES_FROM_IDENTITY: onOff(env, problems, 'ROLES_FROM_IDENTITY'),
     IDENTITY_URL: httpsUrl(env, problems, 'IDENTITY_URL'),
     IDENTITY_LOGIN_BUDGET_MS: integer(env, problems, 'IDENTITY_LOGIN_BUDGET_MS', 100, 10_000, 2000),
+  };
+}
+
+function mailVariables(env: Env, problems: Problems) {
+  return {
+    SMTP_URL: smtpUrl(env, problems, 'SMTP_URL'),
+    MAIL_FROM: mailFrom(env, problems, 'MAIL_FROM'),
+    MAIL_MAX_PER_ADDRESS: integer(env, problems, 'MAIL_MAX_PER_ADDRESS', 1, 1000, 3),
+    MAIL_MAX_PER_IP: integer(env, problems, 'MAIL_MAX_PER_IP', 1, 100_000, 30),
+    MAIL_THROTTLE_WINDOW_SECONDS: integer(env, problems, 'MAIL_THROTTLE_WINDOW_SECONDS', 60, 86_400, 3600),
   };
 }
 
@@ -303,7 +345,9 @@ export function readConfig(env: Env): Config {
   const a = authVariables(vars, authProblems);
   const dbProblems = new Problems();
   const db = databaseVariables(vars, dbProblems);
-  const problems = [...authProblems.list, ...dbProblems.list];
+  const mailProblems = new Problems();
+  const m = mailVariables(vars, mailProblems);
+  const problems = [...authProblems.list, ...dbProblems.list, ...mailProblems.list];
   let database: DatabaseConfig | undefined;
   if (!dbProblems.list.length) {
     const chosen = databaseFrom(db);
@@ -338,5 +382,12 @@ export function readConfig(env: Env): Config {
     };
   }
   if (problems.length || !authConfig || !database) throw new ConfigError(problems);
-  return { auth: authConfig, database };
+  const mail: MailConfig = {
+    ...(m.SMTP_URL ? { smtpUrl: m.SMTP_URL } : {}),
+    from: m.MAIL_FROM ?? `no-reply@${authConfig.siteUrl.hostname}`,
+    maxPerAddress: m.MAIL_MAX_PER_ADDRESS,
+    maxPerIp: m.MAIL_MAX_PER_IP,
+    throttleWindowSeconds: m.MAIL_THROTTLE_WINDOW_SECONDS,
+  };
+  return { auth: authConfig, database, mail };
 }

@@ -2,8 +2,10 @@ import type {
   AuditEntry, CreateSessionResult, CreateUserResult, ImportResult, NewSession, NewUser,
   RevokeSessionResult, RevokeSessionsEverywhereResult, RevokeUserSessionsResult, RotateRequest, RotateResult, Store,
   ThrottleQuery, ThrottleStatus, UpdateResult, User, UserWithPasswordHash,
-  IdentityUpsertReport, MirroredIdentityUser,
+  IdentityUpsertReport, MirroredIdentityUser, AccountMailRequest, AccountMailResult, EmailTokenState,
+  PasswordReset, PasswordResetResult, TokenRefusal, OutboxMail, MailOutcome,
 } from './store.js';
+import type { EmailTokenPurpose } from '../core/email-token.js';
 import type { IdentityUser } from '../core/identity-user.js';
 import { StoreContractError } from './errors.js';
 
@@ -58,6 +60,7 @@ function toUser(value: unknown): User {
     ...identityFields(row),
     tokenVersion: Number(row.token_version ?? 0),
     disabledAt: (row.disabled_at as string | null) ?? null,
+    emailConfirmedAt: (row.email_confirmed_at as string | null) ?? null,
     createdAt: String(row.created_at),
     updatedAt: String(row.updated_at),
   };
@@ -66,6 +69,32 @@ function toUser(value: unknown): User {
 function toThrottle(value: unknown): ThrottleStatus {
   const row = asRow(value, 'login_throttle_status');
   return { throttled: row.throttled === true, retryAfterSeconds: Number(row.retry_after_seconds ?? 0) };
+}
+
+const TOKEN_PURPOSES = new Set(['signup', 'recovery', 'invite', 'email_change', 'magic_link']);
+const TOKEN_REFUSALS = new Set(['used', 'expired', 'wrong_purpose', 'not_found']);
+
+function toMail(value: unknown): OutboxMail {
+  const row = asRow(value, 'mail_json');
+  const time = (v: unknown) => (v === null || v === undefined ? null : new Date(String(v)).toISOString());
+  return {
+    id: Number(row.id),
+    createdAt: time(row.created_at)!,
+    recipient: String(row.recipient),
+    template: String(row.template),
+    variables: (row.variables as Record<string, unknown>) ?? {},
+    sealed: typeof row.sealed === 'string' ? row.sealed : null,
+    attempts: Number(row.attempts ?? 0),
+    nextAttemptAt: time(row.next_attempt_at)!,
+    sentAt: time(row.sent_at),
+    failedAt: time(row.failed_at),
+    lastError: typeof row.last_error === 'string' ? row.last_error : null,
+  };
+}
+
+function mailList(value: unknown, what: string): OutboxMail[] {
+  if (!Array.isArray(value)) throw new StoreContractError(`rolegate.${what} returned ${typeof value}, expected an array`);
+  return value.map(toMail);
 }
 
 /** The Store, written once over any FunctionCaller. */
@@ -253,6 +282,70 @@ export class SqlStore implements Store {
       p_ip: entry.ip ?? null,
       p_detail: new Json(entry.detail ?? {}),
     });
+  }
+
+  async requestAccountMail(request: AccountMailRequest): Promise<AccountMailResult> {
+    const row = asRow(await this.db.call('request_account_mail', {
+      p_purpose: request.purpose,
+      p_email: request.email,
+      p_token_hash: request.tokenHash,
+      p_ttl_seconds: request.ttlSeconds,
+      p_sealed: request.sealed,
+      p_throttle_keys: request.throttle.keys.map((k) => k.key),
+      p_throttle_limits: request.throttle.keys.map((k) => k.maxFailures),
+      p_window_seconds: request.throttle.windowSeconds,
+      p_ip: request.ip ?? null,
+    }), 'request_account_mail');
+    if (row.status === 'queued' || row.status === 'no_account') return { status: row.status };
+    if (row.status === 'throttled') return { status: 'throttled', retryAfterSeconds: Number(row.retry_after_seconds ?? 0) };
+    throw new StoreContractError('rolegate.request_account_mail returned an unknown status');
+  }
+
+  async emailTokenStatus(tokenHash: string): Promise<EmailTokenState> {
+    const row = asRow(await this.db.call('email_token_status', { p_token_hash: tokenHash }), 'email_token_status');
+    if (row.status === 'not_found') return { status: 'not_found' };
+    if ((row.status === 'valid' || row.status === 'used' || row.status === 'expired') && TOKEN_PURPOSES.has(String(row.purpose))) {
+      return { status: row.status, purpose: row.purpose as EmailTokenPurpose, email: String(row.email) };
+    }
+    throw new StoreContractError('rolegate.email_token_status returned an unknown status');
+  }
+
+  async resetPasswordWithToken(reset: PasswordReset): Promise<PasswordResetResult> {
+    const row = asRow(await this.db.call('reset_password_with_token', {
+      p_token_hash: reset.tokenHash,
+      p_password_hash: reset.passwordHash,
+      p_refresh_token_hash: reset.refreshTokenHash,
+      p_refresh_ttl_seconds: reset.refreshTtlSeconds,
+      p_user_agent: reset.userAgent ?? null,
+      p_ip: reset.ip ?? null,
+    }), 'reset_password_with_token');
+    if (row.status === 'reset') return { status: 'reset', sessionId: String(row.session_id), user: toUser(row.user) };
+    if (row.status === 'user_unavailable') return { status: 'user_unavailable' };
+    if (TOKEN_REFUSALS.has(String(row.status))) return { status: row.status as TokenRefusal };
+    throw new StoreContractError('rolegate.reset_password_with_token returned an unknown status');
+  }
+
+  async claimMail(claim: { limit: number; leaseSeconds: number }): Promise<OutboxMail[]> {
+    return mailList(await this.db.call('claim_mail', { p_limit: claim.limit, p_lease_seconds: claim.leaseSeconds }), 'claim_mail');
+  }
+
+  async finishMail(outcome: MailOutcome): Promise<void> {
+    await this.db.call('finish_mail', {
+      p_id: outcome.id,
+      p_sent: outcome.sent,
+      p_error: outcome.error ?? null,
+      p_retry_seconds: outcome.retrySeconds ?? 60,
+      p_permanent: outcome.permanent ?? false,
+    });
+  }
+
+  async listMail(query: { limit?: number; state?: 'pending' | 'sent' | 'failed' }): Promise<OutboxMail[]> {
+    return mailList(await this.db.call('list_mail', { p_limit: query.limit ?? 50, p_state: query.state ?? null }), 'list_mail');
+  }
+
+  async retryMail(id?: number): Promise<{ mails: number }> {
+    const row = asRow(await this.db.call('retry_mail', { p_id: id ?? null }), 'retry_mail');
+    return { mails: Number(row.mails ?? 0) };
   }
 
   async upsertIdentityUsers(users: IdentityUser[]): Promise<IdentityUpsertReport> {

@@ -1,3 +1,4 @@
+import type { EmailTokenPurpose } from '../core/email-token.js';
 import type { IdentityUser } from '../core/identity-user.js';
 
 /**
@@ -14,6 +15,8 @@ export interface User {
   userMetadata: Record<string, unknown>;
   tokenVersion: number;
   disabledAt: string | null;
+  /** When the address was shown to reach its owner (null: a sign-up or invitation not yet confirmed). */
+  emailConfirmedAt?: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -120,6 +123,68 @@ export interface IdentityUpsertReport {
 
 export type MirroredIdentityUser = IdentityUser & { syncedAt: string };
 
+/** A mail with a link for an existing account (recovery, link sign-in); `throttle` limits requests, not failures. */
+export interface AccountMailRequest {
+  purpose: 'recovery' | 'magic_link';
+  email: string;
+  tokenHash: string;
+  ttlSeconds: number;
+  /** The link, sealed for the outbox (src/mail/seal.ts). */
+  sealed: string;
+  throttle: ThrottleQuery;
+  ip?: string;
+}
+
+export type AccountMailResult =
+  | { status: 'queued' }
+  | { status: 'no_account' }
+  | { status: 'throttled'; retryAfterSeconds: number };
+
+export type EmailTokenState =
+  | { status: 'valid' | 'used' | 'expired'; purpose: EmailTokenPurpose; email: string }
+  | { status: 'not_found' };
+
+/** Why a token was not consumed. */
+export type TokenRefusal = 'used' | 'expired' | 'wrong_purpose' | 'not_found';
+
+export interface PasswordReset {
+  tokenHash: string;
+  passwordHash: string;
+  refreshTokenHash: string;
+  refreshTtlSeconds: number;
+  userAgent?: string;
+  ip?: string;
+}
+
+export type PasswordResetResult =
+  | { status: 'reset'; sessionId: string; user: User }
+  | { status: TokenRefusal }
+  | { status: 'user_unavailable' };
+
+/** One row of the outbox. `sealed` is only handed to delivery (claimMail). */
+export interface OutboxMail {
+  id: number;
+  createdAt: string;
+  recipient: string;
+  template: string;
+  variables: Record<string, unknown>;
+  sealed: string | null;
+  attempts: number;
+  nextAttemptAt: string;
+  sentAt: string | null;
+  failedAt: string | null;
+  lastError: string | null;
+}
+
+export interface MailOutcome {
+  id: number;
+  sent: boolean;
+  error?: string;
+  retrySeconds?: number;
+  /** The mail server refused this mail for good: no automatic retry. */
+  permanent?: boolean;
+}
+
 export interface Store {
   /** Which adapter this is, for logs and `rolegate` output. */
   readonly kind: 'embedded' | 'postgres' | 'supabase';
@@ -152,6 +217,21 @@ export interface Store {
   loginThrottleStatus(query: ThrottleQuery): Promise<ThrottleStatus>;
   recordLoginFailure(query: ThrottleQuery & { userId?: string; ip?: string }): Promise<ThrottleStatus>;
   audit(entry: AuditEntry): Promise<void>;
+
+  /** Counts the request, then, for an enabled user only, writes the token and its mail together. */
+  requestAccountMail(request: AccountMailRequest): Promise<AccountMailResult>;
+  /** What a mailed token is, without using it. */
+  emailTokenStatus(tokenHash: string): Promise<EmailTokenState>;
+  /** Consumes a recovery token, sets the password, ends every session and starts a new one, in one transaction. */
+  resetPasswordWithToken(reset: PasswordReset): Promise<PasswordResetResult>;
+
+  /** Up to `limit` due mails, each leased to this caller for `leaseSeconds`. */
+  claimMail(claim: { limit: number; leaseSeconds: number }): Promise<OutboxMail[]>;
+  finishMail(outcome: MailOutcome): Promise<void>;
+  /** The outbox, newest first, without the sealed parts. */
+  listMail(query: { limit?: number; state?: 'pending' | 'sent' | 'failed' }): Promise<OutboxMail[]>;
+  /** Makes every unsent mail (or the one with `id`) due now. */
+  retryMail(id?: number): Promise<{ mails: number }>;
 
   /** The Identity mirror: one statement per batch, ordered by (updatedAt, observedAt) (see the migration). */
   upsertIdentityUsers(users: IdentityUser[]): Promise<IdentityUpsertReport>;

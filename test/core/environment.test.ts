@@ -80,3 +80,30 @@ describe('auth configuration for login, refresh and logout', () => {
     }
   });
 });
+
+describe('mail configuration', () => {
+  it('defaults to no SMTP server, no-reply at the site host, 3 mails per address and 30 per client address an hour', () => {
+    expect(readConfig(base).mail).toEqual({ from: 'no-reply@site.example', maxPerAddress: 3, maxPerIp: 30, throttleWindowSeconds: 3600 });
+  });
+
+  it('takes a bare MAIL_FROM or one with a display name', () => {
+    expect(readConfig({ ...base, MAIL_FROM: 'hello@site.example' }).mail.from).toBe('hello@site.example');
+    expect(readConfig({ ...base, MAIL_FROM: 'Site Team <hello@site.example>' }).mail.from).toBe('Site Team <hello@site.example>');
+  });
+
+  it('refuses a MAIL_FROM that is no address or would start another header', () => {
+    for (const from of ['nobody', 'a@b.example\r\nBcc: x@y.example', 'Site <nobody>']) {
+      expect(problemsOf({ ...base, MAIL_FROM: from })).toEqual([expect.stringMatching(/^MAIL_FROM must be an address/)]);
+    }
+  });
+
+  it('keeps SMTP_URL secret and refuses anything but smtp:// or smtps:// without echoing it', () => {
+    const url = 'smtps://user:hunter2hunter2@smtp.example:465';
+    const { mail } = readConfig({ ...base, SMTP_URL: url });
+    expect(mail.smtpUrl?.reveal()).toBe(url);
+    expect(JSON.stringify(mail)).not.toContain('hunter2');
+    const problems = problemsOf({ ...base, SMTP_URL: 'https://user:hunter2hunter2@smtp.example' });
+    expect(problems).toEqual([expect.stringMatching(/^SMTP_URL must be an smtp/)]);
+    expect(problems.join()).not.toContain('hunter2');
+  });
+});

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '../../src/store/store.js';
+import type { OutboxMail, Store } from '../../src/store/store.js';
 import type { IdentityUser } from '../../src/core/identity-user.js';
 
 export interface ContractTarget {
@@ -408,6 +408,143 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         const rows = await target.query('select event, detail from rolegate.audit_log where user_id = $1 order by id', [user.id]);
         expect(rows.map((r) => r.event)).toEqual(['user_created', 'login_succeeded', 'login_failed', 'logout']);
         expect(rows[3]?.detail).toEqual({ scope: 'local' });
+      });
+    });
+
+    describe('emailed tokens and the mail outbox', () => {
+      const window = 3600;
+      const request = (email: string, hash = tokenHash(), limits = { address: 100, ip: 1000 }, ip = '198.51.100.4') =>
+        store.requestAccountMail({
+          purpose: 'recovery', email, tokenHash: hash, ttlSeconds: 3600, sealed: `v1.sealed-${hash.slice(0, 8)}`, ip,
+          throttle: { windowSeconds: window, keys: [{ key: `mail:address:${email}`, maxFailures: limits.address }, { key: `mail:ip:${ip}`, maxFailures: limits.ip }] },
+        });
+      const reset = (hash: string, password = `$2b$10$${'R'.repeat(53)}`) =>
+        store.resetPasswordWithToken({ tokenHash: hash, passwordHash: password, refreshTokenHash: tokenHash(), refreshTtlSeconds: 3600, userAgent: 'vitest', ip: '198.51.100.4' });
+      const outboxOf = (email: string) => target.query('select * from rolegate.mail_outbox where recipient = $1 order by id', [email]);
+
+      it('queues a token and its mail together for an enabled user, and nothing for an unknown or disabled address', async () => {
+        const user = await newUser();
+        const hash = tokenHash();
+        expect(await request(user.email.toUpperCase(), hash)).toEqual({ status: 'queued' });
+        const tokens = await target.query('select * from rolegate.email_tokens where user_id = $1', [user.id]);
+        expect(tokens).toMatchObject([{ token_hash: hash, purpose: 'recovery', email: user.email, used_at: null }]);
+        expect(await outboxOf(user.email)).toMatchObject([{ template: 'recovery', sealed: `v1.sealed-${hash.slice(0, 8)}`, sent_at: null }]);
+
+        const unknown = uniqueEmail('nobody');
+        expect(await request(unknown)).toEqual({ status: 'no_account' });
+        expect(await outboxOf(unknown)).toEqual([]);
+
+        const disabled = await newUser();
+        await store.setUserDisabled(disabled.id, true);
+        expect(await request(disabled.email)).toEqual({ status: 'no_account' });
+        expect(await outboxOf(disabled.email)).toEqual([]);
+      });
+
+      it('keeps only the newest link of a purpose working', async () => {
+        const user = await newUser();
+        const first = tokenHash();
+        const second = tokenHash();
+        await request(user.email, first);
+        await request(user.email, second);
+        expect(await store.emailTokenStatus(first)).toMatchObject({ status: 'used' });
+        expect(await store.emailTokenStatus(second)).toEqual({ status: 'valid', purpose: 'recovery', email: user.email });
+        expect(await reset(first)).toEqual({ status: 'used' });
+      });
+
+      it('counts requests per address for known and unknown addresses alike, past the limit answering throttled', async () => {
+        const user = await newUser();
+        const unknown = uniqueEmail('nobody');
+        for (const email of [user.email, unknown]) {
+          expect((await request(email, tokenHash(), { address: 2, ip: 1000 })).status).not.toBe('throttled');
+          expect((await request(email, tokenHash(), { address: 2, ip: 1000 })).status).not.toBe('throttled');
+          const third = await request(email, tokenHash(), { address: 2, ip: 1000 });
+          expect(third).toEqual({ status: 'throttled', retryAfterSeconds: expect.any(Number) });
+          expect((third as { retryAfterSeconds: number }).retryAfterSeconds).toBeGreaterThan(window - 60);
+        }
+        expect(await outboxOf(user.email)).toHaveLength(2);
+      });
+
+      it('resets the password with a valid token: one new session, every other one ended, the token used', async () => {
+        const user = await newUser();
+        const before = await newSession(user.id);
+        const hash = tokenHash();
+        await request(user.email, hash);
+        const password = `$2b$10$${'P'.repeat(53)}`;
+        const result = await reset(hash, password);
+        expect(result).toMatchObject({ status: 'reset', user: { id: user.id, email: user.email } });
+        expect((await store.findUserForLogin(user.email))?.passwordHash).toBe(password);
+        expect((await rotate(before.first, tokenHash())).status).toBe('revoked');
+        const sessions = await target.query('select id from rolegate.sessions where user_id = $1 and revoked_at is null', [user.id]);
+        expect(sessions.map((r) => r.id)).toEqual([(result as { sessionId: string }).sessionId]);
+        expect(await store.emailTokenStatus(hash)).toMatchObject({ status: 'used' });
+        expect(await reset(hash)).toEqual({ status: 'used' });
+      });
+
+      it('lets exactly one of many concurrent uses of a link through', async () => {
+        const user = await newUser();
+        const hash = tokenHash();
+        await request(user.email, hash);
+        const results = await Promise.all(Array.from({ length: 8 }, () => reset(hash)));
+        expect(results.filter((r) => r.status === 'reset')).toHaveLength(1);
+        expect(results.filter((r) => r.status === 'used')).toHaveLength(7);
+      });
+
+      it('refuses an expired, an unknown and a disabled user\'s token, changing no password', async () => {
+        const user = await newUser();
+        const hash = tokenHash();
+        await request(user.email, hash);
+        await target.query(`update rolegate.email_tokens set expires_at = now() - interval '1 second' where token_hash = $1`, [hash]);
+        expect(await store.emailTokenStatus(hash)).toMatchObject({ status: 'expired' });
+        expect(await reset(hash)).toEqual({ status: 'expired' });
+        expect(await reset(tokenHash())).toEqual({ status: 'not_found' });
+        expect(await store.emailTokenStatus(tokenHash())).toEqual({ status: 'not_found' });
+
+        const later = await newUser();
+        const laterHash = tokenHash();
+        await request(later.email, laterHash);
+        await store.setUserDisabled(later.id, true);
+        expect(await reset(laterHash)).toEqual({ status: 'user_unavailable' });
+        expect((await store.findUserForLogin(later.email))?.passwordHash).toBe(FAKE_HASH);
+        expect((await store.findUserForLogin(user.email))?.passwordHash).toBe(FAKE_HASH);
+      });
+
+      it('leases due mail to one deliverer, retries a failure after its backoff, and never hands out a sent one', async () => {
+        const user = await newUser();
+        await request(user.email);
+        const mine = (mails: OutboxMail[]) => mails.filter((m) => m.recipient === user.email);
+        const [first, second] = await Promise.all([store.claimMail({ limit: 100, leaseSeconds: 60 }), store.claimMail({ limit: 100, leaseSeconds: 60 })]);
+        expect(mine([...first, ...second])).toHaveLength(1);
+        const claimed = mine([...first, ...second])[0]!;
+        expect(claimed).toMatchObject({ template: 'recovery', attempts: 1, sentAt: null });
+        expect(claimed.sealed).toMatch(/^v1\./);
+        expect(mine(await store.claimMail({ limit: 100, leaseSeconds: 60 }))).toEqual([]);
+
+        await store.finishMail({ id: claimed.id, sent: false, error: 'connection refused', retrySeconds: 300 });
+        expect(mine(await store.claimMail({ limit: 100, leaseSeconds: 60 }))).toEqual([]);
+        const [listed] = mine(await store.listMail({ state: 'pending', limit: 1000 }));
+        expect(listed).toMatchObject({ id: claimed.id, lastError: 'connection refused', sealed: null });
+
+        await target.query(`update rolegate.mail_outbox set next_attempt_at = now() where id = $1`, [claimed.id]);
+        const again = mine(await store.claimMail({ limit: 100, leaseSeconds: 60 }));
+        expect(again).toMatchObject([{ id: claimed.id, attempts: 2 }]);
+        await store.finishMail({ id: claimed.id, sent: true });
+        await target.query(`update rolegate.mail_outbox set next_attempt_at = now() where id = $1`, [claimed.id]);
+        expect(mine(await store.claimMail({ limit: 100, leaseSeconds: 60 }))).toEqual([]);
+        expect(mine(await store.listMail({ state: 'sent', limit: 1000 }))).toMatchObject([{ id: claimed.id, lastError: null }]);
+        expect(await store.retryMail(claimed.id)).toEqual({ mails: 0 });
+      });
+
+      it('stops retrying a mail the server refused for good until it is retried by hand', async () => {
+        const user = await newUser();
+        await request(user.email);
+        const claimed = (await store.claimMail({ limit: 100, leaseSeconds: 60 })).filter((m) => m.recipient === user.email);
+        expect(claimed).toHaveLength(1);
+        await store.finishMail({ id: claimed[0]!.id, sent: false, error: '550 no such mailbox', permanent: true });
+        await target.query(`update rolegate.mail_outbox set next_attempt_at = now() where id = $1`, [claimed[0]!.id]);
+        expect((await store.claimMail({ limit: 100, leaseSeconds: 60 })).filter((m) => m.recipient === user.email)).toEqual([]);
+        expect((await store.listMail({ state: 'failed', limit: 1000 })).filter((m) => m.recipient === user.email)).toHaveLength(1);
+        expect(await store.retryMail(claimed[0]!.id)).toEqual({ mails: 1 });
+        expect((await store.claimMail({ limit: 100, leaseSeconds: 60 })).filter((m) => m.recipient === user.email)).toHaveLength(1);
       });
     });
 
