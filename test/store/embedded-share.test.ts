@@ -49,7 +49,7 @@ describe('the shared embedded database', () => {
     const send = (headers: Record<string, string>, text = body, url = file.url) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: text });
     // What someone who can reach the port but not read the file can send.
     const n1 = await nonce();
-    for (const headers of [{}, { 'x-rolegate-share-secret': file.secret }, { 'x-rolegate-share-nonce': n1 }, { 'x-rolegate-share-nonce': await nonce(), 'x-rolegate-share-proof': shareProof('a guessed secret', n1, body) }]) {
+    for (const headers of [{}, { 'x-rolegate-share-secret': file.secret }, { 'x-rolegate-share-nonce': n1 }, { 'x-rolegate-share-nonce': await nonce(), 'x-rolegate-share-proof': shareProof('a guessed secret', n1, body) }] as Record<string, string>[]) {
       expect((await send(headers)).status).toBe(403);
     }
     // A proof for a nonce never handed out, for another body, or for a nonce already used.
