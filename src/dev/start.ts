@@ -19,7 +19,7 @@ import { hashPassword, passwordProblem } from '../core/password.js';
 import { openStore } from '../store/open-store.js';
 import { devJwtSecret } from './dev-secret.js';
 import { buildLocalGates } from './local-gates.js';
-import { startLocalSite } from './local-site.js';
+import { startLocalSite, type LocalSite } from './local-site.js';
 import { findNetlifyCli } from './netlify-dev-process.js';
 import { LOOPBACK_HOST } from './loopback-listen.js';
 
@@ -115,28 +115,57 @@ export async function startDev(argv: string[], root: string): Promise<void> {
 
   // rolegate dev owns the embedded database and shares it, so the functions and `rolegate users …`
   // in another terminal use it while the site runs (src/store/embedded-share.ts).
+  let shared: SharedDatabase | undefined;
   if (db.kind === 'embedded') {
     const { openSharedEmbeddedStore } = await import('../store/embedded.js');
-    await openSharedEmbeddedStore(db.dataDir);
+    shared = await openSharedEmbeddedStore(db.dataDir);
   }
-  const admin = await seedAdmin(env, cost);
-  const where = db.kind === 'embedded' ? `embedded database in ${db.dataDir}` : `${db.kind} database`;
-  const lines = [`rolegate: using the ${where}`];
-  if (admin.generatedPassword) {
-    lines.push(`rolegate: created admin ${admin.email} with password ${admin.generatedPassword}`, '          (shown only this once; set ADMIN_EMAIL / ADMIN_PASSWORD before the first start to choose them)');
-  } else if (admin.created) {
-    lines.push(`rolegate: created admin ${admin.email} with the password from ADMIN_PASSWORD`);
-  } else {
-    lines.push(`rolegate: admin ${admin.email} already exists (password as set when it was created)`);
-  }
-  lines.push(`rolegate: open http://localhost:${port}/ and sign in at http://localhost:${port}/login (this machine only: every server listens on 127.0.0.1)`);
-  console.log(lines.join('\n'));
+  let site: LocalSite;
+  try {
+    const admin = await seedAdmin(env, cost);
+    const where = db.kind === 'embedded' ? `embedded database in ${db.dataDir}` : `${db.kind} database`;
+    const lines = [`rolegate: using the ${where}`];
+    if (admin.generatedPassword) {
+      lines.push(`rolegate: created admin ${admin.email} with password ${admin.generatedPassword}`, '          (shown only this once; set ADMIN_EMAIL / ADMIN_PASSWORD before the first start to choose them)');
+    } else if (admin.created) {
+      lines.push(`rolegate: created admin ${admin.email} with the password from ADMIN_PASSWORD`);
+    } else {
+      lines.push(`rolegate: admin ${admin.email} already exists (password as set when it was created)`);
+    }
+    lines.push(`rolegate: open http://localhost:${port}/ and sign in at http://localhost:${port}/login (this machine only: every server listens on 127.0.0.1)`);
+    console.log(lines.join('\n'));
 
-  const site = await startLocalSite({ root, env, port, gates, preloadPath: loopbackPreloadPath(), stdio: 'inherit' });
+    site = await startLocalSite({ root, env, port, gates, preloadPath: loopbackPreloadPath(), stdio: 'inherit' });
+  } catch (error) {
+    await shared?.close();
+    throw error;
+  }
   // netlify dev announces its own, internal port; the address to open is the front server's.
   console.log(`rolegate: netlify dev runs on 127.0.0.1:${site.netlifyDevPort} behind ${site.url}; use ${site.url}`);
   const stop = (signal: NodeJS.Signals) => site.netlifyDev.kill(signal);
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  site.netlifyDev.on('exit', (code) => void site.closed.then(() => process.exit(code ?? 0)));
+  exitWithNetlifyDev(site, shared);
+}
+
+/** What rolegate dev holds open while the site runs: the embedded database it shares. */
+interface SharedDatabase {
+  close(): Promise<void>;
+}
+
+/** How long closing the shared database may hold up the exit (a wedged close must not keep a Ctrl-C waiting). */
+const CLOSE_ON_EXIT_MS = 5000;
+
+/**
+ * When netlify dev exits: once the front server is closed, closes the shared database (its share
+ * file and lock go with it, and PGlite shuts down cleanly), then exits with netlify dev's code.
+ */
+export function exitWithNetlifyDev(site: Pick<LocalSite, 'netlifyDev' | 'closed'>, shared: SharedDatabase | undefined, exit: (code: number) => void = (code) => process.exit(code)): void {
+  site.netlifyDev.once('exit', (code: number | null) => {
+    const closing = site.closed.then(() => shared?.close());
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_ON_EXIT_MS).unref());
+    void Promise.race([closing, timeout])
+      .catch((error: unknown) => console.error(`rolegate: closing the embedded database failed: ${error instanceof Error ? error.message : String(error)}`))
+      .finally(() => exit(code ?? 0));
+  });
 }

@@ -1,10 +1,13 @@
+import type { ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildLocalGates, devJwtSecret, seedAdmin } from '../../src/dev/start.js';
+import { buildLocalGates, devJwtSecret, exitWithNetlifyDev, seedAdmin } from '../../src/dev/start.js';
 import { verifyPassword } from '../../src/core/password.js';
-import { openEmbeddedStore } from '../../src/store/embedded.js';
+import { openEmbeddedStore, openSharedEmbeddedStore } from '../../src/store/embedded.js';
+import { shareFilePath } from '../../src/store/embedded-share.js';
 
 describe('npm start', () => {
   it('reads the dev-only JWT secret from the [dev] table of netlify.toml, nowhere else', () => {
@@ -43,6 +46,36 @@ describe('npm start', () => {
       await expect(seedAdmin(env, 10)).rejects.toThrow('ADMIN_PASSWORD must be at least 8 characters');
       const ok = await seedAdmin({ ...env, ADMIN_PASSWORD: 'a long enough passphrase' }, 10);
       expect(ok).toEqual({ email: 'ops@example.com', created: true, generatedPassword: undefined });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('closes the shared database when netlify dev exits, before exiting with its code: no share file, no lock, and the data kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rolegate-dev-exit-'));
+    const dataDir = join(dir, 'data');
+    try {
+      const shared = await openSharedEmbeddedStore(dataDir);
+      await seedAdmin({ ROLEGATE_DATA_DIR: dataDir, ADMIN_PASSWORD: 'a long enough passphrase' }, 10);
+      expect(existsSync(shareFilePath(dataDir))).toBe(true);
+      expect(existsSync(`${dataDir}.lock`)).toBe(true);
+
+      const netlifyDev = new EventEmitter() as ChildProcess;
+      let frontClosed!: () => void;
+      const closed = new Promise<void>((resolve) => (frontClosed = resolve));
+      const exited = new Promise<number>((resolve) => exitWithNetlifyDev({ netlifyDev, closed }, shared, resolve));
+      netlifyDev.emit('exit', 3, null);
+      // The front server closes first; until then the database stays shared.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(existsSync(shareFilePath(dataDir))).toBe(true);
+      frontClosed();
+      expect(await exited).toBe(3);
+      expect(existsSync(shareFilePath(dataDir))).toBe(false);
+      expect(existsSync(`${dataDir}.lock`)).toBe(false);
+
+      const store = await openEmbeddedStore({ dataDir });
+      expect((await store.findUserForLogin('admin@example.com'))?.roles).toEqual(['admin']);
+      await store.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
