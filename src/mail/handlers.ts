@@ -1,0 +1,78 @@
+import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
+import { readConfig, verificationSecrets, type Env, type MailConfig } from '../core/environment.js';
+import { openStoreOnFirstUse } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
+import { deliverUntilIdle, type DeliveryCounts } from './deliver.js';
+import type { MailTemplateOverrides } from './templates.js';
+import { smtpTransport, terminalTransport, unconfiguredTransport, type MailTransport } from './transport.js';
+
+/**
+ * The `mail-background` function: a Netlify background function (the -background suffix makes
+ * Netlify answer 202 at once and run it for up to 15 minutes, re-invoking it after a failure;
+ * docs.netlify.com, "Background Functions"), started by kickMailDelivery after a request
+ * queued mail. It delivers until nothing is due.
+ */
+
+/** Netlify stops a background function at 15 minutes; stop starting rounds well before. */
+export const MAIL_DELIVERY_BUDGET_MS = 12 * 60 * 1000;
+
+/**
+ * The transport the environment gives: SMTP_URL; else, for `rolegate dev` only,
+ * ROLEGATE_DEV_MAIL=terminal prints each mail; else none, and mail waits in the outbox.
+ *
+ * @example
+ * const transport = mailTransportFor(process.env, readConfig(process.env).mail);
+ */
+export function mailTransportFor(env: Env, mail: Pick<MailConfig, 'smtpUrl'>, write: (line: string) => void = (line) => console.log(line)): MailTransport {
+  if (mail.smtpUrl) return smtpTransport(mail.smtpUrl);
+  if (env.ROLEGATE_DEV_MAIL === 'terminal') return terminalTransport(write);
+  return unconfiguredTransport;
+}
+
+export interface MailDeliveryDeps {
+  store: Pick<Store, 'claimMail' | 'finishMail'>;
+  transport: MailTransport;
+  secrets: ReturnType<typeof verificationSecrets>;
+  siteUrl: URL;
+  from: string;
+  overrides?: MailTemplateOverrides;
+  budgetMs: number;
+  log: (line: string) => void;
+}
+
+/**
+ * What a mail-background instance sets up at cold start: the environment, checked now (a bad
+ * variable fails the start with a message naming it), and a store opened at first use.
+ */
+export function mailDeliveryRuntime(env: Env, overrides?: MailTemplateOverrides): MailDeliveryDeps {
+  const config = readConfig(env);
+  return {
+    store: openStoreOnFirstUse(config.database),
+    transport: mailTransportFor(env, config.mail),
+    secrets: verificationSecrets(config.auth),
+    siteUrl: config.auth.siteUrl,
+    from: config.mail.from,
+    ...(overrides ? { overrides } : {}),
+    budgetMs: MAIL_DELIVERY_BUDGET_MS,
+    log: (line) => console.error(line),
+  };
+}
+
+/**
+ * Delivers until idle on each POST and answers the counts (Netlify has answered the caller
+ * 202 already). A store failure is thrown, so Netlify runs the function again later; each
+ * mail's own failure is recorded in the outbox instead.
+ *
+ * @example
+ * export const handler = mailBackgroundHandler(mailDeliveryRuntime(process.env));
+ */
+export function mailBackgroundHandler(deps: MailDeliveryDeps): (event: HandlerEvent) => Promise<HandlerResponse> {
+  return async (event): Promise<HandlerResponse> => {
+    if (event.httpMethod !== 'POST') return { statusCode: 405, headers: { Allow: 'POST', 'Cache-Control': 'no-store' }, body: '' };
+    const counts: DeliveryCounts = await deliverUntilIdle(deps);
+    if (counts.sent + counts.retrying + counts.failed > 0) {
+      deps.log(`rolegate mail: ${counts.sent} sent, ${counts.retrying} to retry, ${counts.failed} failed`);
+    }
+    return { statusCode: 200, headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, body: JSON.stringify(counts) };
+  };
+}

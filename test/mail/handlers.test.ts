@@ -1,0 +1,69 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { HandlerEvent } from '@netlify/functions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readConfig } from '../../src/core/environment.js';
+import { Secret } from '../../src/core/secret.js';
+import { mailBackgroundHandler, mailDeliveryRuntime, mailTransportFor } from '../../src/mail/handlers.js';
+import { sealMailSecret } from '../../src/mail/seal.js';
+import type { Store } from '../../src/store/store.js';
+import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
+
+const JWT_SECRET = 'mail-handler-tests-jwt-secret-0123456789';
+let smtp: SmtpCapture;
+beforeAll(async () => {
+  smtp = await startSmtpCapture();
+});
+afterAll(async () => {
+  await smtp.stop();
+});
+
+const post = { httpMethod: 'POST', headers: {}, body: null } as unknown as HandlerEvent;
+
+async function queueRecovery(store: Store, email: string) {
+  await store.createUser({ email, passwordHash: null });
+  const token = randomBytes(32).toString('base64url');
+  const url = `https://site.example/verify?token=${token}`;
+  await store.requestAccountMail({
+    purpose: 'recovery', email, tokenHash: createHash('sha256').update(token).digest('hex'), ttlSeconds: 3600,
+    sealed: sealMailSecret(new Secret(JWT_SECRET), JSON.stringify({ url, token })),
+    throttle: { windowSeconds: 3600, keys: [{ key: `mail:address:${email}`, maxFailures: 10 }] },
+  });
+  return url;
+}
+
+describe('the mail-background function', () => {
+  it('delivers what is due through SMTP_URL from MAIL_FROM and answers the counts', async () => {
+    const deps = mailDeliveryRuntime({ JWT_SECRET, SITE_URL: 'https://site.example', ROLEGATE_DATA_DIR: 'memory://', SMTP_URL: smtp.url, MAIL_FROM: 'Site <mail@site.example>' });
+    const store = deps.store as Store;
+    try {
+      const url = await queueRecovery(store, 'handler@example.com');
+      const response = await mailBackgroundHandler(deps)(post);
+      expect(response).toMatchObject({ statusCode: 200 });
+      expect(JSON.parse(response.body!)).toEqual({ sent: 1, retrying: 0, failed: 0 });
+      expect(smtp.to('handler@example.com')).toMatchObject([{ from: 'mail@site.example' }]);
+      expect(smtp.to('handler@example.com')[0]!.text).toContain(url);
+      expect((await mailBackgroundHandler(deps)({ ...post, httpMethod: 'GET' })).statusCode).toBe(405);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('fails its cold start on a bad environment, naming the variable', () => {
+    expect(() => mailDeliveryRuntime({ JWT_SECRET, SMTP_URL: 'http://not-smtp.example' })).toThrow(/SMTP_URL must be an smtp:\/\/ or smtps:\/\/ URL/);
+  });
+});
+
+describe('the transport the environment gives', () => {
+  const env = { JWT_SECRET, SITE_URL: 'https://site.example' };
+  const mail = { from: 'a@site.example', to: 'b@example.com', subject: 'Reset your password', text: 'Open https://site.example/verify?token=abc.\n\nhttps://site.example\n', html: '' };
+
+  it('without SMTP_URL, ROLEGATE_DEV_MAIL=terminal prints one line with the recipient, subject and links', async () => {
+    const lines: string[] = [];
+    await mailTransportFor({ ...env, ROLEGATE_DEV_MAIL: 'terminal' }, readConfig(env).mail, (line) => lines.push(line)).send(mail);
+    expect(lines).toEqual(['rolegate mail to b@example.com: Reset your password — https://site.example/verify?token=abc https://site.example']);
+  });
+
+  it('without either, sending fails for now with "SMTP_URL is not set"', async () => {
+    await expect(mailTransportFor(env, readConfig(env).mail).send(mail)).rejects.toMatchObject({ permanent: false, message: 'SMTP_URL is not set' });
+  });
+});
