@@ -1,4 +1,5 @@
-import type { AuthConfig } from '../core/environment.js';
+import type { AuthConfig, MailConfig } from '../core/environment.js';
+import { DEFAULT_ACCOUNT_SETTINGS, type AccountSettings } from '../site-config/account-settings.js';
 import type { PasswordHasher } from '../core/password.js';
 import type { GateTable } from '../gates/table.js';
 import type { CookiePolicy } from '../http/cookies.js';
@@ -17,15 +18,25 @@ export interface AuthDeps {
   passwords?: PasswordHasher;
   /** With IDENTITY_URL: asks Netlify Identity about a login for an address rolegate does not know (identity-migration.ts). */
   identityPasswords?: IdentityPasswordCheck;
+  /** The account flows' pages and link lifetimes (DEFAULT_ACCOUNT_SETTINGS when absent). */
+  accounts?: AccountSettings;
+  /** How mail leaves and the limits on requests that send one; needed by the account flows. */
+  mail?: MailConfig;
+  /** Called after a mail was queued (or would have been): starts delivery without waiting for it. */
+  kickMail?: () => void;
 }
 
 /** How this site's cookies are set and deleted: COOKIE_DOMAIN, lifetimes, and the friendly auth paths from the gate table. */
-export function cookiePolicy(deps: Pick<AuthDeps, 'config' | 'gates'>): CookiePolicy {
+export function cookiePolicy(deps: Pick<AuthDeps, 'config' | 'gates' | 'accounts'>): CookiePolicy {
   const { config, gates } = deps;
+  const accountPaths = (deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).friendlyPaths;
   return {
     domain: config.cookieDomain,
     accessTtlSeconds: config.accessTokenTtlSeconds,
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
-    friendlyPaths: gates.rules.filter((rule) => rule.access === 'public' && rule.reason === 'friendly-path').map((rule) => rule.from),
+    // The refresh cookie goes to the session's functions only, not to the account flows'.
+    friendlyPaths: gates.rules
+      .filter((rule) => rule.access === 'public' && rule.reason === 'friendly-path' && !accountPaths.includes(rule.from))
+      .map((rule) => rule.from),
   };
 }

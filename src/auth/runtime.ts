@@ -3,7 +3,7 @@ import { readConfig, type Env } from '../core/environment.js';
 import { openStoreOnFirstUse } from '../store/open-store.js';
 import { gotruePasswordCheck } from '../sync/gotrue-password.js';
 import type { AuthDeps } from './deps.js';
-import { prebuiltGateTable } from '../site-config/compiled.js';
+import { prebuiltAccountSettings, prebuiltGateTable } from '../site-config/compiled.js';
 
 /**
  * What a function instance sets up once, at cold start: the environment
@@ -21,6 +21,8 @@ export function functionRuntime(env: Env, gateConfig: unknown, prebuiltGates: un
     config: config.auth,
     gates,
     now: nowSeconds,
+    accounts: prebuiltAccountSettings(gateConfig, prebuiltGates),
+    mail: config.mail,
     ...(config.auth.identityUrl ? { identityPasswords: gotruePasswordCheck(config.auth.identityUrl) } : {}),
   };
   return async () => deps;

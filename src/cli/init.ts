@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadGateConfig } from '../gates/compile.js';
 import { GateConfigError } from '../site-config/schema.js';
-import { planInit, type Gate, type InitAnswers, type InitPlan, type PlannedWrite } from '../init/plan.js';
+import { PAGE_NAMES, planInit, type Gate, type InitAnswers, type InitPlan, type PlannedWrite } from '../init/plan.js';
 import { readSiteFacts } from '../init/site-facts.js';
 import { assertPublishDirServesNoSecrets, UnsafePublishDirError } from '../gates/publish-dir.js';
 import { defaultSiteDataDir } from '../site/data-dir.js';
@@ -39,7 +39,7 @@ async function templates(): Promise<InitAnswers['pages']> {
   const root = rolegatePackageRoot();
   if (!root) throw new CliError('cannot find rolegate\'s own package folder (its page templates); run init through the installed package: npx rolegate init');
   const read = (name: string) => readFile(join(root, 'templates', 'pages', `${name}.html`), 'utf8');
-  return { login: await read('login'), '403': await read('403'), account: await read('account') };
+  return Object.fromEntries(await Promise.all(PAGE_NAMES.map(async (name) => [name, await read(name)] as const))) as InitAnswers['pages'];
 }
 
 function printPlan(io: CliIo, plan: InitPlan, dryRun: boolean): void {

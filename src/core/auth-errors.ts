@@ -17,6 +17,10 @@ export type AuthErrorCode =
   | 'unsupported_media_type'
   | 'payload_too_large'
   | 'method_not_allowed'
+  | 'link_invalid'
+  | 'link_used'
+  | 'link_expired'
+  | 'weak_password'
   | 'unavailable'
   | 'internal';
 
@@ -32,6 +36,10 @@ const MESSAGES: Record<AuthErrorCode, string> = {
   unsupported_media_type: 'Send application/json or application/x-www-form-urlencoded.',
   payload_too_large: 'The request body is too large.',
   method_not_allowed: 'This method is not allowed here.',
+  link_invalid: 'This link is not valid. Ask for a new one.',
+  link_used: 'This link was already used. Ask for a new one if you still need it.',
+  link_expired: 'This link has expired. Ask for a new one.',
+  weak_password: 'Choose a password of at least 8 characters.',
   unavailable: 'The service is temporarily unavailable. Try again shortly.',
   internal: 'Something went wrong on our side.',
 };

@@ -1,3 +1,4 @@
+import { DEFAULT_ACCOUNT_SETTINGS } from '../site-config/account-settings.js';
 import { entryLabel, GateConfigError, parseGateConfig, type GateConfig } from '../site-config/schema.js';
 import { isPlatformPath, parsePathPattern, patternCovers, patternMatches, prettyUrlAliases, specificity, type PathPattern } from './path-pattern.js';
 import { matchingRule, type GateTable, type GateTableRule } from './table.js';
@@ -57,6 +58,8 @@ function exceptionsOf(gate: OrderedGate): Array<{ path: string; aliases: string[
     aliases: aliasesOf(parsePathPattern(path)).filter((alias) => patternMatches(gate.pattern, alias)),
   }));
 }
+
+const ACCOUNT_PAGE_DEFAULTS = DEFAULT_ACCOUNT_SETTINGS.pages;
 
 function orderGates(config: GateConfig): OrderedGate[] {
   const gates = config.gates.map((gate, index) => {
@@ -179,12 +182,20 @@ function checkGates(config: GateConfig, gates: OrderedGate[], table: GateTable):
     ['functions.login', config.functions.login, 'nobody could log in'],
     ['functions.refresh', config.functions.refresh, 'the bounce would loop'],
     ['functions.logout', config.functions.logout, 'visitors without the role could not log out'],
+    ['functions.recover', config.functions.recover, 'nobody who forgot a password could ask for a link'],
+    ['functions.verify', config.functions.verify, 'no mailed link would work'],
   ];
-  for (const [name, path, consequence] of mustStayReachable) {
-    const rule = matchingRule(table, path);
-    if (rule && rule.access === 'roles') {
-      const gate = gates.find((g) => g.path === rule.gate);
-      errors.push(`${name} ${JSON.stringify(path)}: inside ${gate ? gateLabel(gate) : JSON.stringify(rule.gate)}, so ${consequence}; add it to that gate's "public" list or move it`);
+  // A gated account page breaks only that flow, and a site gating "/*" from before the pages
+  // existed must still build: a warning, not an error.
+  const shouldStayReachable: Array<[string, string, string]> = Object.entries({ ...ACCOUNT_PAGE_DEFAULTS, ...config.accounts?.pages })
+    .map(([name, path]) => [`accounts.pages.${name}`, path, 'visitors who forgot their password could never reach it']);
+  for (const [list, reachable] of [[errors, mustStayReachable], [warnings, shouldStayReachable]] as const) {
+    for (const [name, path, consequence] of reachable) {
+      const rule = matchingRule(table, path);
+      if (rule && rule.access === 'roles') {
+        const gate = gates.find((g) => g.path === rule.gate);
+        list.push(`${name} ${JSON.stringify(path)}: inside ${gate ? gateLabel(gate) : JSON.stringify(rule.gate)}, so ${consequence}; add it to that gate's "public" list or move it`);
+      }
     }
   }
 

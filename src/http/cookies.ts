@@ -132,3 +132,15 @@ export function readCookies(header: string | undefined): Record<string, string> 
 export function readRefreshToken(cookies: Record<string, string>, policy: Pick<CookiePolicy, 'domain'>): string | undefined {
   return cookies[refreshCookie(policy).name];
 }
+
+/** Carries a mailed link's token from the link to the form that uses it, so the token leaves the URL at once. */
+export const LINK_COOKIE = 'rolegate_link';
+
+/**
+ * The link cookie on each of the verify function's paths: HttpOnly, and SameSite=Strict
+ * because only the site's own form posts it back. Without `token`, its deletion.
+ */
+export function linkCookies(paths: readonly string[], token?: string, maxAgeSeconds = 0): string[] {
+  const gone = token === undefined ? { maxAge: 0, expires: new Date(0) } : { maxAge: maxAgeSeconds };
+  return paths.map((path) => serialize(LINK_COOKIE, token ?? '', { secure: true, path, sameSite: 'strict', httpOnly: true, ...gone }));
+}

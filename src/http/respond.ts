@@ -19,6 +19,10 @@ export const STATUS: Record<AuthErrorCode, number> = {
   unsupported_media_type: 415,
   payload_too_large: 413,
   method_not_allowed: 405,
+  link_invalid: 400,
+  link_used: 410,
+  link_expired: 410,
+  weak_password: 422,
   unavailable: 503,
   internal: 500,
 };
@@ -68,28 +72,51 @@ export function toAuthError(error: unknown): AuthError {
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/**
- * The same error as a small page, for a browser that navigated here (the
- * gate's bounce): a visitor should read what happened, not JSON. The code
- * stays machine-readable in a meta tag and the X-Rolegate-Error header.
- */
-export function errorPage(error: unknown, retryHref: string): HandlerResponse {
-  const authError = toAuthError(error);
-  const status = STATUS[authError.code];
-  const retry: Record<string, string> = authError.code === 'unavailable' ? { 'Retry-After': '5' } : {};
+/** A small page a visitor reads instead of JSON; the code stays machine-readable in a meta tag and the X-Rolegate-Error header. */
+function htmlPage(page: { status: number; code: string; title: string; message: string; link: { href: string; text: string }; headers?: Record<string, string>; cookies?: string[] }): HandlerResponse {
   const body = `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="rolegate-error" content="${authError.code}"><title>Temporarily unavailable</title><link rel="stylesheet" href="/style.css"></head>
-<body><main><h1>${status === 503 ? 'Temporarily unavailable' : 'Something went wrong'}</h1>
-<p>${escapeHtml(authError.message)}</p><p><a href="${escapeHtml(retryHref)}">Try again</a></p></main></body>
+<meta name="rolegate-error" content="${escapeHtml(page.code)}"><title>${escapeHtml(page.title)}</title><link rel="stylesheet" href="/style.css"></head>
+<body><main><h1>${escapeHtml(page.title)}</h1>
+<p>${escapeHtml(page.message)}</p><p><a href="${escapeHtml(page.link.href)}">${escapeHtml(page.link.text)}</a></p></main></body>
 </html>
 `;
   return {
-    statusCode: status,
-    headers: { ...NO_STORE, 'Content-Type': 'text/html; charset=utf-8', 'X-Rolegate-Error': authError.code, ...retry },
-    multiValueHeaders: {},
+    statusCode: page.status,
+    headers: { ...NO_STORE, 'Content-Type': 'text/html; charset=utf-8', 'X-Rolegate-Error': page.code, ...page.headers },
+    multiValueHeaders: page.cookies?.length ? { 'Set-Cookie': page.cookies } : {},
     body,
   };
 }
 
+/**
+ * The same error as a small page, for a browser that navigated here (the
+ * gate's bounce): a visitor should read what happened, not JSON.
+ */
+export function errorPage(error: unknown, retryHref: string): HandlerResponse {
+  const authError = toAuthError(error);
+  const status = STATUS[authError.code];
+  return htmlPage({
+    status,
+    code: authError.code,
+    title: status === 503 ? 'Temporarily unavailable' : 'Something went wrong',
+    message: authError.message,
+    link: { href: retryHref, text: 'Try again' },
+    headers: authError.code === 'unavailable' ? { 'Retry-After': '5' } : {},
+  });
+}
+
+const LINK_TITLES: Partial<Record<AuthErrorCode, string>> = {
+  link_invalid: 'This link does not work',
+  link_used: 'This link was already used',
+  link_expired: 'This link has expired',
+};
+
+/** Why a mailed link cannot be used, as a page with the way to a new one; other errors as errorPage. */
+export function linkErrorPage(error: unknown, newLinkHref: string, cookies: string[] = []): HandlerResponse {
+  const authError = toAuthError(error);
+  const title = LINK_TITLES[authError.code];
+  if (!title) return { ...errorPage(authError, newLinkHref), multiValueHeaders: cookies.length ? { 'Set-Cookie': cookies } : {} };
+  return htmlPage({ status: STATUS[authError.code], code: authError.code, title, message: authError.message, link: { href: newLinkHref, text: 'Ask for a new link' }, cookies });
+}

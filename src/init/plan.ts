@@ -20,13 +20,17 @@ export interface Gate {
   roles: string[];
 }
 
+/** The pages init writes where the site has none (templates/pages/<name>.html). */
+export const PAGE_NAMES = ['login', '403', 'account', 'forgot-password', 'check-email', 'choose-password'] as const;
+export type PageName = (typeof PAGE_NAMES)[number];
+
 export interface InitAnswers {
   gates: Gate[];
   mode: 'edge' | 'redirects';
   publishDir: string;
   devJwtSecret: string;
   /** The page templates' contents, by page name. */
-  pages: Record<'login' | '403' | 'account', string>;
+  pages: Record<PageName, string>;
 }
 
 export interface PlannedWrite {
@@ -90,11 +94,7 @@ export function planInit(site: SiteFacts, answers: InitAnswers): InitPlan {
     kept.push('.gitignore already ignores rolegate\'s local files');
   }
 
-  const pages: [keyof InitAnswers['pages'], string[]][] = [
-    ['login', ['login.html', 'login/index.html']],
-    ['403', ['403.html', '403/index.html']],
-    ['account', ['account.html', 'account/index.html']],
-  ];
+  const pages = PAGE_NAMES.map((name): [PageName, string[]] => [name, [`${name}.html`, `${name}/index.html`]]);
   if (site.generatesPublishDir) {
     const missingPages = pages.filter(([, files]) => !files.some((f) => site.pageExists(joinPath(answers.publishDir, f)))).map(([name]) => `/${name}`);
     if (missingPages.length) {

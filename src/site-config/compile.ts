@@ -1,4 +1,7 @@
 import { gateTableFromConfig } from '../gates/compile.js';
+import { accountsConfigSchema } from './accounts.js';
+import type { AccountSettings } from './account-settings.js';
+import { parseGateConfig } from './schema.js';
 import { identityConfigSchema } from './identity.js';
 import type { CompiledSiteConfig } from './compiled.js';
 
@@ -11,5 +14,13 @@ export function compileSiteConfig(config: unknown): CompiledSiteConfig {
   // gateTableFromConfig validates the whole file, identity section included.
   const table = gateTableFromConfig(config);
   const identity = identityConfigSchema.parse((config as { identity?: unknown }).identity ?? {});
-  return { config, table, identity };
+  return { config, table, identity, accounts: accountSettings(config) };
+}
+
+function accountSettings(config: unknown): AccountSettings {
+  const parsed = parseGateConfig(config);
+  const section = accountsConfigSchema.parse(parsed.accounts ?? {});
+  return { ...section, verifyPath: parsed.friendlyPaths.verify, verifyPaths: [...new Set([parsed.functions.verify, parsed.friendlyPaths.verify])],
+    friendlyPaths: [parsed.friendlyPaths.recover, parsed.friendlyPaths.verify],
+  };
 }

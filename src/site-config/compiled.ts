@@ -1,5 +1,6 @@
 import type { GateTable } from '../gates/table.js';
 import type { IdentitySyncConfig } from './identity.js';
+import type { AccountSettings } from './account-settings.js';
 import { RolegateError } from '../core/rolegate-error.js';
 
 /**
@@ -21,6 +22,8 @@ export interface CompiledSiteConfig {
   table: GateTable;
   /** Its `identity` section, checked and with defaults filled in, for the Identity sync functions. */
   identity: IdentitySyncConfig;
+  /** Its `accounts` section with defaults, and the verify function's paths, for the account functions. */
+  accounts: AccountSettings;
 }
 
 export class StaleGateTableError extends RolegateError {
@@ -55,8 +58,15 @@ export function prebuiltIdentityConfig(config: unknown, prebuilt: unknown): Iden
   return current(config, prebuilt).identity;
 }
 
+/** The `accounts` settings the build compiled for `config`; or StaleGateTableError. */
+export function prebuiltAccountSettings(config: unknown, prebuilt: unknown): AccountSettings {
+  return current(config, prebuilt).accounts;
+}
+
 function current(config: unknown, prebuilt: unknown): CompiledSiteConfig {
   const candidate = prebuilt as Partial<CompiledSiteConfig> | null;
-  if (!candidate || !sameGateConfig(candidate.config, config) || candidate.table?.version !== 1 || !candidate.identity) throw new StaleGateTableError();
+  if (!candidate || !sameGateConfig(candidate.config, config) || candidate.table?.version !== 1 || !candidate.identity || !candidate.accounts) {
+    throw new StaleGateTableError();
+  }
   return candidate as CompiledSiteConfig;
 }

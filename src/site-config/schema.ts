@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { identityConfigSchema } from './identity.js';
+import { accountsConfigSchema } from './accounts.js';
 import { DEFAULT_ROLE_CLAIM_PATH } from '../core/access-token.js';
 import { EXACT_PATH_PATTERN, GATE_PATH_PATTERN, pathPatternProblem } from '../gates/path-pattern.js';
 import { ROLE_NAME_PATTERN, roleNameProblem } from '../core/role-name.js';
@@ -49,6 +50,8 @@ const functionsSchema = z
     login: exactPath.default('/.netlify/functions/login'),
     refresh: exactPath.default('/.netlify/functions/refresh'),
     logout: exactPath.default('/.netlify/functions/logout'),
+    recover: exactPath.default('/.netlify/functions/recover'),
+    verify: exactPath.default('/.netlify/functions/verify'),
   })
   .describe('Where the auth functions are served.');
 
@@ -57,6 +60,8 @@ const friendlyPathsSchema = z
     login: exactPath.default('/auth/login'),
     refresh: exactPath.default('/auth/refresh'),
     logout: exactPath.default('/auth/logout'),
+    recover: exactPath.default('/auth/recover'),
+    verify: exactPath.default('/auth/verify'),
   })
   .describe('Short public paths rewritten (200) to the auth functions.');
 
@@ -77,8 +82,10 @@ export const gateConfigSchema = z
       login: '/.netlify/functions/login',
       refresh: '/.netlify/functions/refresh',
       logout: '/.netlify/functions/logout',
+      recover: '/.netlify/functions/recover',
+      verify: '/.netlify/functions/verify',
     }),
-    friendlyPaths: friendlyPathsSchema.default({ login: '/auth/login', refresh: '/auth/refresh', logout: '/auth/logout' }),
+    friendlyPaths: friendlyPathsSchema.default({ login: '/auth/login', refresh: '/auth/refresh', logout: '/auth/logout', recover: '/auth/recover', verify: '/auth/verify' }),
     roleClaimPath: z
       .string()
       .regex(/^[A-Za-z0-9_$-]+(?:\.[A-Za-z0-9_$-]+)*$/u, { error: 'must be a dotted claim path such as "app_metadata.authorization.roles"' })
@@ -90,6 +97,7 @@ export const gateConfigSchema = z
       .default('public')
       .describe('The publish directory, relative to the site root; _redirects is written there.'),
     identity: identityConfigSchema.optional(),
+    accounts: accountsConfigSchema.optional(),
   })
   .describe('rolegate configuration: role-gated paths compiled into Netlify _redirects or an edge function.');
 

@@ -96,7 +96,7 @@ describe('rolegate init', () => {
     expect(parsed.dev.jwtSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
     expect(await read('.gitignore')).toMatch(/^node_modules\n\n# rolegate: .*\n\.rolegate\/\n\.netlify\/\n\.env\nnetlify\/edge-functions\/rolegate-gate\/\n$/);
-    for (const page of ['login.html', '403.html', 'account.html']) expect(await read(page)).toMatch(/^<!doctype html>/);
+    for (const page of ['login.html', '403.html', 'account.html', 'forgot-password.html', 'check-email.html', 'choose-password.html']) expect(await read(page)).toMatch(/^<!doctype html>/);
     expect(await read('login.html')).toContain('<form method="post" action="/auth/login">');
 
     const before = await snapshot();
@@ -169,7 +169,7 @@ describe('rolegate init', () => {
     await writeFile(join(site, 'netlify.toml'), '[build]\n  command = "npm run build"\n  publish = "_site"\n');
     const result = await init(['--yes']);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('by hand: add the pages /login, /403, /account to your site\'s sources');
+    expect(result.stdout).toContain('by hand: add the pages /login, /403, /account, /forgot-password, /check-email, /choose-password to your site\'s sources');
     expect(existsSync(join(site, '_site'))).toBe(false);
     expect(loadGateConfig(await read('rolegate.config.json')).config.publishDir).toBe('_site');
   });

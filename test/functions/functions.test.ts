@@ -12,12 +12,14 @@ import gateConfig from '../../rolegate.config.json' with { type: 'json' };
 import { compileSiteConfig } from '../../src/site-config/compile.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/store.js';
+import { Secret } from '../../src/core/secret.js';
+import { openMailSecret } from '../../src/mail/seal.js';
 import { freePort } from '../support/postgres-cluster.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { PASSWORD, SECRET, SITE, body, cookieValues, event, makeUser, setCookies } from '../auth/support.js';
 
 const REFRESH = '__Host-rolegate_refresh';
-type FunctionName = 'login' | 'refresh' | 'logout';
+type FunctionName = 'login' | 'refresh' | 'logout' | 'recover' | 'verify';
 
 async function loadFunction(name: FunctionName, env: Record<string, string>): Promise<Handler> {
   vi.resetModules();
@@ -41,11 +43,29 @@ describe('the deployed functions against one PostgreSQL database', () => {
     db = await createTestDatabase();
     store = openPostgresStore({ connectionString: db.url });
     const env = { JWT_SECRET: SECRET, SITE_URL: SITE, DATABASE_URL: db.url, BCRYPT_COST: '10', ROLEGATE_DATA_DIR: '', SUPABASE_URL: '', NETLIFY_DB_URL: '' };
-    for (const name of ['login', 'refresh', 'logout'] as const) fns[name] = await loadFunction(name, env);
+    for (const name of ['login', 'refresh', 'logout', 'recover', 'verify'] as const) fns[name] = await loadFunction(name, env);
   });
   afterAll(async () => {
     await store.close();
     await db.drop();
+  });
+
+  it('recovers a password through recover and verify: the mailed link, the new password, the old session ended', async () => {
+    const user = await makeUser(store, ['member']);
+    const before = cookieValues(await call(fns.login, event({ path: '/.netlify/functions/login', json: { email: user.email, password: PASSWORD } })));
+    const asked = await call(fns.recover, event({ path: '/auth/recover', form: { email: user.email } }));
+    expect([asked.statusCode, asked.headers?.Location]).toEqual([303, '/check-email?sent=recovery']);
+    const [mail] = (await store.claimMail({ limit: 100, leaseSeconds: 5 })).filter((m) => m.recipient === user.email);
+    const link = new URL(JSON.parse(openMailSecret([new Secret(SECRET)], mail!.sealed!)!).url);
+    const opened = await call(fns.verify, event({ method: 'GET', path: link.pathname, query: link.search.slice(1), origin: null }));
+    expect([opened.statusCode, opened.headers?.Location]).toEqual([303, '/choose-password']);
+    const chosen = await call(fns.verify, event({ path: '/auth/verify', form: { password: 'the new passphrase' }, cookies: { rolegate_link: cookieValues(opened).rolegate_link! } }));
+    expect([chosen.statusCode, chosen.headers?.Location]).toEqual([303, '/']);
+    expect(cookieValues(chosen).nf_jwt).toBeTruthy();
+    const old = await call(fns.refresh, event({ path: '/.netlify/functions/refresh', cookies: { [REFRESH]: before[REFRESH]! } }));
+    expect(old.statusCode).toBe(401);
+    const relogin = await call(fns.login, event({ path: '/.netlify/functions/login', json: { email: user.email, password: 'the new passphrase' } }));
+    expect(relogin.statusCode).toBe(200);
   });
 
   it('signs in, refreshes, and signs out through the three entry points', async () => {

@@ -43,7 +43,7 @@ describe('gates build', () => {
     const result = await build();
     const text = await output();
     // 9 path rules, and the 6 gate rules again for the host netlify dev reads out of a //-path, per scheme.
-    expect(result).toMatchObject({ outputPath: join(site, 'public', '_redirects'), sourcePath: null, changed: true, ruleCount: 21 });
+    expect(result).toMatchObject({ outputPath: join(site, 'public', '_redirects'), sourcePath: null, changed: true, ruleCount: 23 });
     const lines = text.trimEnd().split('\n');
     expect(lines[0]).toBe(BEGIN_MARKER);
     expect(lines.at(-1)).toBe(END_MARKER);

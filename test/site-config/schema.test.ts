@@ -1,3 +1,4 @@
+import { compileSiteConfig } from '../../src/site-config/compile.js';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
@@ -78,14 +79,30 @@ describe('rolegate.config.json errors name the entry and the reason', () => {
     ]);
   });
 
+  it('fills the accounts section: the three account pages and a one-hour recovery link, which may be shorter but not longer', () => {
+    expect(compileSiteConfig({ gates: [] }).accounts).toEqual({
+      pages: { forgotPassword: '/forgot-password', checkEmail: '/check-email', choosePassword: '/choose-password' },
+      linkLifetimes: { recovery: 3600 },
+      verifyPath: '/auth/verify',
+      verifyPaths: ['/.netlify/functions/verify', '/auth/verify'],
+      friendlyPaths: ['/auth/recover', '/auth/verify'],
+    });
+    expect(compileSiteConfig({ gates: [], accounts: { linkLifetimes: { recovery: 900 } } }).accounts.linkLifetimes.recovery).toBe(900);
+    expect(() => parseGateConfig({ gates: [], accounts: { linkLifetimes: { recovery: 7200 } } })).toThrow(/accounts\.linkLifetimes\.recovery/);
+    expect(() => parseGateConfig({ gates: [], accounts: { pages: { checkEmail: 'check-email' } } })).toThrow(/accounts\.pages\.checkEmail/);
+  });
+
   it('fills the documented defaults: edge mode, which verifies tokens itself', () => {
     expect(parseGateConfig({ gates: [] })).toEqual({
       mode: 'edge',
       gates: [],
       loginPage: '/login',
       forbiddenPage: '/403',
-      functions: { login: '/.netlify/functions/login', refresh: '/.netlify/functions/refresh', logout: '/.netlify/functions/logout' },
-      friendlyPaths: { login: '/auth/login', refresh: '/auth/refresh', logout: '/auth/logout' },
+      functions: {
+        login: '/.netlify/functions/login', refresh: '/.netlify/functions/refresh', logout: '/.netlify/functions/logout',
+        recover: '/.netlify/functions/recover', verify: '/.netlify/functions/verify',
+      },
+      friendlyPaths: { login: '/auth/login', refresh: '/auth/refresh', logout: '/auth/logout', recover: '/auth/recover', verify: '/auth/verify' },
       roleClaimPath: 'app_metadata.authorization.roles',
       publishDir: 'public',
     });
