@@ -22,8 +22,8 @@ export interface AuthDeps {
   accounts?: AccountSettings;
   /** How mail leaves and the limits on requests that send one; needed by the account flows. */
   mail?: MailConfig;
-  /** Called after a mail was queued (or would have been): starts delivery without waiting for it. */
-  kickMail?: () => void;
+  /** Called after every request that may have queued mail: starts delivery, settling within a bound (src/mail/kick.ts). */
+  kickMail?: () => Promise<void>;
 }
 
 /** How this site's cookies are set and deleted: COOKIE_DOMAIN, lifetimes, and the friendly auth paths from the gate table. */

@@ -56,5 +56,5 @@ export async function requestRecovery(deps: AuthDeps, request: RecoverRequest): 
   if (result.status === 'throttled') {
     throw new AuthError('throttled', { message: 'Too many requests for a mail. Try again later.', retryAfterSeconds: result.retryAfterSeconds });
   }
-  deps.kickMail?.();
+  await deps.kickMail?.();
 }

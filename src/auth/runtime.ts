@@ -2,6 +2,7 @@ import { nowSeconds } from '../core/access-token-claims.js';
 import { readConfig, type Env } from '../core/environment.js';
 import { openStoreOnFirstUse } from '../store/open-store.js';
 import { gotruePasswordCheck } from '../sync/gotrue-password.js';
+import { kickMailDelivery } from '../mail/kick.js';
 import type { AuthDeps } from './deps.js';
 import { prebuiltAccountSettings, prebuiltGateTable } from '../site-config/compiled.js';
 
@@ -23,6 +24,7 @@ export function functionRuntime(env: Env, gateConfig: unknown, prebuiltGates: un
     now: nowSeconds,
     accounts: prebuiltAccountSettings(gateConfig, prebuiltGates),
     mail: config.mail,
+    kickMail: () => kickMailDelivery(config.auth.siteUrl),
     ...(config.auth.identityUrl ? { identityPasswords: gotruePasswordCheck(config.auth.identityUrl) } : {}),
   };
   return async () => deps;

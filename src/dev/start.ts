@@ -102,6 +102,8 @@ export async function startDev(argv: string[], root: string): Promise<void> {
   // netlify dev hands functions a NETLIFY_DB_URL of its own; naming the data
   // directory keeps them on the database seeded here.
   if (db.kind === 'embedded') env.ROLEGATE_DATA_DIR = db.dataDir;
+  // Without an SMTP server, mail is caught here: the mail function prints each one with its link.
+  if (!env.SMTP_URL) env.ROLEGATE_DEV_MAIL = 'terminal';
   const cost = Number(env.BCRYPT_COST ?? 11);
 
   // netlify dev does not run the build command: build the gates here.
