@@ -10,6 +10,7 @@ import { UserImportError } from '../core/user-import.js';
 import { StoreLockedError, StoreUnavailableError, isUnavailable } from '../store/errors.js';
 import { DB_USAGE, dbCommand } from './db.js';
 import { CliError, UsageError, type CliIo } from './io.js';
+import { MAIL_USAGE, mailCommand } from './mail.js';
 import { USERS_USAGE, usersCommand } from './users.js';
 
 export { nodeIo } from './node-io.js';
@@ -19,6 +20,8 @@ const USAGE = `rolegate — own login, own user table, role-gated static paths o
 ${USERS_USAGE.replace(/^usage:\n/, 'users:\n')}
 
 ${DB_USAGE.replace(/^usage:\n/, 'database:\n')}
+
+${MAIL_USAGE.replace(/^usage:\n/, 'mail (the outbox; sent through SMTP_URL):\n')}
 
 gates:
   rolegate gates <build|check|explain|schema>  see: rolegate gates help
@@ -41,7 +44,7 @@ DATABASE_URL, or the embedded database in ROLEGATE_DATA_DIR (default .rolegate/d
 
 /** The help command that fits what was being run, for the hint under an error. */
 function helpFor(argv: string[]): string {
-  if (argv[0] === 'users' || argv[0] === 'db' || argv[0] === 'sync') return `rolegate ${argv[0]} help`;
+  if (argv[0] === 'users' || argv[0] === 'db' || argv[0] === 'sync' || argv[0] === 'mail') return `rolegate ${argv[0]} help`;
   if (argv[0] === 'init') return 'rolegate init --help';
   return 'rolegate help';
 }
@@ -92,6 +95,8 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       return usersCommand(rest, io);
     case 'db':
       return dbCommand(rest, io);
+    case 'mail':
+      return mailCommand(rest, io);
     case 'gates':
       return (await loadGatesCommand())(rest, io);
     case 'sync':
