@@ -46,7 +46,21 @@ const SINGLE_ADDRESS = /^[^\s@<>",;()\\]+@[^\s@<>",;()\\]+$/u;
 interface SmtpFailure {
   message?: string;
   code?: string;
+  /** The SMTP command the server answered (`RCPT TO`, `AUTH PLAIN`, …). */
+  command?: string;
+  /** The server's reply line, code first. */
+  response?: string;
   responseCode?: number;
+}
+
+/** The server's reply first (what `rolegate mail` shows in its narrow column), then where it came. */
+function describe(failure: SmtpFailure): string {
+  if (failure.response) {
+    const where = failure.command && failure.command !== 'CONN' ? ` (its answer to ${failure.command})` : '';
+    const hint = failure.code === 'EAUTH' ? '; check the login in SMTP_URL' : '';
+    return `${failure.response.replace(/\s+/gu, ' ').trim()}${where}${hint}`;
+  }
+  return `the mail server could not be reached or did not answer: ${failure.message ?? 'no reason given'}`;
 }
 
 /**
@@ -117,8 +131,7 @@ export function smtpTransport(smtpUrl: Secret): MailTransport {
         });
       } catch (error) {
         const failure = (error ?? {}) as SmtpFailure;
-        const message = redacted(failure.message ?? String(error), secrets);
-        throw new MailSendError(`the mail server did not take the mail: ${message}`, isPermanent(failure));
+        throw new MailSendError(redacted(describe(failure), secrets), isPermanent(failure));
       }
     },
   };

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { PGlite } from '@electric-sql/pglite';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Secret } from '../../src/core/secret.js';
 import { deliverDueMail, deliverUntilIdle, retryDelaySeconds, type DeliverOptions } from '../../src/mail/deliver.js';
 import { sealMailSecret } from '../../src/mail/seal.js';
@@ -32,15 +32,18 @@ afterAll(async () => {
   await smtp.stop();
 });
 
-/** A fresh outbox for each test: one test's pending mail is never another's. */
-function withFreshStore() {
-  beforeEach(async () => {
+/** One database for the file (opening PGlite takes seconds), and an empty outbox for each test. */
+function withFreshOutbox() {
+  beforeAll(async () => {
     store = await openEmbeddedStore({ dataDir: 'memory://' });
     db = (store as unknown as { db: { db: PGlite } }).db.db;
-    logged = [];
   });
-  afterEach(async () => {
+  afterAll(async () => {
     await store.close();
+  });
+  beforeEach(async () => {
+    await db.query('delete from rolegate.mail_outbox');
+    logged = [];
   });
 }
 
@@ -80,7 +83,7 @@ async function outboxRow(email: string) {
 }
 
 describe('delivering the outbox over SMTP', () => {
-  withFreshStore();
+  withFreshOutbox();
 
   it('a queued recovery mail arrives with its link readable in the text and the HTML', async () => {
     const { email, url } = await queueRecovery();
