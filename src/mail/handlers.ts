@@ -16,6 +16,11 @@ import { smtpTransport, terminalTransport, unconfiguredTransport, type MailTrans
 /** Netlify stops a background function at 15 minutes; stop starting rounds well before. */
 export const MAIL_DELIVERY_BUDGET_MS = 12 * 60 * 1000;
 
+/** How often the scheduled run sends what waits for a retry (a Netlify cron expression). */
+export const MAIL_RETRY_SCHEDULE = '*/5 * * * *';
+/** A scheduled function has 30 seconds; it stops starting rounds after this. */
+export const MAIL_RETRY_BUDGET_MS = 20 * 1000;
+
 /**
  * The transport the environment gives: SMTP_URL; else, for `rolegate dev` only,
  * ROLEGATE_DEV_MAIL=terminal prints each mail; else none, and mail waits in the outbox.
@@ -44,7 +49,7 @@ export interface MailDeliveryDeps {
  * What a mail-background instance sets up at cold start: the environment, checked now (a bad
  * variable fails the start with a message naming it), and a store opened at first use.
  */
-export function mailDeliveryRuntime(env: Env, overrides?: MailTemplateOverrides): MailDeliveryDeps {
+export function mailDeliveryRuntime(env: Env, overrides?: MailTemplateOverrides, budgetMs = MAIL_DELIVERY_BUDGET_MS): MailDeliveryDeps {
   const config = readConfig(env);
   return {
     store: openStoreOnFirstUse(config.database),
@@ -53,7 +58,7 @@ export function mailDeliveryRuntime(env: Env, overrides?: MailTemplateOverrides)
     siteUrl: config.auth.siteUrl,
     from: config.mail.from,
     ...(overrides ? { overrides } : {}),
-    budgetMs: MAIL_DELIVERY_BUDGET_MS,
+    budgetMs,
     log: (line) => console.error(line),
   };
 }
@@ -74,5 +79,20 @@ export function mailBackgroundHandler(deps: MailDeliveryDeps): (event: HandlerEv
       deps.log(`rolegate mail: ${counts.sent} sent, ${counts.retrying} to retry, ${counts.failed} failed`);
     }
     return { statusCode: 200, headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, body: JSON.stringify(counts) };
+  };
+}
+
+/**
+ * The `mail-scheduled` function: Netlify runs it every five minutes (a scheduled function, v2
+ * form), so mail waiting for a retry after an outage is sent though no new request kicks
+ * delivery. It delivers what is due within its budget and answers 204.
+ */
+export function mailScheduledHandler(deps: MailDeliveryDeps): (request: Request) => Promise<Response> {
+  return async () => {
+    const counts = await deliverUntilIdle(deps);
+    if (counts.sent + counts.retrying + counts.failed > 0) {
+      deps.log(`rolegate mail (scheduled): ${counts.sent} sent, ${counts.retrying} to retry, ${counts.failed} failed`);
+    }
+    return new Response(null, { status: 204, headers: { 'Cache-Control': 'no-store' } });
   };
 }

@@ -3,7 +3,8 @@ import type { HandlerEvent } from '@netlify/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../../src/core/environment.js';
 import { Secret } from '../../src/core/secret.js';
-import { mailBackgroundHandler, mailDeliveryRuntime, mailTransportFor } from '../../src/mail/handlers.js';
+import { mailBackgroundHandler, mailDeliveryRuntime, mailScheduledHandler, mailTransportFor } from '../../src/mail/handlers.js';
+import { generatedFunctionSource } from '../../src/gates/functions-build.js';
 import { sealMailSecret } from '../../src/mail/seal.js';
 import type { Store } from '../../src/store/store.js';
 import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
@@ -50,6 +51,31 @@ describe('the mail-background function', () => {
 
   it('fails its cold start on a bad environment, naming the variable', () => {
     expect(() => mailDeliveryRuntime({ JWT_SECRET, SMTP_URL: 'http://not-smtp.example' })).toThrow(/SMTP_URL must be an smtp:\/\/ or smtps:\/\/ URL/);
+  });
+});
+
+describe('the mail-scheduled function', () => {
+  it('is generated as a Netlify scheduled function that runs every five minutes', () => {
+    const source = generatedFunctionSource('mail-scheduled', { gates: [] });
+    expect(source).toContain("import { handlerFor } from 'rolegate/functions/mail-scheduled';\nexport default handlerFor(");
+    expect(source.endsWith('export const config = { schedule: "*/5 * * * *" };\n')).toBe(true);
+  });
+
+  it('sends the mail that waited for a retry once the mail server is back, with no new request', async () => {
+    const deps = mailDeliveryRuntime({ JWT_SECRET, SITE_URL: 'https://site.example', ROLEGATE_DATA_DIR: 'memory://', SMTP_URL: smtp.url }, undefined, 5000);
+    const store = deps.store as Store;
+    try {
+      await queueRecovery(store, 'scheduled@example.com');
+      smtp.refuse('scheduled@example.com', 451);
+      expect(JSON.parse((await mailBackgroundHandler(deps)(post)).body!)).toEqual({ sent: 0, retrying: 1, failed: 0 });
+      smtp.accept('scheduled@example.com');
+      // The retry's time has come (moved in the store rather than waited for).
+      await store.retryMail();
+      expect((await mailScheduledHandler(deps)(new Request('https://site.example/.netlify/functions/mail-scheduled'))).status).toBe(204);
+      expect(smtp.to('scheduled@example.com')).toHaveLength(1);
+    } finally {
+      await store.close();
+    }
   });
 });
 

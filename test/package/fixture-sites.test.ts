@@ -96,7 +96,7 @@ describe('a plain HTML site publishing its root (publish = ".")', () => {
     const build = netlifyBuild(site, DEPLOY_ENV);
     expect(build.code, build.stdout + build.stderr).toBe(0);
     expect(build.stdout).toContain('wrote .netlify/v1/functions/: the functions login, logout, refresh');
-    for (const fn of ['login', 'logout', 'refresh', 'hello']) expect(existsSync(join(site, '.netlify', 'functions', `${fn}.zip`)), fn).toBe(true);
+    for (const fn of ['login', 'logout', 'refresh', 'recover', 'verify', 'mail-background', 'mail-scheduled', 'hello']) expect(existsSync(join(site, '.netlify', 'functions', `${fn}.zip`)), fn).toBe(true);
     const redirects = readFileSync(join(site, '_redirects'), 'utf8');
     expect(redirects).toContain('/auth/login /.netlify/functions/login 200');
     expect(redirects).toContain('/rolegate.config.json /404.html 404!');
@@ -149,7 +149,7 @@ describe('a site whose build generates its publish directory, with its rules in 
   it('init leaves the generated folder alone; the build keeps the site\'s rules and functions', () => {
     const init = rolegate(site, ['init', '--yes', '--gate', '/staff/*=staff,admin', '--mode', 'redirects']);
     expect(init.code, init.stderr).toBe(0);
-    expect(init.stdout).toContain('by hand: add the pages /login, /403, /account to your site\'s sources');
+    expect(init.stdout).toContain('by hand: add the pages /login, /403, /account, /forgot-password, /check-email, /choose-password to your site\'s sources');
     expect(existsSync(join(site, '_site'))).toBe(false);
     const build = netlifyBuild(site, DEPLOY_ENV);
     expect(build.code, build.stdout + build.stderr).toBe(0);

@@ -63,13 +63,13 @@ describe('the npm package', () => {
 
   it('resolves one subpath per ready function handler, each making a handler from a compiled table', () => {
     const script = `
-      const names = ['login', 'logout', 'refresh', 'recover', 'verify', 'identity-login', 'identity-signup', 'identity-validate', 'identity-webhook', 'identity-sync-background'];
+      const names = ['login', 'logout', 'refresh', 'recover', 'verify', 'mail-background', 'mail-scheduled', 'identity-login', 'identity-signup', 'identity-validate', 'identity-webhook', 'identity-sync-background'];
       const kinds = [];
       for (const name of names) kinds.push(typeof (await import('rolegate/functions/' + name)).handlerFor);
       process.stdout.write(kinds.join(','));`;
     const result = run(process.execPath, ['--input-type=module', '-e', script], site);
     expect(result.stderr).toBe('');
-    expect(result.stdout).toBe(Array(10).fill('function').join(','));
+    expect(result.stdout).toBe(Array(12).fill('function').join(','));
   });
 
   it('types `rolegate` for a TypeScript site', () => {
