@@ -103,11 +103,22 @@ export function bodyArb(known: Known): fc.Arbitrary<BodyRecipe> {
     fc.constantFrom(known.email, known.password, 'local', 'global', '/members/x'), fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 20 }), hostileNext,
   ));
   const form = fc.tuple(fc.array(formPair, { maxLength: 8 }), fc.boolean()).map(([pairs, raw]) => formEncode(pairs, raw));
-  const contentType = fc.oneof(
-    { weight: 6, arbitrary: fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'application/json; charset=utf-8', 'APPLICATION/JSON', ' application/x-www-form-urlencoded ; charset=latin1') },
-    { weight: 1, arbitrary: fc.constantFrom('text/plain', 'multipart/form-data; boundary=x', 'application/xml', '', ';;;', 'application/json, application/x-www-form-urlencoded') },
-    { weight: 1, arbitrary: headerValue },
-  );
+  return bodyEnvelope(json, form);
+}
+
+const contentTypeArb = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'application/json; charset=utf-8', 'APPLICATION/JSON', ' application/x-www-form-urlencoded ; charset=latin1') },
+  { weight: 1, arbitrary: fc.constantFrom('text/plain', 'multipart/form-data; boundary=x', 'application/xml', '', ';;;', 'application/json, application/x-www-form-urlencoded') },
+  { weight: 1, arbitrary: headerValue },
+);
+
+/**
+ * JSON and form texts sent every way a client (or an attacker) can: with any
+ * content type or none, honestly base64-encoded, base64 of raw bytes, a base64
+ * flag that lies, and empty.
+ */
+function bodyEnvelope(json: fc.Arbitrary<string>, form: fc.Arbitrary<string>): fc.Arbitrary<BodyRecipe> {
+  const contentType = contentTypeArb;
   const text = fc.oneof({ weight: 4, arbitrary: json }, { weight: 3, arbitrary: form }, { weight: 1, arbitrary: nastyString });
   return fc.oneof(
     { weight: 8, arbitrary: fc.record({ body: text, contentType: fc.option(contentType, { nil: undefined }), isBase64Encoded: fc.constant(false) }) },
@@ -239,7 +250,11 @@ export const slashyPath = fc.tuple(
   fc.array(fc.tuple(fc.constantFrom('admin', 'members', 'x', 'index.html', '.', '..', '%2e%2e', '\u3000', 'ドキュメント', ''), fc.constantFrom('/', '//', '\\', '/\\', '%2F', '%2f%2f', '%5C', '/./', ';/')), { minLength: 1, maxLength: 4 }),
 ).map(([lead, parts]) => `${lead}${parts.map(([segment, slash]) => `${segment}${slash}`).join('')}`);
 
-export function requestArb(known: Known, options: { methods: string[] }): fc.Arbitrary<RequestRecipe> {
+/**
+ * A request to a function. `body`, `query` and `cookies` replace the login-shaped defaults
+ * for an endpoint that reads other fields (the account flows' arbitraries below).
+ */
+export function requestArb(known: Known, options: { methods: string[]; body?: fc.Arbitrary<BodyRecipe>; query?: fc.Arbitrary<string>; cookies?: fc.Arbitrary<CookieRecipe[]> }): fc.Arbitrary<RequestRecipe> {
   const method = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...options.methods) }, { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'HEAD', 'post', '', 'TRACE') });
   const origin = fc.oneof(
     { weight: 8, arbitrary: fc.constant(SITE) },
@@ -250,7 +265,7 @@ export function requestArb(known: Known, options: { methods: string[] }): fc.Arb
     fc.array(fc.oneof(fc.webSegment(), fc.string({ unit: 'binary', maxLength: 8 })), { maxLength: 4 }).map((segments) => `/${segments.join('/')}`),
     slashyPath,
   );
-  const query = fc.oneof(
+  const query = options.query ?? fc.oneof(
     fc.constant(''),
     fc.constantFrom('next=/admin/x', 'next=//evil.example', 'next=https://evil.example', 'next=%2Fmembers%2F', 'next=/a&next=//b', 'x=1&y', '%zz=%zz'),
     hostileNext.map((next) => `next=${encodeLoosely(next)}`),
@@ -267,10 +282,116 @@ export function requestArb(known: Known, options: { methods: string[] }): fc.Arb
     query,
     origin,
     headers: fc.array(extraHeader, { maxLength: 4 }),
-    cookies: cookiesArb,
+    cookies: options.cookies ?? cookiesArb,
     cookieTail: fc.oneof({ weight: 6, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.oneof(fc.constantFrom(';', ';;;', '; =', '; nf_jwt', '; nf_jwt=', '=;=', '; a=%'), headerValue) }),
     duplicateCookieHeader: fc.boolean(),
     authorization: fc.option(fc.record({ scheme: fc.constantFrom('Bearer ', 'bearer ', 'Bearer  ', 'Basic ', 'Bearer', ''), value: cookieValueArb }), { nil: undefined, freq: 3 }),
-    body: bodyArb(known),
+    body: options.body ?? bodyArb(known),
   }, { requiredKeys: ['method', 'pathSuffix', 'query', 'origin', 'headers', 'cookies', 'cookieTail', 'duplicateCookieHeader', 'body'] });
 }
+
+// ------------------------------------------------------------ the account flows (recover, verify)
+
+/**
+ * The state of a mailed (email) token the test makes just before the request: still good
+ * (`live`), used up, expired, never issued (`unknown`: 43 base64url characters nobody
+ * stored), issued for another purpose (`magic`: a link sign-in token), and issued to a
+ * user disabled since (`disabled`).
+ */
+export type EmailTokenKind = 'live' | 'used' | 'expired' | 'unknown' | 'magic' | 'disabled';
+export const EMAIL_TOKEN_KINDS: readonly EmailTokenKind[] = ['live', 'used', 'expired', 'unknown', 'magic', 'disabled'];
+
+/**
+ * Stands in a body, query or cookie for a token the test makes once it knows the server's
+ * state. Only unreserved characters, so it survives JSON, form and percent encoding as it is.
+ */
+export function emailTokenPlaceholder(kind: EmailTokenKind, mangle: Mangle): string {
+  return `~tok~${kind}~${mangle}~`;
+}
+export const EMAIL_TOKEN_PLACEHOLDER = /~tok~([a-z]+)~([a-z]+)~/g;
+
+const MANGLES: Mangle[] = ['truncate', 'extend', 'flip', 'upper', 'quote', 'percent', 'space'];
+const tokenChars = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.split(''));
+
+/** A token as text: mostly one the database knows (the live one most of all), else look-alikes and junk. */
+export const emailTokenText: fc.Arbitrary<string> = fc.oneof(
+  { weight: 6, arbitrary: fc.constant(emailTokenPlaceholder('live', 'none')) },
+  { weight: 3, arbitrary: fc.constantFrom(...EMAIL_TOKEN_KINDS).map((kind) => emailTokenPlaceholder(kind, 'none')) },
+  { weight: 2, arbitrary: fc.constantFrom(...MANGLES).map((mangle) => emailTokenPlaceholder('live', mangle)) },
+  // Valid-looking: exactly 43 base64url characters, and one off either way.
+  { weight: 2, arbitrary: fc.integer({ min: 42, max: 44 }).chain((n) => fc.string({ unit: tokenChars, minLength: n, maxLength: n })) },
+  { weight: 1, arbitrary: fc.oneof(nastyString, headerValue, fc.constantFrom('', 'null', '%00', `${'A'.repeat(43)}=`, `${'A'.repeat(42)}+`, `${'A'.repeat(42)}/`)) },
+);
+
+/** A field value for `token`: mostly text, sometimes not a string at all. */
+const emailTokenField = fc.oneof(
+  { weight: 8, arbitrary: emailTokenText },
+  { weight: 1, arbitrary: fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.array(emailTokenText, { maxLength: 2 }), fc.object({ maxDepth: 2 })) },
+);
+
+export const GOOD_NEW_PASSWORD = 'a brand new passphrase';
+
+/** New passwords: good ones mostly, and the edges of the rules (8 characters, 72 bytes, 1024 characters). */
+const newPasswordArb = fc.oneof(
+  { weight: 5, arbitrary: fc.constantFrom(GOOD_NEW_PASSWORD, 'exactly8', 'p'.repeat(72), 'ünïcödé pässwörd') },
+  { weight: 2, arbitrary: fc.constantFrom('', 'short', '1234567', 'é'.repeat(37), 'p'.repeat(73), 'x'.repeat(1025), 'x'.repeat(20_000), '\u0000'.repeat(8), '\ud800'.repeat(8), ' '.repeat(8)) },
+  { weight: 1, arbitrary: nastyString },
+  { weight: 1, arbitrary: fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 2 }), fc.object({ maxDepth: 2 })) },
+);
+
+/** The choose-a-password form's fields: token (or none: the cookie then), password, its confirmation and next. */
+const verifyFieldsArb = fc.record({
+  token: fc.option(emailTokenField, { nil: undefined, freq: 3 }),
+  password: fc.option(newPasswordArb, { nil: undefined, freq: 10 }),
+  confirm: fc.constantFrom('same', 'same', 'absent', 'other', 'wrong-type'),
+  next: fc.option(fc.oneof(fc.constantFrom('/', '/members/x', '//evil.example', 'https://evil.example/'), hostileNext), { nil: undefined, freq: 3 }),
+}).map(({ token, password, confirm, next }) => {
+  const fields: Record<string, unknown> = {};
+  if (token !== undefined) fields.token = token;
+  if (password !== undefined) fields.password = password;
+  if (confirm === 'same') fields.password_confirm = password;
+  if (confirm === 'other') fields.password_confirm = `${String(password)}x`;
+  if (confirm === 'wrong-type') fields.password_confirm = [password];
+  if (next !== undefined) fields.next = next;
+  return fields;
+});
+
+/** Verify's POST bodies, every encoding and envelope the login bodies get. */
+export function verifyBodyArb(): fc.Arbitrary<BodyRecipe> {
+  const json = fc.oneof(
+    { weight: 8, arbitrary: verifyFieldsArb.map((fields) => JSON.stringify(fields)) },
+    { weight: 1, arbitrary: fc.json({ maxDepth: 3 }) },
+    { weight: 1, arbitrary: fc.constantFrom('{', 'null', '[]', `{"token":"${emailTokenPlaceholder('live', 'none')}","token":"x","password":"${GOOD_NEW_PASSWORD}"}`, `{"__proto__":{"token":"${emailTokenPlaceholder('live', 'none')}"},"password":"${GOOD_NEW_PASSWORD}"}`) },
+    { weight: 1, arbitrary: fc.integer({ min: 16 * 1024 - 64, max: 40_000 }).map((n) => JSON.stringify({ token: emailTokenPlaceholder('live', 'none'), password: 'p'.repeat(n) })) },
+  );
+  const formPair = fc.tuple(
+    fc.constantFrom('token', 'password', 'password_confirm', 'next', 'Token', 'token[]', '__proto__', ''),
+    fc.oneof(emailTokenText, fc.constantFrom(GOOD_NEW_PASSWORD, 'short'), fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 20 }), hostileNext),
+  );
+  const credibleForm = verifyFieldsArb.map((fields) => Object.entries(fields).filter(([, v]) => typeof v === 'string') as Array<[string, string]>);
+  const form = fc.tuple(fc.oneof(credibleForm, fc.array(formPair, { maxLength: 6 })), fc.boolean()).map(([pairs, raw]) => formEncode(pairs, raw));
+  // The page's own form and a script's JSON, each with its content type: the path past bcrypt must be reached often.
+  const asSent = fc.oneof(
+    verifyFieldsArb.map((fields): BodyRecipe => ({ body: JSON.stringify(fields), contentType: 'application/json', isBase64Encoded: false })),
+    credibleForm.map((pairs): BodyRecipe => ({ body: formEncode(pairs, false), contentType: 'application/x-www-form-urlencoded', isBase64Encoded: false })),
+  );
+  return fc.oneof({ weight: 1, arbitrary: asSent }, { weight: 2, arbitrary: bodyEnvelope(json, form) });
+}
+
+/** Verify's query: the link's `?token=` in every shape, repeated, or missing among other parameters. */
+export const verifyQueryArb: fc.Arbitrary<string> = fc.oneof(
+  { weight: 6, arbitrary: emailTokenText.map((token) => `token=${encodeLoosely(token)}`) },
+  { weight: 1, arbitrary: fc.tuple(emailTokenText, emailTokenText).map(([a, b]) => `token=${encodeLoosely(a)}&token=${encodeLoosely(b)}`) },
+  { weight: 1, arbitrary: emailTokenText.map((token) => `Token=${encodeLoosely(token)}&token[]=${encodeLoosely(token)}`) },
+  { weight: 1, arbitrary: fc.constantFrom('', 'token', 'token=', 'token=%zz', `token=${emailTokenPlaceholder('live', 'none')}%00`, `token=%7Etok%7Elive%7Enone%7E`) },
+  { weight: 1, arbitrary: fc.webQueryParameters() },
+);
+
+/** Cookies for verify: the usual mix, and mostly a rolegate_link carrying a token (once, twice, or misnamed). */
+export const verifyCookiesArb: fc.Arbitrary<CookieRecipe[]> = fc.tuple(
+  cookiesArb,
+  fc.array(fc.record({
+    name: fc.constantFrom('rolegate_link', 'rolegate_link', 'rolegate_link', 'ROLEGATE_LINK', 'rolegate_link '),
+    value: emailTokenText.map((value) => ({ kind: 'raw' as const, value: value.replace(/[\r\n\u0000;]/g, '') })),
+  }), { maxLength: 2 }),
+).map(([others, links]) => [...links, ...others]);

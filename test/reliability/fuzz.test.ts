@@ -24,19 +24,27 @@ import fc from 'fast-check';
 import { SignJWT, decodeJwt } from 'jose';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { recoverHandler, verifyHandler } from '../../src/auth/account-handlers.js';
 import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
 import type { AuthDeps } from '../../src/auth/deps.js';
 import { signAccessTokenWithJose, verifyAccessToken } from '../../src/core/access-token.js';
+import { emailTokenHash, newEmailToken } from '../../src/core/email-token.js';
 import { isSafeNextPath } from '../../src/core/next-path.js';
+import { bcryptHasher, type PasswordHasher } from '../../src/core/password.js';
+import { Secret } from '../../src/core/secret.js';
 import { newRefreshToken, refreshTokenHash } from '../../src/core/refresh-token.js';
 import { parseBody } from '../../src/http/request.js';
 import { STATUS } from '../../src/http/respond.js';
+import { openMailSecret } from '../../src/mail/seal.js';
 import type { Store, User } from '../../src/store/store.js';
 import { PASSWORD, SECRET, makeDeps } from '../auth/support.js';
 import { openTestStore, type TestStore } from '../support/databases.js';
 import { captureLogs, leakedSecrets } from '../support/log-capture.js';
-import { SITE, requestArb, type CookieValueRecipe, type Known, type Mangle, type RequestRecipe } from './arbitraries.js';
-import { LOG_TABLES, diff, rawTokensAtRest, rolegateTables, rowCount, snapshot, tokensIn, type Snapshot } from './tables.js';
+import {
+  EMAIL_TOKEN_PLACEHOLDER, SITE, requestArb, verifyBodyArb, verifyCookiesArb, verifyQueryArb,
+  type CookieValueRecipe, type EmailTokenKind, type Known, type Mangle, type RequestRecipe,
+} from './arbitraries.js';
+import { ACCOUNT_MAIL_TABLES, LOG_TABLES, diff, rawTokensAtRest, rolegateTables, rowCount, snapshot, tokensIn, type Snapshot, type TableDiff } from './tables.js';
 
 const logs = captureLogs();
 
@@ -72,6 +80,11 @@ describe('fuzzing every function handler', () => {
   let passwordHash: string;
   let known: Known;
   const handlers = {} as Record<Kind, (event: HandlerEvent) => Promise<HandlerResponse>>;
+  /** Recover and verify, and the users their links are for: one live link each, one used or expired, one disabled since. */
+  const accountHandlers = {} as Record<'recover' | 'verify', (event: HandlerEvent) => Promise<HandlerResponse>>;
+  let accountUsers: { reset: User; old: User; gone: User };
+  /** bcrypt hashes made by the account flows (cost 4, as the logins): a dead link must cost none. */
+  let hashes = 0;
 
   beforeAll(async () => {
     t = await openTestStore({ maxConnections: 4 });
@@ -120,7 +133,26 @@ describe('fuzzing every function handler', () => {
     handlers.whoami = async (event) => (await whoami(event, {} as never)) as HandlerResponse;
     await handlers.whoami(toEvent('GET', '/.netlify/functions/whoami', emptyRecipe(), ''));
     vi.unstubAllEnvs();
+    // Recover and verify on the first policy's deps, counting bcrypt work; the mail limits
+    // are low with a short window, so throttling is reached and then lifts again.
+    const countingHasher: PasswordHasher = {
+      hash: (password, cost) => { hashes += 1; return bcryptHasher.hash(password, cost); },
+      compare: (password, hash) => bcryptHasher.compare(password, hash),
+    };
+    accountUsers = {
+      reset: await make('reset@fuzz.example', ['member'], passwordHash),
+      old: await make('reset-old@fuzz.example', ['member'], passwordHash),
+      gone: await make('reset-gone@fuzz.example', ['member'], passwordHash),
+    };
+    await store.setUserDisabled(accountUsers.gone.id, true);
+    const accountDeps: AuthDeps = {
+      ...deps, passwords: countingHasher, kickMail: async () => undefined,
+      mail: { from: 'no-reply@site.example', maxPerAddress: 5, maxPerIp: 100_000, throttleWindowSeconds: 2 },
+    };
+    accountHandlers.recover = recoverHandler(async () => accountDeps);
+    accountHandlers.verify = verifyHandler(async () => accountDeps);
     watched = (await rolegateTables(sql)).filter((t) => !LOG_TABLES.includes(t));
+    expect(watched).toEqual(expect.arrayContaining(ACCOUNT_MAIL_TABLES));
   });
   afterAll(async () => {
     vi.unstubAllEnvs();
@@ -437,12 +469,283 @@ describe('fuzzing every function handler', () => {
   fuzz('sso-refresh-get', ['GET'], ssoRuns);
   fuzz('sso-logout', ['POST'], ssoRuns);
 
-  it('logged no secret and stored no raw refresh token during the whole run', async () => {
+  // ------------------------------------------------------------ the account flows: recover and verify
+
+  type AccountKind = 'recover' | 'verify';
+  const accountCounts: Record<AccountKind, { cases: number; outcomes: Record<string, number> }> = {
+    recover: { cases: 0, outcomes: {} }, verify: { cases: 0, outcomes: {} },
+  };
+  /** Every email token that existed during the run, and every look-alike sent: none may be logged or stored raw. */
+  const emailTokens = new Set<string>();
+  /** The codes each endpoint may answer with: anything else is a new code nobody maps, or a bug. */
+  const ACCOUNT_CODES: Record<AccountKind, string[]> = {
+    recover: ['method_not_allowed', 'bad_origin', 'bad_request', 'unsupported_media_type', 'payload_too_large', 'throttled'],
+    verify: ['method_not_allowed', 'bad_origin', 'bad_request', 'unsupported_media_type', 'payload_too_large', 'weak_password', 'link_invalid', 'link_used', 'link_expired'],
+  };
+
+  /** Makes a token in the state `kind` names (see EmailTokenKind), as the store would have after a recovery request. */
+  async function emailToken(kind: EmailTokenKind): Promise<string> {
+    const token = newEmailToken();
+    emailTokens.add(token);
+    if (kind === 'unknown') return token;
+    // Each state has its own user: a newer recovery token retires the older ones of its user.
+    const user = kind === 'live' || kind === 'magic' ? accountUsers.reset : kind === 'disabled' ? accountUsers.gone : accountUsers.old;
+    if (kind === 'disabled') await store.setUserDisabled(user.id, false);
+    const queued = await store.requestAccountMail({
+      purpose: kind === 'magic' ? 'magic_link' : 'recovery', email: user.email, tokenHash: emailTokenHash(token), ttlSeconds: 3600,
+      sealed: 'fixture', ip: '198.51.100.1', throttle: { windowSeconds: 1, keys: [] },
+    });
+    if (queued.status !== 'queued') throw new Error(`fixture token: ${queued.status}`);
+    if (kind === 'used') await sql.query('update rolegate.email_tokens set used_at = now() where token_hash = $1', [emailTokenHash(token)]);
+    if (kind === 'expired') await sql.query(`update rolegate.email_tokens set expires_at = now() - interval '1 second' where token_hash = $1`, [emailTokenHash(token)]);
+    if (kind === 'disabled') await store.setUserDisabled(user.id, true);
+    return token;
+  }
+
+  /** The recipe with every token placeholder replaced by a real token (one per state per case), and what was used. */
+  async function materialiseTokens(recipe: RequestRecipe, cookieHeader: string) {
+    const made = new Map<EmailTokenKind, string>();
+    const used = new Set<EmailTokenKind>();
+    const spots = [recipe.query, cookieHeader, recipe.body.body ?? ''];
+    if (recipe.body.isBase64Encoded && recipe.body.body) spots.push(Buffer.from(recipe.body.body, 'base64').toString('utf8'));
+    for (const spot of spots) {
+      for (const [, kind] of spot.matchAll(EMAIL_TOKEN_PLACEHOLDER)) {
+        const k = kind as EmailTokenKind;
+        used.add(k);
+        if (!made.has(k)) made.set(k, await emailToken(k));
+      }
+    }
+    const replace = (text: string) => text.replace(EMAIL_TOKEN_PLACEHOLDER, (_, kind: EmailTokenKind, how: Mangle) => mangle(made.get(kind)!, how));
+    let body = recipe.body.body;
+    if (body !== null) {
+      if (recipe.body.isBase64Encoded) {
+        // An honest base64 body is decoded, filled in and encoded again; a lying one stays as it is.
+        const decoded = Buffer.from(body, 'base64');
+        if (decoded.toString('base64') === body && EMAIL_TOKEN_PLACEHOLDER.test(decoded.toString('utf8'))) body = Buffer.from(replace(decoded.toString('utf8'))).toString('base64');
+        EMAIL_TOKEN_PLACEHOLDER.lastIndex = 0;
+      } else {
+        body = replace(body);
+      }
+    }
+    return { recipe: { ...recipe, query: replace(recipe.query), body: { ...recipe.body, body } }, cookieHeader: replace(cookieHeader), made, used };
+  }
+
+  /** The oracle for recover and verify: JSON errors as for the other functions, and verify's pages. */
+  async function checkAccountAnswer(kind: AccountKind, response: HandlerResponse): Promise<{ body: any; live: Map<string, string>; code?: string }> {
+    expect(response.statusCode, 'status').toBeLessThan(500);
+    expect(response.headers?.['Cache-Control']).toBe('no-store');
+    const text = response.body ?? '';
+    expect(text).not.toMatch(STACK_TRACE);
+    const live = new Map<string, string>();
+    for (const c of setCookies(response)) {
+      if (/Max-Age=0|Expires=Thu, 01 Jan 1970/.test(c.raw)) {
+        expect(c.value, `deleted ${c.name}`).toBe('');
+        continue;
+      }
+      live.set(c.name, c.value);
+    }
+    if (live.has('nf_jwt')) await verifyAccessToken(live.get('nf_jwt')!, { secrets: [deps.config.jwtSecret], issuer: deps.config.jwtIssuer, now: deps.now() });
+    if (response.statusCode === 303) {
+      const location = String(response.headers?.Location ?? '');
+      expect(isSafeNextPath(location), `Location ${location}`).toBe(true);
+      expect(location, `Location ${JSON.stringify(location)}`).toMatch(/^[\u0021-\u007e]+$/u);
+      expect(text).toBe('');
+      const error = /[?&]error=([a-z_]+)/.exec(location)?.[1];
+      if (error) {
+        expect(ACCOUNT_CODES[kind]).toContain(error);
+        expect(live.size, 'a refusal sets no live cookie').toBe(0);
+      }
+      return { body: null, live, code: error };
+    }
+    const contentType = String(response.headers?.['Content-Type']);
+    if (contentType.startsWith('text/html')) {
+      // A page for a browser: the code in a header and a meta tag, the status the table's.
+      expect(kind).toBe('verify');
+      const code = String(response.headers?.['X-Rolegate-Error']);
+      expect(ACCOUNT_CODES[kind]).toContain(code);
+      expect(response.statusCode).toBe(STATUS[code as keyof typeof STATUS]);
+      expect(text).toContain(`<meta name="rolegate-error" content="${code}">`);
+      expect(live.size, 'a page sets no live cookie').toBe(0);
+      return { body: null, live, code };
+    }
+    expect(contentType).toMatch(/^application\/json/);
+    const body = JSON.parse(text);
+    if (response.statusCode === 200 || response.statusCode === 202) {
+      expect(body.error).toBeUndefined();
+      return { body, live };
+    }
+    expect(Object.keys(body)).toEqual(['error']);
+    expect(Object.keys(body.error).sort()).toEqual(['code', 'message']);
+    expect(ACCOUNT_CODES[kind]).toContain(body.error.code);
+    expect(response.statusCode).toBe(STATUS[body.error.code as keyof typeof STATUS]);
+    expect(typeof body.error.message).toBe('string');
+    expect(live.size, `an error (${kind}) sets no live cookie`).toBe(0);
+    return { body, live, code: body.error.code };
+  }
+
+  function fieldsOf(event: HandlerEvent): Record<string, unknown> {
+    try {
+      return parseBody(event).fields;
+    } catch {
+      return {};
+    }
+  }
+
+  /** A recovery request changes, at most, one new token (older ones of its user retired) and its mail. */
+  function checkRecoverTables(changes: Record<string, TableDiff>, event: HandlerEvent) {
+    if (Object.keys(changes).length === 0) return;
+    expect(Object.keys(changes).sort()).toEqual(['email_tokens', 'mail_outbox']);
+    const [token, ...more] = changes.email_tokens!.added;
+    expect(more).toEqual([]);
+    expect(token).toMatchObject({ purpose: 'recovery', used_at: null });
+    const email = fieldsOf(event).email;
+    expect(typeof email === 'string' && email.trim().normalize('NFC').toLowerCase()).toBe(String(token!.email).toLowerCase());
+    expect(enabledUserIds()).toContain(token!.user_id);
+    for (const c of changes.email_tokens!.changed) expect([c.columns, c.before.user_id]).toEqual([['used_at'], token!.user_id]);
+    expect(changes.email_tokens!.removed).toEqual([]);
+    const mails = changes.mail_outbox!;
+    expect([mails.changed.length, mails.removed.length, mails.added.length]).toEqual([0, 0, 1]);
+    const mail = mails.added[0]!;
+    expect(mail).toMatchObject({ recipient: token!.email, template: 'recovery', sent_at: null, attempts: 0 });
+    // The link is in the outbox only sealed, and it is the token just stored.
+    const link = JSON.parse(openMailSecret([new Secret(SECRET)], String(mail.sealed))!) as { url: string; token: string };
+    emailTokens.add(link.token);
+    expect(sha256(link.token)).toBe(token!.token_hash);
+    expect(link.url).toBe(`${SITE}/auth/verify?token=${link.token}`);
+  }
+
+  /** A password set through a live link: that token used, the password changed, the user's sessions ended, one new. */
+  function checkResetTables(changes: Record<string, TableDiff>, event: HandlerEvent, live: Map<string, string>, sessionBefore: string | undefined) {
+    const reset = accountUsers.reset.id;
+    expect(Object.keys(changes).filter((t) => !['email_tokens', 'users', 'sessions', 'refresh_tokens'].includes(t))).toEqual([]);
+    const tokens = changes.email_tokens!;
+    expect([tokens.added.length, tokens.removed.length, tokens.changed.length]).toEqual([0, 0, 1]);
+    expect([tokens.changed[0]!.columns, tokens.changed[0]!.before.user_id, tokens.changed[0]!.before.purpose]).toEqual([['used_at'], reset, 'recovery']);
+    const userRows = changes.users!;
+    expect([userRows.added.length, userRows.removed.length, userRows.changed.length]).toEqual([0, 0, 1]);
+    expect(userRows.changed[0]!.before.id).toBe(reset);
+    expect(userRows.changed[0]!.columns).toContain('password_hash');
+    for (const column of userRows.changed[0]!.columns) expect(['password_hash', 'updated_at', 'token_version', 'email_confirmed_at']).toContain(column);
+    const password = fieldsOf(event).password as string;
+    expect(bcrypt.compareSync(password, String(userRows.changed[0]!.after.password_hash)), 'the password sent is the one set').toBe(true);
+    const sessions = changes.sessions!;
+    expect(sessions.added).toHaveLength(1);
+    expect(sessions.added[0]).toMatchObject({ user_id: reset, revoked_at: null });
+    for (const c of sessions.changed) {
+      expect(c.before.user_id).toBe(reset);
+      expect(c.after.revoked_at).not.toBeNull();
+    }
+    // The session the user had before the reset is over.
+    if (sessionBefore) expect(sessions.changed.map((c) => c.before.id)).toContain(sessionBefore);
+    expect(changes.refresh_tokens!.added).toMatchObject([{ token_hash: sha256(refreshTokenOf(live)!), session_id: sessions.added[0]!.id, parent_id: null }]);
+    for (const c of changes.refresh_tokens!.changed) expect(c.columns).toEqual(['revoked_at']);
+  }
+
+  function enabledUserIds(): string[] {
+    return [users.member.id, users.admin.id, users.passwordless.id, accountUsers.reset.id, accountUsers.old.id];
+  }
+
+  async function runAccountCase(kind: AccountKind, raw: RequestRecipe): Promise<void> {
+    accountCounts[kind].cases += 1;
+    const unused = async (): Promise<Live> => { throw new Error('no live session in account cases'); };
+    const rightSigned = new Set<unknown>();
+    // Session cookies are made only when a refresh or access token recipe asks, as in runCase.
+    let liveOne: Promise<Live> | undefined;
+    const live = kind === 'verify' ? () => (liveOne ??= liveSession(users.member)) : unused;
+    const pairs: string[] = [];
+    for (const cookie of raw.cookies) pairs.push(`${cookie.name}=${await cookieValue(cookie.value, live, rightSigned).catch(() => 'x')}`);
+    const { recipe, cookieHeader, made, used } = await materialiseTokens(raw, pairs.join('; ') + raw.cookieTail);
+    // Half the time the user the live link is for has a session of their own, which a reset must end.
+    const sessionBefore = made.has('live') && accountCounts[kind].cases % 2 ? (await liveSession(accountUsers.reset)).sessionId : undefined;
+    const event = toEvent(recipe.method, `/.netlify/functions/${kind}`, recipe, cookieHeader);
+
+    const before = await snapshot(sql, watched);
+    const hashesBefore = hashes;
+    const response = await accountHandlers[kind](event);
+    const { body, live: liveCookies, code } = await checkAccountAnswer(kind, response);
+    const target = String(response.headers?.Location).split('?')[0]!;
+    const page = ['/choose-password', '/check-email', '/forgot-password'].includes(target) ? target : 'next';
+    const key = response.statusCode === 303 ? `${event.httpMethod} 303 ${page}${code ? ` ${code}` : ''}`
+      : `${event.httpMethod} ${response.statusCode}${code ? ` ${code}` : ''}`;
+    accountCounts[kind].outcomes[key] = (accountCounts[kind].outcomes[key] ?? 0) + 1;
+    const issued = refreshTokenOf(liveCookies);
+    if (issued) issuedTokens.add(issued);
+    const after = await snapshot(sql, watched);
+    const changes = diff(before, after);
+
+    if (kind === 'recover') {
+      const accepted = response.statusCode === 202 || (response.statusCode === 303 && !code);
+      if (accepted) {
+        if (response.statusCode === 303) expect(response.headers?.Location).toBe('/check-email?sent=recovery');
+        else expect(body).toEqual({ ok: true, message: expect.any(String) });
+        checkRecoverTables(changes, event);
+      } else {
+        expect(changes, `recover answered ${key} and must change nothing`).toEqual({});
+      }
+    } else if (event.httpMethod === 'GET' && response.statusCode === 303 && !code) {
+      // The link opened: its token moved into the cookie, nothing used up.
+      expect(response.headers?.Location).toBe('/choose-password');
+      expect(response.headers?.['Referrer-Policy']).toBe('no-referrer');
+      const opened = liveCookies.get('rolegate_link');
+      // A live link, or one whose user was disabled since: the page opens for it, and the
+      // POST refuses it (email_token_status does not look at the user).
+      expect([made.get('live'), made.get('disabled')]).toContain(opened);
+      if (opened === made.get('disabled')) accountCounts[kind].outcomes['(opened a disabled user\'s link)'] = (accountCounts[kind].outcomes['(opened a disabled user\'s link)'] ?? 0) + 1;
+      expect(changes, 'opening a link changes nothing').toEqual({});
+    } else if (liveCookies.has('nf_jwt')) {
+      expect(event.httpMethod).toBe('POST');
+      expect(response.statusCode === 200 || (response.statusCode === 303 && !code)).toBe(true);
+      if (response.statusCode === 200) expect(body.user.id).toBe(accountUsers.reset.id);
+      checkResetTables(changes, event, liveCookies, sessionBefore);
+    } else {
+      expect(liveCookies.size, `${key} sets no live cookie`).toBe(0);
+      if (used.has('disabled') && code === 'link_invalid' && changes.email_tokens) {
+        // A link to a user disabled since the mail is refused after use, by design
+        // (reset_password_with_token: "the token stays used"): that one write only.
+        expect(Object.keys(changes)).toEqual(['email_tokens']);
+        expect(changes.email_tokens.changed.map((c) => [c.columns, c.before.user_id])).toEqual([[['used_at'], accountUsers.gone.id]]);
+        accountCounts[kind].outcomes['(used a disabled user\'s link)'] = (accountCounts[kind].outcomes['(used a disabled user\'s link)'] ?? 0) + 1;
+      } else {
+        expect(changes, `verify answered ${key} and must change nothing`).toEqual({});
+      }
+      // A dead link is refused before any bcrypt work (only the disabled user's is known dead after).
+      if (code?.startsWith('link_') && !used.has('disabled')) expect(hashes, 'bcrypt work for a dead link').toBe(hashesBefore);
+    }
+    const stored = JSON.stringify([...after.values()].map((rows) => [...rows.values()]));
+    expect(tokensIn(stored, emailTokens), 'raw email tokens at rest').toEqual([]);
+    expect(tokensIn(stored, issuedTokens), 'raw refresh tokens at rest').toEqual([]);
+    // Keep each case's picture small.
+    await sql.query('delete from rolegate.sessions; delete from rolegate.email_tokens; delete from rolegate.mail_outbox');
+  }
+
+  function fuzzAccount(kind: AccountKind, arb: () => fc.Arbitrary<RequestRecipe>, runs = RUNS) {
+    it(`${kind}: ${runs} hostile requests, never a 5xx, a stack trace, an unknown code or a write a refusal explains`, async () => {
+      const start = accountCounts[kind].cases;
+      const started = Date.now();
+      await fc.assert(fc.asyncProperty(arb(), (recipe) => runAccountCase(kind, recipe)), { seed: SEED, numRuns: runs });
+      const ran = accountCounts[kind].cases - start;
+      console.log(`fuzz ${kind}: ${ran} cases in ${Date.now() - started} ms (seed ${SEED}); outcomes ${JSON.stringify(accountCounts[kind].outcomes)}`);
+      expect(ran).toBeGreaterThanOrEqual(runs);
+      if (runs < 500) return;
+      const outcomes = Object.keys(accountCounts[kind].outcomes);
+      // The success paths must be reached, and the refusals that matter.
+      if (kind === 'recover') expect(outcomes).toEqual(expect.arrayContaining(['POST 202', 'POST 303 /check-email', 'POST 400 bad_request', 'POST 403 bad_origin']));
+      else expect(outcomes).toEqual(expect.arrayContaining(['GET 303 /choose-password', 'POST 200', 'GET 400 link_invalid', 'GET 410 link_used', 'GET 410 link_expired', 'POST 422 weak_password']));
+    }, 240_000);
+  }
+
+  fuzzAccount('recover', () => requestArb(known, { methods: ['POST'] }));
+  fuzzAccount('verify', () => requestArb(known, { methods: ['GET', 'POST'], body: verifyBodyArb(), query: verifyQueryArb, cookies: verifyCookiesArb }));
+
+  it('logged no secret and stored no raw refresh or email token during the whole run', async () => {
     expect(issuedTokens.size).toBeGreaterThan(100);
     const secrets = new Map<string, string>([['JWT_SECRET', SECRET], ['password', PASSWORD], ['password hash', passwordHash]]);
     for (const token of issuedTokens) secrets.set(`refresh token ${token.slice(0, 6)}…`, token);
+    for (const token of emailTokens) secrets.set(`email token ${token.slice(0, 6)}…`, token);
     expect(leakedSecrets(logs.text(), secrets)).toEqual([]);
+    expect(tokensIn(logs.text(), emailTokens), 'email tokens in the log').toEqual([]);
     expect(await rowCount(sql)).toBeGreaterThan(RUNS);
     expect(await rawTokensAtRest(sql, issuedTokens)).toEqual([]);
+    expect(await rawTokensAtRest(sql, emailTokens)).toEqual([]);
   });
 });

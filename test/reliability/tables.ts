@@ -18,7 +18,7 @@ export interface TableDiff {
 /** Rows here may change on any request: they are the log and the throttle counters. */
 export const LOG_TABLES = ['audit_log', 'login_throttle'];
 
-/** Every table in the rolegate schema, so tables added later are covered without editing this file. */
+/** Every table in the rolegate schema (email_tokens and mail_outbox among them), so tables added later are covered without editing this file. */
 export async function rolegateTables(sql: pg.Pool | pg.Client): Promise<string[]> {
   const rows = (await sql.query<{ table_name: string }>(
     `select table_name from information_schema.tables where table_schema = 'rolegate' and table_type = 'BASE TABLE' order by 1`,
@@ -26,9 +26,16 @@ export async function rolegateTables(sql: pg.Pool | pg.Client): Promise<string[]
   return rows.map((r) => r.table_name);
 }
 
+/**
+ * The row's primary key: id, key for login_throttle, token_hash for email_tokens (so a
+ * token being used shows as a changed row, not one removed and one added).
+ */
 function keyOf(row: Row): string {
-  return String(row.id ?? row.key ?? JSON.stringify(row));
+  return String(row.id ?? row.key ?? row.token_hash ?? JSON.stringify(row));
 }
+
+/** The account flows' tables (migration 20261203000000_account_mail.sql), which every snapshot must include. */
+export const ACCOUNT_MAIL_TABLES = ['email_tokens', 'mail_outbox'];
 
 /** Every row of `tables`, in one statement so the picture is consistent. */
 export async function snapshot(sql: pg.Pool | pg.Client, tables: readonly string[]): Promise<Snapshot> {
