@@ -16,12 +16,14 @@ import bcrypt from 'bcryptjs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import gateConfig from '../../rolegate.config.json' with { type: 'json' };
+import { recoverHandler, verifyHandler } from '../../src/auth/account-handlers.js';
 import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
 import type { AuthDeps } from '../../src/auth/deps.js';
 import { readConfig, type Env } from '../../src/core/environment.js';
 import { gateTableFromConfig } from '../../src/gates/compile.js';
 import { openStoreOnFirstUse } from '../../src/store/open-store.js';
-import { refreshTokenHash, successorRefreshToken } from '../../src/core/refresh-token.js';
+import { emailTokenHash as sha256Hex, newEmailToken } from '../../src/core/email-token.js';
+import { newRefreshToken, refreshTokenHash, successorRefreshToken } from '../../src/core/refresh-token.js';
 import { migratePostgres } from '../../src/store/postgres.js';
 import { PASSWORD, SECRET, SITE, body, cookieValues, event, setCookies } from '../auth/support.js';
 import { startCuttingProxy, type CuttingProxy } from '../support/cutting-proxy.js';
@@ -35,10 +37,12 @@ const TIMEOUT_MS = 2000;
 /** Generous: the configured timeout is 2 s; a hang would be the test's 30 s limit. */
 const BOUND_MS = 10_000;
 const issuedTokens = new Set<string>();
+/** Every recovery link's token: never logged, never stored raw. */
+const linkTokens = new Set<string>();
 
 type Handler = (event: HandlerEvent) => Promise<HandlerResponse>;
 
-describe('database faults during login, refresh and logout', () => {
+describe('database faults during login, refresh, logout, recover and verify', () => {
   let cluster: RestartableCluster;
   let proxy: CuttingProxy;
   let url: string;
@@ -47,7 +51,13 @@ describe('database faults during login, refresh and logout', () => {
   let refresh: Handler;
   let logout: Handler;
   /** The same functions, reaching the database through the cutting proxy. */
-  let viaProxy: { login: Handler; refresh: Handler };
+  let viaProxy: { login: Handler; refresh: Handler; verify: Handler };
+  let recover: Handler;
+  let verify: Handler;
+  let runtime: () => Promise<AuthDeps>;
+  /** The account whose password the recovery scenarios reset (the login scenarios keep theirs). */
+  const resetEmail = 'faults-reset@example.com';
+  let resetUserId: string;
   let email: string;
   let passwordHash: string;
   let userId: string;
@@ -84,7 +94,10 @@ describe('database faults during login, refresh and logout', () => {
     email = 'faults@example.com';
     userId = (await admin.query(`select (rolegate.create_user($1, $2, '{member}')->'user'->>'id') as id`, [email, passwordHash])).rows[0].id;
     expect(readConfig(env(url)).database).toMatchObject({ kind: 'postgres', timeoutMs: TIMEOUT_MS });
-    const runtime = runtimeFor(env(url));
+    runtime = runtimeFor(env(url));
+    resetUserId = (await admin.query(`select (rolegate.create_user($1, $2, '{member}')->'user'->>'id') as id`, [resetEmail, passwordHash])).rows[0].id;
+    recover = recoverHandler(runtime);
+    verify = verifyHandler(runtime);
     login = loginHandler(runtime);
     refresh = refreshHandler(runtime);
     logout = logoutHandler(runtime);
@@ -92,7 +105,7 @@ describe('database faults during login, refresh and logout', () => {
     const proxied = new URL(url);
     proxied.port = String(proxy.port);
     const proxyRuntime = runtimeFor(env(proxied.toString()));
-    viaProxy = { login: loginHandler(proxyRuntime), refresh: refreshHandler(proxyRuntime) };
+    viaProxy = { login: loginHandler(proxyRuntime), refresh: refreshHandler(proxyRuntime), verify: verifyHandler(proxyRuntime) };
   });
   afterAll(async () => {
     await admin?.end().catch(() => undefined);
@@ -403,11 +416,221 @@ describe('database faults during login, refresh and logout', () => {
     await signIn(viaProxy.login);
   });
 
+  // ------------------------------------------------------------ the account flows: recover and verify
+
+  /** A recovery link is used wholly or not at all: token, password, sessions and the new session together. */
+  async function linkState(token: string, oldSessionId: string, newPassword: string) {
+    const { rows } = await admin.query(`select
+      (select used_at is not null from rolegate.email_tokens where token_hash = $1) as used,
+      (select password_hash from rolegate.users where id = $2) as password_hash,
+      (select revoked_at is not null from rolegate.sessions where id = $3) as old_session_ended,
+      (select count(*)::int from rolegate.sessions where user_id = $2 and id <> $3 and revoked_at is null) as new_sessions,
+      (select count(*)::int from rolegate.refresh_tokens t join rolegate.sessions s on s.id = t.session_id where s.user_id = $2 and s.id <> $3 and s.revoked_at is null) as new_tokens`,
+    [sha256Hex(token), resetUserId, oldSessionId]);
+    const row = rows[0];
+    return { used: row.used, passwordChanged: bcrypt.compareSync(newPassword, row.password_hash), oldSessionEnded: row.old_session_ended, newSessions: row.new_sessions, newTokens: row.new_tokens };
+  }
+  const UNUSED = { used: false, passwordChanged: false, oldSessionEnded: false, newSessions: 0, newTokens: 0 };
+  const USED = { used: true, passwordChanged: true, oldSessionEnded: true, newSessions: 1, newTokens: 1 };
+
+  /** A live recovery link for the reset user, and a session of theirs the reset must end (older sessions ended first). */
+  async function freshLink(): Promise<{ token: string; oldSessionId: string; newPassword: string }> {
+    await admin.query(`update rolegate.sessions set revoked_at = now(), revoked_reason = 'fixture' where user_id = $1 and revoked_at is null`, [resetUserId]);
+    const token = newEmailToken();
+    await admin.query(`insert into rolegate.email_tokens (token_hash, purpose, user_id, email, expires_at) values ($1, 'recovery', $2, $3, now() + interval '1 hour')`, [sha256Hex(token), resetUserId, resetEmail]);
+    const refreshToken = newRefreshToken();
+    issuedTokens.add(refreshToken);
+    const session = await (await runtime()).store.createSession({ userId: resetUserId, refreshTokenHash: refreshTokenHash(refreshToken), refreshTtlSeconds: 3600 });
+    if (session.status !== 'created') throw new Error('fixture session');
+    linkTokens.add(token);
+    return { token, oldSessionId: session.sessionId, newPassword: `new passphrase ${token.slice(0, 8)}` };
+  }
+
+  const recoverEvent = (address: string, form = false) => event(form ? { path: '/.netlify/functions/recover', form: { email: address } } : { path: '/.netlify/functions/recover', json: { email: address } });
+
+  /** Waits (bounded) until no backend runs `fn` any more: a thawed server may still finish what it had received. */
+  async function settled(fn: string): Promise<void> {
+    for (let i = 0; i < 200; i += 1) {
+      const { rows } = await admin.query(
+        `select count(*)::int as n from pg_stat_activity where state = 'active' and pid <> pg_backend_pid() and query like $1`, [`%rolegate.${fn}(%`]);
+      if (rows[0].n === 0) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`a backend still runs ${fn}`);
+  }
+  const openLinkEvent = (token: string) => event({ method: 'GET', path: '/auth/verify', query: `token=${token}`, origin: null });
+  const choosePasswordEvent = (token: string, password: string, form = false) => form
+    ? event({ path: '/auth/verify', form: { password, password_confirm: password }, cookies: { rolegate_link: token } })
+    : event({ path: '/.netlify/functions/verify', json: { token, password } });
+
+  /** A page (the link opened in a browser, or the form posted) saying the service is unavailable: 503, no stack, the link cookie kept. */
+  async function expectUnavailablePage(pending: Promise<HandlerResponse>): Promise<number> {
+    const started = Date.now();
+    const response = await pending;
+    const elapsed = Date.now() - started;
+    expect(response.statusCode, response.body ?? '').toBe(503);
+    expect(response.headers?.['Content-Type']).toBe('text/html; charset=utf-8');
+    expect(response.headers?.['X-Rolegate-Error']).toBe('unavailable');
+    expect(response.headers?.['Retry-After']).toBe('5');
+    expect(response.body).toContain('<meta name="rolegate-error" content="unavailable">');
+    expect(response.body).not.toMatch(/\n\s+at\s|\.[cm]?[jt]s:\d+|node_modules|ECONNREFUSED|rolegate\.\w+\(/);
+    for (const cookie of setCookies(response)) expect(cookie, 'no live cookie on a 503 page').toMatch(/^rolegate_link=;.*Max-Age=0/);
+    expect(elapsed).toBeLessThan(BOUND_MS);
+    return elapsed;
+  }
+
+  async function mailState() {
+    const { rows } = await admin.query(`select
+      (select count(*)::int from rolegate.email_tokens where user_id = $1) as tokens,
+      (select count(*)::int from rolegate.mail_outbox where recipient = $2) as mails,
+      (select coalesce(sum(failures), 0)::int from rolegate.login_throttle where key like 'mail:%') as counted`, [resetUserId, resetEmail]);
+    return rows[0] as { tokens: number; mails: number; counted: number };
+  }
+
+  /** After the fault: the same link works exactly once, and a second use is refused as used. */
+  async function expectLinkWorksOnce(link: { token: string; oldSessionId: string; newPassword: string }, handler = verify) {
+    let chosen = await handler(choosePasswordEvent(link.token, link.newPassword));
+    // At most one stale pooled connection per answer (see the restart test).
+    for (let i = 0; i < 5 && chosen.statusCode === 503; i += 1) chosen = await handler(choosePasswordEvent(link.token, link.newPassword));
+    expect(chosen.statusCode, chosen.body ?? '').toBe(200);
+    remember(chosen);
+    expect(await linkState(link.token, link.oldSessionId, link.newPassword)).toEqual(USED);
+    const again = await handler(choosePasswordEvent(link.token, `${link.newPassword}!`));
+    expect([again.statusCode, body(again).error.code]).toEqual([410, 'link_used']);
+  }
+
+  it('server stopped: recover, opening a link and choosing a password answer 503 (a page for the browser) in bounded time, nothing changed; the link works once after', async () => {
+    const link = await freshLink();
+    const mailsBefore = await mailState();
+    cluster.stop();
+    let elapsed: number[];
+    try {
+      elapsed = [
+        await expectUnavailable(recover(recoverEvent(email))),
+        // The forgot-password form gets the JSON 503 too, not a page (recoverHandler rethrows `unavailable`).
+        await expectUnavailable(recover(recoverEvent(email, true))),
+        await expectUnavailablePage(verify(openLinkEvent(link.token))),
+        await expectUnavailable(verify(choosePasswordEvent(link.token, link.newPassword))),
+        await expectUnavailablePage(verify(choosePasswordEvent(link.token, link.newPassword, true))),
+      ];
+    } finally {
+      cluster.start();
+    }
+    console.log(`fault account-server-stopped: 503 after ${elapsed.join(' / ')} ms (recover / recover form / open link / choose password / choose password form)`);
+    expect(await mailState()).toEqual(mailsBefore);
+    expect(await linkState(link.token, link.oldSessionId, link.newPassword)).toEqual(UNUSED);
+    // The same link opens and works once the database is back, on the same instance.
+    let opened = await verify(openLinkEvent(link.token));
+    for (let i = 0; i < 5 && opened.statusCode === 503; i += 1) opened = await verify(openLinkEvent(link.token));
+    expect([opened.statusCode, opened.headers?.Location]).toEqual([303, '/choose-password']);
+    await expectLinkWorksOnce(link);
+    await expectConsistentTree();
+  });
+
+  it('server hung: recover and choosing a password answer 503 within the bound; the link is then used wholly or not at all, and works once', async () => {
+    const link = await freshLink();
+    cluster.freeze(true);
+    let elapsed: number[];
+    try {
+      // Another address's recovery: a new link for the reset user would retire this one.
+      elapsed = [await expectUnavailable(recover(recoverEvent(email))), await expectUnavailable(verify(choosePasswordEvent(link.token, link.newPassword)))];
+    } finally {
+      cluster.freeze(false);
+    }
+    await settled('reset_password_with_token');
+    console.log(`fault account-server-hung: 503 after ${elapsed.join(' / ')} ms (recover / choose password)`);
+    // A thawed server may still run what it had received: either outcome, never half of one.
+    const state = await linkState(link.token, link.oldSessionId, link.newPassword);
+    expect([UNUSED, USED]).toContainEqual(state);
+    if (!state.used) await expectLinkWorksOnce(link);
+    await expectConsistentTree();
+  });
+
+  it('choosing a password, terminated inside reset_password_with_token after the token was marked used: 503, all rolled back, the link works once', async () => {
+    const link = await freshLink();
+    const holder = await admin.connect();
+    holder.on('error', () => undefined);
+    await holder.query('begin');
+    // The reset marks the token used, then updates the user row, which this lock holds.
+    await holder.query('select 1 from rolegate.users where id = $1 for update', [resetUserId]);
+    try {
+      const pending = verify(choosePasswordEvent(link.token, link.newPassword));
+      const pid = await blockedBackend('reset_password_with_token');
+      await admin.query('select pg_terminate_backend($1)', [pid]);
+      const elapsed = await expectUnavailable(pending);
+      console.log(`fault reset-terminated-mid-call: 503 after ${elapsed} ms`);
+    } finally {
+      await holder.query('rollback');
+      holder.release();
+    }
+    expect(await linkState(link.token, link.oldSessionId, link.newPassword)).toEqual(UNUSED);
+    await expectLinkWorksOnce(link);
+    await expectConsistentTree();
+  });
+
+  it('choosing a password stuck behind a lock past DB_TIMEOUT_MS (the form): a 503 page within the bound, rolled back, the link works once', async () => {
+    const link = await freshLink();
+    const holder = await admin.connect();
+    holder.on('error', () => undefined);
+    await holder.query('begin');
+    await holder.query('select 1 from rolegate.users where id = $1 for update', [resetUserId]);
+    try {
+      const elapsed = await expectUnavailablePage(verify(choosePasswordEvent(link.token, link.newPassword, true)));
+      console.log(`fault reset-statement-timeout: 503 after ${elapsed} ms`);
+    } finally {
+      await holder.query('rollback');
+      holder.release();
+    }
+    expect(await linkState(link.token, link.oldSessionId, link.newPassword)).toEqual(UNUSED);
+    await expectLinkWorksOnce(link);
+  });
+
+  it('a password reset whose answer is lost after the commit: 503, and the link is wholly used (password, sessions, new session); a retry says used', async () => {
+    const link = await freshLink();
+    const cut = proxy.cutAfterReplyTo('reset_password_with_token');
+    const elapsed = await expectUnavailable(viaProxy.verify(choosePasswordEvent(link.token, link.newPassword)));
+    await cut;
+    console.log(`fault reset-answer-lost-after-commit: 503 after ${elapsed} ms`);
+    expect(await linkState(link.token, link.oldSessionId, link.newPassword)).toEqual(USED);
+    const retry = await viaProxy.verify(choosePasswordEvent(link.token, link.newPassword));
+    expect([retry.statusCode, body(retry).error.code]).toEqual([410, 'link_used']);
+    await expectConsistentTree();
+  });
+
+  it('recover terminated inside request_account_mail: 503, no token, no mail and the request not counted; the next request queues one', async () => {
+    const link = await freshLink();
+    const before = await mailState();
+    const holder = await admin.connect();
+    holder.on('error', () => undefined);
+    await holder.query('begin');
+    // The request retires the user's unused tokens first: this lock holds it there, after it counted the request.
+    await holder.query('select 1 from rolegate.email_tokens where token_hash = $1 for update', [sha256Hex(link.token)]);
+    try {
+      const pending = recover(recoverEvent(resetEmail));
+      const pid = await blockedBackend('request_account_mail');
+      await admin.query('select pg_terminate_backend($1)', [pid]);
+      const elapsed = await expectUnavailable(pending);
+      console.log(`fault recover-terminated-mid-call: 503 after ${elapsed} ms`);
+    } finally {
+      await holder.query('rollback');
+      holder.release();
+    }
+    expect(await mailState()).toEqual(before);
+    expect((await linkState(link.token, link.oldSessionId, link.newPassword)).used).toBe(false);
+    const again = await recover(recoverEvent(resetEmail));
+    expect(again.statusCode, again.body ?? '').toBe(202);
+    expect(await mailState()).toMatchObject({ tokens: before.tokens + 1, mails: before.mails + 1 });
+    // Only the newest link works: the one the fault left alone is retired.
+    expect((await linkState(link.token, link.oldSessionId, link.newPassword)).used).toBe(true);
+  });
+
   it('logged no secret, and stored no raw refresh token, through all of the faults', async () => {
     expect(issuedTokens.size).toBeGreaterThan(10);
     const secrets = new Map<string, string>([['JWT_SECRET', SECRET], ['password', PASSWORD], ['password hash', passwordHash], ['database URL', url]]);
     for (const token of issuedTokens) secrets.set(`refresh token ${token.slice(0, 6)}…`, token);
+    for (const token of linkTokens) secrets.set(`recovery link token ${token.slice(0, 6)}…`, token);
     expect(leakedSecrets(logs.text(), secrets)).toEqual([]);
     expect(await rawTokensAtRest(admin, issuedTokens)).toEqual([]);
+    expect(await rawTokensAtRest(admin, linkTokens)).toEqual([]);
   });
 });
