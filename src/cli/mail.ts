@@ -10,6 +10,7 @@ import { unconfiguredTransport } from '../mail/transport.js';
 import type { OutboxMail } from '../store/store.js';
 import { CliError, UsageError, type CliIo } from './io.js';
 import { cliDatabaseConfig, withStore } from './store-session.js';
+import { table, timestamp } from './table.js';
 
 export const MAIL_USAGE = `usage:
   rolegate mail [--state pending|sent|failed] [--limit N] [--json]
@@ -27,16 +28,6 @@ const LAST_ERROR_WIDTH = 60;
 
 function stateOf(mail: OutboxMail): MailState {
   return mail.sentAt ? 'sent' : mail.failedAt ? 'failed' : 'pending';
-}
-
-function timestamp(value: string): string {
-  const time = Date.parse(value);
-  return Number.isNaN(time) ? value : new Date(time).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
 }
 
 /** One table cell: a server's reply can span lines and run long; --json shows it whole. */

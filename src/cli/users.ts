@@ -6,6 +6,7 @@ import { emailProblem, normalizeEmail, parseUserImport, roleProblem, rolesDiffer
 import type { MirroredIdentityUser, Store, User } from '../store/store.js';
 import { CliError, UsageError, type CliIo } from './io.js';
 import { withStore } from './store-session.js';
+import { table, timestamp } from './table.js';
 
 export const USERS_USAGE = `usage:
   rolegate users add --email E [--roles a,b] [--password-stdin]
@@ -118,16 +119,6 @@ async function allUsers(store: Store): Promise<User[]> {
     users.push(...page);
     if (page.length < pageSize) return users;
   }
-}
-
-function timestamp(value: string): string {
-  const time = Date.parse(value);
-  return Number.isNaN(time) ? value : new Date(time).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
 }
 
 async function list(argv: string[], io: CliIo): Promise<number> {
