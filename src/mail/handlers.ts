@@ -1,8 +1,11 @@
 import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
+import { AuthError } from '../core/auth-errors.js';
 import { readConfig, verificationSecrets, type Env, type MailConfig } from '../core/environment.js';
+import { errorResponse } from '../http/respond.js';
 import { openStoreOnFirstUse } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { deliverUntilIdle, type DeliveryCounts } from './deliver.js';
+import { isValidKickProof, KICK_PROOF_HEADER } from './kick-proof.js';
 import type { MailTemplateOverrides } from './templates.js';
 import { smtpTransport, terminalTransport, unconfiguredTransport, type MailTransport } from './transport.js';
 
@@ -10,7 +13,8 @@ import { smtpTransport, terminalTransport, unconfiguredTransport, type MailTrans
  * The `mail-background` function: a Netlify background function (the -background suffix makes
  * Netlify answer 202 at once and run it for up to 15 minutes, re-invoking it after a failure;
  * docs.netlify.com, "Background Functions"), started by kickMailDelivery after a request
- * queued mail. It delivers until nothing is due.
+ * queued mail. It delivers until nothing is due. Its URL is public, so it runs only for a
+ * POST that carries the kick's proof (kick-proof.ts).
  */
 
 /** Netlify stops a background function at 15 minutes; stop starting rounds well before. */
@@ -63,17 +67,28 @@ export function mailDeliveryRuntime(env: Env, overrides?: MailTemplateOverrides,
   };
 }
 
+function headerValue(event: HandlerEvent, name: string): string | undefined {
+  const headers = event.headers ?? {};
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+  return key === undefined ? undefined : headers[key];
+}
+
 /**
- * Delivers until idle on each POST and answers the counts (Netlify has answered the caller
- * 202 already). A store failure is thrown, so Netlify runs the function again later; each
- * mail's own failure is recorded in the outbox instead.
+ * Delivers until idle on each POST that proves it is rolegate's kick, and answers the counts
+ * (Netlify has answered the caller 202 already). Any other POST is answered 403 `forbidden`
+ * and claims nothing. A store failure is thrown, so Netlify runs the function again later;
+ * each mail's own failure is recorded in the outbox instead.
  *
  * @example
  * export const handler = mailBackgroundHandler(mailDeliveryRuntime(process.env));
  */
-export function mailBackgroundHandler(deps: MailDeliveryDeps): (event: HandlerEvent) => Promise<HandlerResponse> {
+export function mailBackgroundHandler(deps: MailDeliveryDeps & { nowMs?: () => number }): (event: HandlerEvent) => Promise<HandlerResponse> {
+  const nowMs = deps.nowMs ?? Date.now;
   return async (event): Promise<HandlerResponse> => {
     if (event.httpMethod !== 'POST') return { statusCode: 405, headers: { Allow: 'POST', 'Cache-Control': 'no-store' }, body: '' };
+    if (!isValidKickProof({ proof: headerValue(event, KICK_PROOF_HEADER), secrets: deps.secrets, unixSeconds: Math.floor(nowMs() / 1000) })) {
+      return errorResponse(new AuthError('forbidden', { message: 'Only the site itself starts mail delivery.' }));
+    }
     const counts: DeliveryCounts = await deliverUntilIdle(deps);
     if (counts.sent + counts.retrying + counts.failed > 0) {
       deps.log(`rolegate mail: ${counts.sent} sent, ${counts.retrying} to retry, ${counts.failed} failed`);

@@ -1,3 +1,6 @@
+import type { Secret } from '../core/secret.js';
+import { KICK_PROOF_HEADER, kickProof } from './kick-proof.js';
+
 /** Where the site's own mail-background function answers (src/functions/mail-background.ts). */
 export const MAIL_FUNCTION_PATH = '/.netlify/functions/mail-background';
 
@@ -12,18 +15,27 @@ export const KICK_TIMEOUT_MS = 1500;
  * request takes tells nothing; await it, since a function instance may be frozen as soon as
  * it answers.
  *
+ * The function starts only for a kick that proves itself (kick-proof.ts): pass `secret`, the
+ * current JWT_SECRET. A kick without it is refused by the function and delivers nothing; the
+ * mail then waits for the scheduled run.
+ *
  * @example
- * await kickMailDelivery(config.auth.siteUrl);
+ * await kickMailDelivery(config.auth.siteUrl, { secret: config.auth.jwtSecret });
  */
-export async function kickMailDelivery(siteUrl: URL | string, options: { timeoutMs?: number; fetchImpl?: typeof fetch } = {}): Promise<void> {
+export async function kickMailDelivery(
+  siteUrl: URL | string,
+  options: { secret?: Secret; timeoutMs?: number; fetchImpl?: typeof fetch; nowMs?: () => number } = {},
+): Promise<void> {
   const timeoutMs = options.timeoutMs ?? KICK_TIMEOUT_MS;
   const fetchImpl = options.fetchImpl ?? fetch;
+  const nowMs = options.nowMs ?? Date.now;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, timeoutMs);
   });
   const kick = (async () => {
-    const response = await fetchImpl(new URL(MAIL_FUNCTION_PATH, siteUrl), { method: 'POST', signal: AbortSignal.timeout(timeoutMs) });
+    const headers: Record<string, string> = options.secret ? { [KICK_PROOF_HEADER]: kickProof({ secret: options.secret, unixSeconds: Math.floor(nowMs() / 1000) }) } : {};
+    const response = await fetchImpl(new URL(MAIL_FUNCTION_PATH, siteUrl), { method: 'POST', headers, signal: AbortSignal.timeout(timeoutMs) });
     // Only the status matters; letting the body go frees the connection.
     await response.body?.cancel();
   })().catch(() => undefined);

@@ -112,6 +112,27 @@ describe('rolegate mail', () => {
     // (The longer timeout: a dozen commands, each opening the database on disk.)
   }, 90_000);
 
+  it('retry leaves a mail another deliverer is sending to that deliverer: it is sent once, and taken again only when the lease ends', async () => {
+    const { email, id } = await queueRecovery();
+    // A deliverer (the site's mail-background, say) has claimed the mail and is sending it.
+    const claimed = await withStore((store) => store.claimMail({ limit: 10, leaseSeconds: 300 }));
+    expect(claimed.map((m) => m.id)).toEqual([id]);
+
+    expect(await run(['mail', 'retry'])).toMatchObject({ code: 0, stderr: '', stdout: '1 mail due now\nsent 0, to retry 0, failed 0\n' });
+    expect(smtp.to(email)).toEqual([]);
+    expect(await withStore((store) => store.claimMail({ limit: 10, leaseSeconds: 300 }))).toEqual([]);
+    expect(await run(['mail', 'retry', String(id)])).toMatchObject({ code: 0, stdout: '1 mail due now\nsent 0, to retry 0, failed 0\n' });
+    expect(smtp.to(email)).toEqual([]);
+
+    // The deliverer died without recording an outcome; its lease ends (moved rather than waited for).
+    const leaseEnded = await withStore(async (store) => {
+      const db = (store as unknown as { db: { db: { query(sql: string, values: unknown[]): Promise<unknown> } } }).db.db;
+      await db.query(`update rolegate.mail_outbox set claimed_until = now() - interval '1 second' where id = $1`, [id]);
+      return store.claimMail({ limit: 10, leaseSeconds: 300 });
+    });
+    expect(leaseEnded.map((m) => m.id)).toEqual([id]);
+  }, 60_000);
+
   it('--json shows every field but the sealed link', async () => {
     const { id, url } = await queueRecovery();
     const result = await run(['mail', '--json']);

@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Secret } from '../../src/core/secret.js';
 import { kickMailDelivery, MAIL_FUNCTION_PATH } from '../../src/mail/kick.js';
+import { isValidKickProof, KICK_PROOF_HEADER } from '../../src/mail/kick-proof.js';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -27,6 +29,25 @@ describe('kicking mail delivery', () => {
     });
     await kickMailDelivery(new URL(url));
     expect(calls).toEqual([`POST ${MAIL_FUNCTION_PATH}`]);
+  });
+
+  it('proves itself with a header made from JWT_SECRET and the time, which the function accepts for five minutes', async () => {
+    const proofs: (string | undefined)[] = [];
+    const url = await site((request, response) => {
+      proofs.push(request.headers[KICK_PROOF_HEADER] as string | undefined);
+      response.writeHead(202).end();
+    });
+    const secret = new Secret('kick-tests-jwt-secret-0123456789abcdef');
+    const sentAt = Date.UTC(2026, 11, 4, 12, 0, 0);
+    await kickMailDelivery(url, { secret, nowMs: () => sentAt });
+    const [proof] = proofs;
+    expect(proof).toMatch(/^\d+\.[0-9a-f]{64}$/u);
+    const at = (offsetSeconds: number) => isValidKickProof({ proof, secrets: [secret], unixSeconds: sentAt / 1000 + offsetSeconds });
+    expect([at(-300), at(0), at(300)]).toEqual([true, true, true]);
+    expect([at(-301), at(301)]).toEqual([false, false]);
+    expect(isValidKickProof({ proof, secrets: [new Secret('another-jwt-secret-0123456789abcdef')], unixSeconds: sentAt / 1000 })).toBe(false);
+    // The raw secret never travels, nor anything a JWT verifier would take.
+    expect(proof).not.toContain(secret.reveal());
   });
 
   it('settles at its timeout when the function never answers, without throwing', async () => {
