@@ -1,22 +1,35 @@
 /**
- * The account flows' endpoints (recover, verify) as Lambda-style handlers, like
- * handlers.ts: parse, call one use case, answer JSON to scripts and redirects or pages
+ * The account flows' endpoints (recover, verify, signup, invite) as Lambda-style handlers,
+ * like handlers.ts: parse, call one use case, answer JSON to scripts and redirects or pages
  * to forms that work with scripts off.
  */
 import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
 import { safeNextPath } from '../core/next-path.js';
 import { LINK_COOKIE, linkCookies } from '../http/cookies.js';
 import { clientIp, cookiesOf, header, parseBody, requireMethod, requireSameOrigin, wantsRedirects } from '../http/request.js';
-import { errorResponse, json, linkErrorPage, redirect, toAuthError } from '../http/respond.js';
+import { errorPage, errorResponse, json, linkErrorPage, redirect, retryAfterHeader, toAuthError } from '../http/respond.js';
 import { DEFAULT_ACCOUNT_SETTINGS } from '../site-config/account-settings.js';
 import type { GetDeps } from './handlers.js';
+import { inviteUser } from './invite.js';
 import { requestRecovery } from './recover.js';
-import { openMailedLink, resetPassword } from './verify.js';
+import { requireRole } from './require-role.js';
+import { signUp } from './signup.js';
+import { choosesPassword, openMailedLink, useMailedLink } from './verify.js';
 
 type Handler = (event: HandlerEvent) => Promise<HandlerResponse>;
 
 /** Mail links carry their token in the URL: no page they lead to may pass it on. */
 const NO_REFERRER = { 'Referrer-Policy': 'no-referrer' };
+
+/**
+ * A form's failure: the visitor's own mistake goes back to `page` with `?error=<code>` (and
+ * `Retry-After` when throttled); an outage gets a page to read and retry from.
+ */
+function formFailure(error: unknown, page: string): HandlerResponse {
+  const authError = toAuthError(error);
+  if (authError.code === 'unavailable' || authError.code === 'internal') return errorPage(authError, page);
+  return redirect(`${page}?error=${authError.code}`, [], retryAfterHeader(authError));
+}
 
 /** POST an address → the same answer for every address (202, or a redirect to the check-your-email page). */
 export function recoverHandler(getDeps: GetDeps): Handler {
@@ -31,10 +44,8 @@ export function recoverHandler(getDeps: GetDeps): Handler {
       try {
         await requestRecovery(deps, { fields: body.fields, ip: clientIp(event) });
       } catch (error) {
-        const authError = toAuthError(error);
-        if (!form || authError.code === 'unavailable' || authError.code === 'internal') throw authError;
-        const retry: Record<string, string> = authError.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(Math.max(1, authError.retryAfterSeconds)) };
-        return redirect(`${pages.forgotPassword}?error=${authError.code}`, [], retry);
+        if (form) return formFailure(error, pages.forgotPassword);
+        throw error;
       }
       if (form) return redirect(`${pages.checkEmail}?sent=recovery`);
       return json(202, { ok: true, message: 'If an account uses that address, a link to choose a new password is on its way.' });
@@ -45,10 +56,65 @@ export function recoverHandler(getDeps: GetDeps): Handler {
 }
 
 /**
+ * POST an address and a password → 202 "check your email" for a new and a known address
+ * alike (a form goes to the check-your-email page), or, when the config asks no
+ * confirmation, 200 and signed in.
+ */
+export function signupHandler(getDeps: GetDeps): Handler {
+  return async (event) => {
+    try {
+      requireMethod(event, ['POST']);
+      const deps = await getDeps();
+      requireSameOrigin(event, deps.config.allowedOrigins);
+      const body = parseBody(event);
+      const pages = (deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).pages;
+      const form = wantsRedirects(event, body);
+      try {
+        const outcome = await signUp(deps, { fields: body.fields, ip: clientIp(event), userAgent: header(event, 'user-agent') });
+        if (outcome.status === 'signed_in') {
+          const { login } = outcome;
+          if (form) return redirect(safeNextPath(typeof body.fields.next === 'string' ? body.fields.next : undefined, '/'), login.cookies);
+          return json(200, { user: login.user, expires_at: login.expiresAt }, login.cookies);
+        }
+      } catch (error) {
+        if (form) return formFailure(error, pages.signup);
+        throw error;
+      }
+      if (form) return redirect(`${pages.checkEmail}?sent=signup`);
+      return json(202, { ok: true, message: 'Check your email: a link to confirm the address is on its way.' });
+    } catch (error) {
+      return errorResponse(error);
+    }
+  };
+}
+
+/** POST (a signed-in admin: one of the config's inviter roles) an address and roles → 201 and the invitation mailed. */
+export function inviteHandler(getDeps: GetDeps): Handler {
+  return async (event) => {
+    try {
+      requireMethod(event, ['POST']);
+      const deps = await getDeps();
+      requireSameOrigin(event, deps.config.allowedOrigins);
+      const accounts = deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS;
+      const auth = await requireRole(event, { roles: accounts.inviterRoles, config: deps.config, now: deps.now() });
+      if (!auth.ok) return auth.response;
+      const body = parseBody(event);
+      const outcome = await inviteUser(deps, { fields: body.fields, inviterId: auth.user.id, ip: clientIp(event) });
+      const user = { id: outcome.user.id, email: outcome.user.email, roles: outcome.user.roles };
+      if (wantsRedirects(event, body)) return redirect(safeNextPath(typeof body.fields.next === 'string' ? body.fields.next : undefined, '/'));
+      return json(outcome.status === 'invited' ? 201 : 200, { status: outcome.status, user });
+    } catch (error) {
+      return errorResponse(error);
+    }
+  };
+}
+
+/**
  * GET (the mailed link): a link that still works moves its token into an HttpOnly cookie
- * and leads to the choose-a-password page; a dead one gets a page saying why. Nothing is
- * used up by opening a link, so a mail scanner that fetches it changes nothing.
- * POST (that page's form, or a script with `token`): the new password; signed in at once.
+ * and leads to the page that uses it (choose a password, or confirm); a dead one gets a
+ * page saying why. Nothing is used up by opening a link, so a mail scanner that fetches it
+ * changes nothing.
+ * POST (that page's form, or a script with `token`): the link used; signed in at once.
  */
 export function verifyHandler(getDeps: GetDeps): Handler {
   return async (event) => {
@@ -63,18 +129,18 @@ export function verifyHandler(getDeps: GetDeps): Handler {
       if (event.httpMethod === 'GET') {
         try {
           const link = await openMailedLink(deps, event.queryStringParameters?.token);
-          const cookies = linkCookies(accounts.verifyPaths, link.token, accounts.linkLifetimes.recovery);
-          return redirect(accounts.pages.choosePassword, cookies, NO_REFERRER);
+          const cookies = linkCookies(accounts.verifyPaths, link.token, accounts.linkLifetimes[link.purpose]);
+          return redirect(choosesPassword(link.purpose) ? accounts.pages.choosePassword : accounts.pages.confirm, cookies, NO_REFERRER);
         } catch (error) {
           return linkErrorPage(error, newLinkHref, clearLink);
         }
       }
       requireSameOrigin(event, deps.config.allowedOrigins);
-      const body = parseBody(event);
+      const body = parseBody(event, { allowEmpty: true });
       const form = wantsRedirects(event, body);
       const token = body.fields.token ?? cookiesOf(event)[LINK_COOKIE];
       try {
-        const result = await resetPassword(deps, { token, fields: body.fields, ip: clientIp(event), userAgent: header(event, 'user-agent') });
+        const result = await useMailedLink(deps, { token, fields: body.fields, ip: clientIp(event), userAgent: header(event, 'user-agent') });
         const cookies = [...result.cookies, ...clearLink];
         if (form) return redirect(safeNextPath(typeof body.fields.next === 'string' ? body.fields.next : undefined, '/'), cookies);
         return json(200, { user: result.user, expires_at: result.expiresAt }, cookies);

@@ -8,7 +8,7 @@ import { AuthError } from '../core/auth-errors.js';
 import { safeNextPath } from '../core/next-path.js';
 import { clearedCookies } from '../http/cookies.js';
 import { clientIp, cookiesOf, header, parseBody, requireMethod, requireSameOrigin, wantsRedirects } from '../http/request.js';
-import { errorPage, errorResponse, json, redirect, toAuthError } from '../http/respond.js';
+import { errorPage, errorResponse, json, redirect, retryAfterHeader, toAuthError } from '../http/respond.js';
 import { bounce } from './bounce.js';
 import { cookiePolicy, type AuthDeps } from './deps.js';
 import { login } from './login.js';
@@ -44,8 +44,7 @@ export function loginHandler(getDeps: GetDeps): Handler {
       } catch (error) {
         const authError = toAuthError(error);
         if (!form || authError.code === 'unavailable' || authError.code === 'internal') throw authError;
-        const retry: Record<string, string> = authError.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(authError.retryAfterSeconds) };
-        return redirect(`${deps.gates.loginPage}?error=${authError.code}&next=${encodeURIComponent(next)}`, [], retry);
+        return redirect(`${deps.gates.loginPage}?error=${authError.code}&next=${encodeURIComponent(next)}`, [], retryAfterHeader(authError));
       }
     } catch (error) {
       return errorResponse(error);

@@ -39,7 +39,8 @@ function throttleKeys(deps: AuthDeps, email: string, ip: string): ThrottleKey[] 
  * `invalid_credentials`, after the same bcrypt work (verifyPasswordEvenly:
  * 2^BCRYPT_COST rounds, for a hash of a lower cost too). A hash of another
  * cost is replaced by one at BCRYPT_COST once its password is known. A
- * throttled account or address gets `throttled` even with the right password.
+ * throttled account or address gets `throttled` even with the right password,
+ * and an account whose sign-up was never confirmed `email_not_confirmed`.
  * With IDENTITY_URL, an address rolegate does not know is checked against
  * Netlify Identity and moved here on success (identity-migration.ts), and
  * every failure takes IDENTITY_LOGIN_BUDGET_MS: Identity gets its first half,
@@ -88,6 +89,8 @@ export async function login(deps: AuthDeps, request: LoginRequest): Promise<Logi
   // The right password: refused too if parallel failures reached the limit meanwhile.
   const recheck = await deps.store.loginThrottleStatus({ keys, windowSeconds });
   if (recheck.throttled) throw new AuthError('throttled', { retryAfterSeconds: recheck.retryAfterSeconds });
+  // Told only to someone who knows the password: the account waits for its confirmation link.
+  if (user.emailConfirmedAt === null) throw new AuthError('email_not_confirmed');
 
   const refreshToken = newRefreshToken();
   const session = await deps.store.createSession({

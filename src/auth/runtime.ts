@@ -24,7 +24,7 @@ export function functionRuntime(env: Env, gateConfig: unknown, prebuiltGates: un
     now: nowSeconds,
     accounts: prebuiltAccountSettings(gateConfig, prebuiltGates),
     mail: config.mail,
-    kickMail: () => kickMailDelivery(config.auth.siteUrl),
+    kickMail: () => kickMailDelivery(config.auth.siteUrl, { secret: config.auth.jwtSecret }),
     ...(config.auth.identityUrl ? { identityPasswords: gotruePasswordCheck(config.auth.identityUrl) } : {}),
   };
   return async () => deps;

@@ -1,12 +1,13 @@
 import { AuthError } from '../core/auth-errors.js';
-import { emailTokenHash, looksLikeEmailToken } from '../core/email-token.js';
-import { bcryptHasher, passwordProblem } from '../core/password.js';
+import { emailTokenHash, looksLikeEmailToken, type EmailTokenPurpose } from '../core/email-token.js';
+import { bcryptHasher } from '../core/password.js';
 import { newRefreshToken, refreshTokenHash } from '../core/refresh-token.js';
-import type { EmailTokenState, TokenRefusal } from '../store/store.js';
+import type { EmailTokenState, TokenRefusal, User } from '../store/store.js';
 import type { AuthDeps } from './deps.js';
 import { withIdentityRoles } from './identity-roles.js';
 import { issueSession } from './issue.js';
 import type { LoginResult } from './login.js';
+import { chosenPassword } from './mailed-link.js';
 
 const REFUSALS: Record<TokenRefusal | 'user_unavailable', AuthError['code']> = {
   used: 'link_used',
@@ -16,59 +17,83 @@ const REFUSALS: Record<TokenRefusal | 'user_unavailable', AuthError['code']> = {
   user_unavailable: 'link_invalid',
 };
 
-/** The token of a link that is still good for `purpose`, or the AuthError that says why not. */
-async function liveToken(deps: AuthDeps, token: unknown, purpose: 'recovery'): Promise<{ token: string; hash: string }> {
+/** The links verify takes: those that choose a password, and those that sign in at once. */
+export const PASSWORD_LINKS = ['recovery', 'invite'] as const;
+export const SIGN_IN_LINKS = ['signup'] as const;
+export type UsableLinkPurpose = (typeof PASSWORD_LINKS)[number] | (typeof SIGN_IN_LINKS)[number];
+
+function isUsable(purpose: EmailTokenPurpose): purpose is UsableLinkPurpose {
+  return (PASSWORD_LINKS as readonly string[]).includes(purpose) || (SIGN_IN_LINKS as readonly string[]).includes(purpose);
+}
+
+/** True for a link that leads to the choose-a-password form. */
+export function choosesPassword(purpose: UsableLinkPurpose): boolean {
+  return (PASSWORD_LINKS as readonly string[]).includes(purpose);
+}
+
+/** The token of a link that still works and what it is for, or the AuthError that says why not. */
+async function liveToken(deps: AuthDeps, token: unknown): Promise<{ token: string; hash: string; purpose: UsableLinkPurpose }> {
   if (!looksLikeEmailToken(token)) throw new AuthError('link_invalid');
   const hash = emailTokenHash(token);
   const state: EmailTokenState = await deps.store.emailTokenStatus(hash);
-  if (state.status === 'valid' && state.purpose === purpose) return { token, hash };
+  if (state.status === 'valid' && isUsable(state.purpose)) return { token, hash, purpose: state.purpose };
   throw new AuthError(state.status === 'valid' ? 'link_invalid' : REFUSALS[state.status]);
 }
 
 /**
- * What a mailed link leads to, without using it: a recovery link that still works leads to
- * the page that chooses the new password. A used, expired or unknown one is an AuthError
- * (`link_used`, `link_expired`, `link_invalid`), so the visitor reads why at once.
+ * What a mailed link leads to, without using it: a recovery or invitation link that still
+ * works leads to the page that chooses the password, a sign-up confirmation to the page that
+ * confirms. A used, expired or unknown one is an AuthError (`link_used`, `link_expired`,
+ * `link_invalid`), so the visitor reads why at once.
  */
-export async function openMailedLink(deps: AuthDeps, token: unknown): Promise<{ purpose: 'recovery'; token: string }> {
-  return { purpose: 'recovery', token: (await liveToken(deps, token, 'recovery')).token };
+export async function openMailedLink(deps: AuthDeps, token: unknown): Promise<{ purpose: UsableLinkPurpose; token: string }> {
+  const { purpose } = await liveToken(deps, token);
+  return { purpose, token: token as string };
 }
 
-export interface ResetRequest {
+export interface UseLinkRequest {
   token: unknown;
   fields: Record<string, unknown>;
   ip: string;
   userAgent?: string;
 }
 
+function signedIn(user: User, issued: { expiresAt: number; cookies: string[] }): LoginResult {
+  return { user: { id: user.id, email: user.email, roles: user.roles }, expiresAt: issued.expiresAt, cookies: issued.cookies };
+}
+
 /**
- * A recovery link used: the new password is checked, the token consumed (one of two
- * concurrent uses wins; the other gets `link_used`), every session of the user ended and a
- * new one started here. A dead link is refused before any bcrypt work.
+ * A mailed link used; the token is consumed in one statement, so of two concurrent uses one
+ * wins and the other gets `link_used`. A recovery or invitation link sets the password sent
+ * (checked first, and a dead link is refused before any bcrypt work), ends every other
+ * session of the user and signs in here; a confirmation link confirms the address and signs
+ * in.
  *
  * @example
- * const { cookies } = await resetPassword(deps, { token, fields: { password }, ip });
+ * const { cookies } = await useMailedLink(deps, { token, fields: { password }, ip });
  */
-export async function resetPassword(deps: AuthDeps, request: ResetRequest): Promise<LoginResult> {
-  const { password, password_confirm: confirm } = request.fields;
-  if (typeof password !== 'string' || password.length > 1024) throw new AuthError('bad_request', { message: 'Send the new password.' });
-  const problem = passwordProblem(password);
-  if (problem) throw new AuthError('weak_password', { message: `The new password ${problem}.` });
-  if (confirm !== undefined && confirm !== password) throw new AuthError('bad_request', { message: 'The two passwords are not the same.' });
-  const { hash } = await liveToken(deps, request.token, 'recovery');
-
-  const passwordHash = await (deps.passwords ?? bcryptHasher).hash(password, deps.config.bcryptCost);
+export async function useMailedLink(deps: AuthDeps, request: UseLinkRequest): Promise<LoginResult> {
+  // A password sent is checked before the link, so a form's mistake is answered as one.
+  const password = request.fields.password === undefined ? undefined : chosenPassword(request.fields);
+  const link = await liveToken(deps, request.token);
   const refreshToken = newRefreshToken();
-  const result = await deps.store.resetPasswordWithToken({
-    tokenHash: hash,
-    passwordHash,
+  const session = {
+    tokenHash: link.hash,
     refreshTokenHash: refreshTokenHash(refreshToken),
     refreshTtlSeconds: deps.config.refreshTokenTtlSeconds,
     userAgent: request.userAgent,
     ip: request.ip,
-  });
-  if (result.status !== 'reset') throw new AuthError(REFUSALS[result.status]);
+  };
+  if (choosesPassword(link.purpose)) {
+    // No password sent: chosenPassword answers that one is needed.
+    const passwordHash = await (deps.passwords ?? bcryptHasher).hash(password ?? chosenPassword(request.fields), deps.config.bcryptCost);
+    const result = await deps.store.resetPasswordWithToken({ ...session, passwordHash });
+    if (result.status !== 'reset') throw new AuthError(REFUSALS[result.status]);
+    const user = await withIdentityRoles(deps, result.user);
+    return signedIn(user, await issueSession(deps, user, result.sessionId, refreshToken));
+  }
+  const result = await deps.store.signInWithToken({ ...session, purposes: [...SIGN_IN_LINKS] });
+  if (result.status !== 'signed_in') throw new AuthError(REFUSALS[result.status]);
   const user = await withIdentityRoles(deps, result.user);
-  const issued = await issueSession(deps, user, result.sessionId, refreshToken);
-  return { user: { id: user.id, email: user.email, roles: user.roles }, expiresAt: issued.expiresAt, cookies: issued.cookies };
+  return signedIn(user, await issueSession(deps, user, result.sessionId, refreshToken));
 }

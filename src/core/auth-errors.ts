@@ -21,6 +21,10 @@ export type AuthErrorCode =
   | 'link_used'
   | 'link_expired'
   | 'weak_password'
+  | 'signup_disabled'
+  | 'email_not_allowed'
+  | 'email_not_confirmed'
+  | 'user_exists'
   | 'unavailable'
   | 'internal';
 
@@ -40,6 +44,10 @@ const MESSAGES: Record<AuthErrorCode, string> = {
   link_used: 'This link was already used. Ask for a new one if you still need it.',
   link_expired: 'This link has expired. Ask for a new one.',
   weak_password: 'Choose a password of at least 8 characters.',
+  signup_disabled: 'This site does not take sign-ups. Ask its owner for an invitation.',
+  email_not_allowed: 'This site takes sign-ups only from certain addresses, and this is not one of them.',
+  email_not_confirmed: 'Confirm your address first: open the link we mailed you.',
+  user_exists: 'That address already has an account.',
   unavailable: 'The service is temporarily unavailable. Try again shortly.',
   internal: 'Something went wrong on our side.',
 };

@@ -184,11 +184,13 @@ function checkGates(config: GateConfig, gates: OrderedGate[], table: GateTable):
     ['functions.logout', config.functions.logout, 'visitors without the role could not log out'],
     ['functions.recover', config.functions.recover, 'nobody who forgot a password could ask for a link'],
     ['functions.verify', config.functions.verify, 'no mailed link would work'],
+    ['functions.signup', config.functions.signup, 'nobody could sign up'],
+    ['functions.invite', config.functions.invite, 'no invitation could be sent'],
   ];
   // A gated account page breaks only that flow, and a site gating "/*" from before the pages
   // existed must still build: a warning, not an error.
   const shouldStayReachable: Array<[string, string, string]> = Object.entries({ ...ACCOUNT_PAGE_DEFAULTS, ...config.accounts?.pages })
-    .map(([name, path]) => [`accounts.pages.${name}`, path, 'visitors who forgot their password could never reach it']);
+    .map(([name, path]) => [`accounts.pages.${name}`, path, 'visitors without a session (someone signing up, or who forgot a password) could never reach it']);
   for (const [list, reachable] of [[errors, mustStayReachable], [warnings, shouldStayReachable]] as const) {
     for (const [name, path, consequence] of reachable) {
       const rule = matchingRule(table, path);

@@ -23,6 +23,10 @@ export const STATUS: Record<AuthErrorCode, number> = {
   link_used: 410,
   link_expired: 410,
   weak_password: 422,
+  signup_disabled: 403,
+  email_not_allowed: 403,
+  email_not_confirmed: 403,
+  user_exists: 409,
   unavailable: 503,
   internal: 500,
 };
@@ -52,11 +56,16 @@ export function redirect(location: string, cookies: string[] = [], extraHeaders:
   };
 }
 
+/** `Retry-After` for an error that says when to try again (at least one second), else nothing. */
+export function retryAfterHeader(error: AuthError): Record<string, string> {
+  return error.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(Math.max(1, error.retryAfterSeconds)) };
+}
+
 /** An AuthError (or a store outage, or anything unexpected) as a JSON error response. */
 export function errorResponse(error: unknown, cookies: string[] = []): HandlerResponse {
   const authError = toAuthError(error);
   const extra: Record<string, string> = {};
-  if (authError.retryAfterSeconds !== undefined) extra['Retry-After'] = String(Math.max(1, authError.retryAfterSeconds));
+  Object.assign(extra, retryAfterHeader(authError));
   if (authError.allow) extra.Allow = authError.allow.join(', ');
   return json(STATUS[authError.code], { error: { code: authError.code, message: authError.message } }, cookies, extra);
 }

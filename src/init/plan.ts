@@ -21,7 +21,7 @@ export interface Gate {
 }
 
 /** The pages init writes where the site has none (templates/pages/<name>.html). */
-export const PAGE_NAMES = ['login', '403', 'account', 'forgot-password', 'check-email', 'choose-password'] as const;
+export const PAGE_NAMES = ['login', '403', 'account', 'forgot-password', 'check-email', 'choose-password', 'signup', 'confirm'] as const;
 export type PageName = (typeof PAGE_NAMES)[number];
 
 export interface InitAnswers {

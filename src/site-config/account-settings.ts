@@ -1,26 +1,43 @@
 import { EMAIL_TOKEN_LIFETIMES } from '../core/email-token.js';
 
+/** Who may create an account: nobody but admins and their invitations (`closed`, `invite`), or any visitor (`open`). */
+export type RegistrationPolicy = 'closed' | 'invite' | 'open';
+
 /**
  * What the account functions need from the `accounts` section (src/site-config/accounts.ts),
  * compiled at build time like the gate table; plain data, so the functions never load zod.
  */
 export interface AccountSettings {
-  pages: { forgotPassword: string; checkEmail: string; choosePassword: string };
+  registration: RegistrationPolicy;
+  /** Sign-up takes only addresses at these domains (lower case); empty: any domain. */
+  allowedDomains: string[];
+  /** The roles a visitor's own sign-up gives, and an invitation that names none. */
+  newUserRoles: string[];
+  /** A sign-up must confirm its address by a mailed link before it can sign in. */
+  requireConfirmation: boolean;
+  /** Who may invite (any one of these roles). */
+  inviterRoles: string[];
+  pages: { forgotPassword: string; checkEmail: string; choosePassword: string; signup: string; confirm: string };
   /** Seconds each kind of mailed link works. */
-  linkLifetimes: { recovery: number };
+  linkLifetimes: { recovery: number; signup: number; invite: number };
   /** The path a mailed link opens (the friendly verify path). */
   verifyPath: string;
   /** Every path the verify function answers on: the link's token cookie is sent to these only. */
   verifyPaths: string[];
-  /** The friendly paths of the account functions (recover, verify): the session cookies are never set for them. */
+  /** The friendly paths of the account functions (recover, verify, signup, invite): the session cookies are never set for them. */
   friendlyPaths: string[];
 }
 
 /** The settings when a site's config says nothing. */
 export const DEFAULT_ACCOUNT_SETTINGS: AccountSettings = {
-  pages: { forgotPassword: '/forgot-password', checkEmail: '/check-email', choosePassword: '/choose-password' },
-  linkLifetimes: { recovery: EMAIL_TOKEN_LIFETIMES.recovery },
+  registration: 'closed',
+  allowedDomains: [],
+  newUserRoles: [],
+  requireConfirmation: true,
+  inviterRoles: ['admin'],
+  pages: { forgotPassword: '/forgot-password', checkEmail: '/check-email', choosePassword: '/choose-password', signup: '/signup', confirm: '/confirm' },
+  linkLifetimes: { recovery: EMAIL_TOKEN_LIFETIMES.recovery, signup: EMAIL_TOKEN_LIFETIMES.signup, invite: EMAIL_TOKEN_LIFETIMES.invite },
   verifyPath: '/auth/verify',
   verifyPaths: ['/.netlify/functions/verify', '/auth/verify'],
-  friendlyPaths: ['/auth/recover', '/auth/verify'],
+  friendlyPaths: ['/auth/recover', '/auth/verify', '/auth/signup', '/auth/invite'],
 };

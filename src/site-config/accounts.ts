@@ -1,35 +1,78 @@
 import { z } from 'zod';
 import { EXACT_PATH_PATTERN, pathPatternProblem } from '../gates/path-pattern.js';
 import { EMAIL_TOKEN_LIFETIMES } from '../core/email-token.js';
+import { ROLE_NAME_PATTERN, roleNameProblem } from '../core/role-name.js';
 import { DEFAULT_ACCOUNT_SETTINGS } from './account-settings.js';
 
 /**
- * The `accounts` section of rolegate.config.json: the pages of the account flows (a mailed
- * link leads to them, and their forms post to the functions) and how long mailed links work.
+ * The `accounts` section of rolegate.config.json: who may create an account, the pages of
+ * the account flows (a mailed link leads to them, and their forms post to the functions) and
+ * how long mailed links work.
  */
 
 const page = z.string().regex(new RegExp(EXACT_PATH_PATTERN, 'u'), {
   error: (iss) => (typeof iss.input === 'string' ? (pathPatternProblem(iss.input, { allowSplat: false }) ?? 'is invalid') : 'must be a string'),
 });
 
-const DEFAULT_PAGES = DEFAULT_ACCOUNT_SETTINGS.pages;
+const roleName = z.string().regex(new RegExp(ROLE_NAME_PATTERN, 'u'), {
+  error: (iss) => (typeof iss.input === 'string' ? (roleNameProblem(iss.input) ?? 'is invalid') : 'must be a string'),
+});
+
+// A host name as it follows the "@" of an address: labels of letters, digits and inner hyphens.
+const domain = z
+  .string()
+  .regex(/^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/u, {
+    error: 'must be a domain in lower case, such as "example.com" (no "@", no wildcard)',
+  });
+
+const DEFAULTS = DEFAULT_ACCOUNT_SETTINGS;
+const DEFAULT_PAGES = DEFAULTS.pages;
+
+/** A link lifetime in seconds: at least a minute, at most rolegate's own limit for that kind. */
+function lifetime(max: number, what: string) {
+  return z.int().min(60).max(max).default(max).describe(`Seconds ${what} works (at most ${max / 3600} hours).`);
+}
 
 export const accountsConfigSchema = z
   .strictObject({
+    registration: z
+      .enum(['closed', 'invite', 'open'])
+      .default(DEFAULTS.registration)
+      .describe('Who may create an account. "closed" (the default): only admins, at the terminal or by invitation. "invite": the same, and the sign-up page says it is by invitation. "open": any visitor may sign up.'),
+    allowedDomains: z
+      .array(domain)
+      .default([])
+      .describe('Sign-up accepts only addresses at these domains (exactly; "example.com" does not admit "mail.example.com"). Empty: any domain.'),
+    newUserRoles: z
+      .array(roleName)
+      .default([])
+      .describe('Roles a visitor\'s own sign-up gets, and an invitation that names none.'),
+    requireConfirmation: z
+      .boolean()
+      .default(DEFAULTS.requireConfirmation)
+      .describe('A new account must confirm its address by a mailed link before it can sign in (the default). Off: sign-up signs in at once, and the answer then tells whether an address already had an account.'),
+    inviterRoles: z
+      .array(roleName)
+      .min(1)
+      .default(DEFAULTS.inviterRoles)
+      .describe('Roles that may invite people (any one of them).'),
     pages: z
       .strictObject({
         forgotPassword: page.default(DEFAULT_PAGES.forgotPassword).describe('The "forgot your password?" form (posts an address to the recover function).'),
         checkEmail: page.default(DEFAULT_PAGES.checkEmail).describe('Shown after a mail was requested: "if an account exists, a link is on its way".'),
-        choosePassword: page.default(DEFAULT_PAGES.choosePassword).describe('Where a recovery link leads: the form that sets the new password (posts to the verify function).'),
+        choosePassword: page.default(DEFAULT_PAGES.choosePassword).describe('Where a recovery or invitation link leads: the form that sets the password (posts to the verify function).'),
+        signup: page.default(DEFAULT_PAGES.signup).describe('The sign-up form (posts to the signup function).'),
+        confirm: page.default(DEFAULT_PAGES.confirm).describe('Where a confirmation link leads: one button that confirms the address and signs in (posts to the verify function).'),
       })
       .default(DEFAULT_PAGES),
     linkLifetimes: z
       .strictObject({
-        recovery: z.int().min(60).max(EMAIL_TOKEN_LIFETIMES.recovery).default(EMAIL_TOKEN_LIFETIMES.recovery)
-          .describe('Seconds a password recovery link works (at most one hour).'),
+        recovery: lifetime(EMAIL_TOKEN_LIFETIMES.recovery, 'a password recovery link'),
+        signup: lifetime(EMAIL_TOKEN_LIFETIMES.signup, 'a sign-up confirmation link'),
+        invite: lifetime(EMAIL_TOKEN_LIFETIMES.invite, 'an invitation link'),
       })
-      .default({ recovery: EMAIL_TOKEN_LIFETIMES.recovery }),
+      .default(DEFAULTS.linkLifetimes),
   })
-  .describe('Self-service account pages and mailed links.');
+  .describe('Self-service accounts: registration, the account pages and mailed links.');
 
 export type AccountsSection = z.output<typeof accountsConfigSchema>;

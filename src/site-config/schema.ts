@@ -52,6 +52,8 @@ const functionsSchema = z
     logout: exactPath.default('/.netlify/functions/logout'),
     recover: exactPath.default('/.netlify/functions/recover'),
     verify: exactPath.default('/.netlify/functions/verify'),
+    signup: exactPath.default('/.netlify/functions/signup'),
+    invite: exactPath.default('/.netlify/functions/invite'),
   })
   .describe('Where the auth functions are served.');
 
@@ -62,6 +64,8 @@ const friendlyPathsSchema = z
     logout: exactPath.default('/auth/logout'),
     recover: exactPath.default('/auth/recover'),
     verify: exactPath.default('/auth/verify'),
+    signup: exactPath.default('/auth/signup'),
+    invite: exactPath.default('/auth/invite'),
   })
   .describe('Short public paths rewritten (200) to the auth functions.');
 
@@ -84,8 +88,11 @@ export const gateConfigSchema = z
       logout: '/.netlify/functions/logout',
       recover: '/.netlify/functions/recover',
       verify: '/.netlify/functions/verify',
+      signup: '/.netlify/functions/signup',
+      invite: '/.netlify/functions/invite',
     }),
-    friendlyPaths: friendlyPathsSchema.default({ login: '/auth/login', refresh: '/auth/refresh', logout: '/auth/logout', recover: '/auth/recover', verify: '/auth/verify' }),
+    friendlyPaths: friendlyPathsSchema.default({ login: '/auth/login', refresh: '/auth/refresh', logout: '/auth/logout', recover: '/auth/recover', verify: '/auth/verify',
+      signup: '/auth/signup', invite: '/auth/invite' }),
     roleClaimPath: z
       .string()
       .regex(/^[A-Za-z0-9_$-]+(?:\.[A-Za-z0-9_$-]+)*$/u, { error: 'must be a dotted claim path such as "app_metadata.authorization.roles"' })

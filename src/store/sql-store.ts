@@ -4,6 +4,7 @@ import type {
   ThrottleQuery, ThrottleStatus, UpdateResult, User, UserWithPasswordHash,
   IdentityUpsertReport, MirroredIdentityUser, AccountMailRequest, AccountMailResult, EmailTokenState,
   PasswordReset, PasswordResetResult, TokenRefusal, OutboxMail, MailOutcome,
+  SignupRequest, SignupResult, TokenSignIn, TokenSignInResult, InviteRequest, InviteResult,
 } from './store.js';
 import type { EmailTokenPurpose } from '../core/email-token.js';
 import type { IdentityUser } from '../core/identity-user.js';
@@ -63,6 +64,15 @@ function toUser(value: unknown): User {
     emailConfirmedAt: (row.email_confirmed_at as string | null) ?? null,
     createdAt: String(row.created_at),
     updatedAt: String(row.updated_at),
+  };
+}
+
+/** A request throttle as the SQL functions take it: parallel arrays of keys and limits. */
+function throttleArguments(throttle: ThrottleQuery) {
+  return {
+    p_throttle_keys: throttle.keys.map((k) => k.key),
+    p_throttle_limits: throttle.keys.map((k) => k.maxFailures),
+    p_window_seconds: throttle.windowSeconds,
   };
 }
 
@@ -291,9 +301,7 @@ export class SqlStore implements Store {
       p_token_hash: request.tokenHash,
       p_ttl_seconds: request.ttlSeconds,
       p_sealed: request.sealed,
-      p_throttle_keys: request.throttle.keys.map((k) => k.key),
-      p_throttle_limits: request.throttle.keys.map((k) => k.maxFailures),
-      p_window_seconds: request.throttle.windowSeconds,
+      ...throttleArguments(request.throttle),
       p_ip: request.ip ?? null,
     }), 'request_account_mail');
     if (row.status === 'queued' || row.status === 'no_account') return { status: row.status };
@@ -323,6 +331,58 @@ export class SqlStore implements Store {
     if (row.status === 'user_unavailable') return { status: 'user_unavailable' };
     if (TOKEN_REFUSALS.has(String(row.status))) return { status: row.status as TokenRefusal };
     throw new StoreContractError('rolegate.reset_password_with_token returned an unknown status');
+  }
+
+  async requestSignup(request: SignupRequest): Promise<SignupResult> {
+    const row = asRow(await this.db.call('request_signup', {
+      p_email: request.email,
+      p_password_hash: request.passwordHash,
+      p_roles: request.roles,
+      p_confirmed: request.confirmed,
+      p_token_hash: request.tokenHash,
+      p_ttl_seconds: request.ttlSeconds,
+      p_sealed: request.sealed,
+      ...throttleArguments(request.throttle),
+      p_ip: request.ip ?? null,
+    }), 'request_signup');
+    if (row.status === 'created') return { status: 'created', user: toUser(row.user) };
+    if (row.status === 'queued' || row.status === 'exists') return { status: row.status };
+    if (row.status === 'throttled') return { status: 'throttled', retryAfterSeconds: Number(row.retry_after_seconds ?? 0) };
+    throw new StoreContractError('rolegate.request_signup returned an unknown status');
+  }
+
+  async signInWithToken(request: TokenSignIn): Promise<TokenSignInResult> {
+    const row = asRow(await this.db.call('sign_in_with_token', {
+      p_token_hash: request.tokenHash,
+      p_purposes: request.purposes,
+      p_refresh_token_hash: request.refreshTokenHash,
+      p_refresh_ttl_seconds: request.refreshTtlSeconds,
+      p_user_agent: request.userAgent ?? null,
+      p_ip: request.ip ?? null,
+    }), 'sign_in_with_token');
+    if (row.status === 'signed_in' && (row.purpose === 'signup' || row.purpose === 'magic_link')) {
+      return { status: 'signed_in', purpose: row.purpose, sessionId: String(row.session_id), user: toUser(row.user) };
+    }
+    if (row.status === 'user_unavailable') return { status: 'user_unavailable' };
+    if (TOKEN_REFUSALS.has(String(row.status))) return { status: row.status as TokenRefusal };
+    throw new StoreContractError('rolegate.sign_in_with_token returned an unknown status');
+  }
+
+  async inviteUser(request: InviteRequest): Promise<InviteResult> {
+    const row = asRow(await this.db.call('invite_user', {
+      p_email: request.email,
+      p_roles: request.roles,
+      p_token_hash: request.tokenHash,
+      p_ttl_seconds: request.ttlSeconds,
+      p_sealed: request.sealed,
+      ...throttleArguments(request.throttle),
+      p_invited_by: request.invitedBy ?? null,
+      p_ip: request.ip ?? null,
+    }), 'invite_user');
+    if (row.status === 'invited' || row.status === 'resent') return { status: row.status, user: toUser(row.user) };
+    if (row.status === 'exists') return { status: 'exists', user: row.user ? toUser(row.user) : null };
+    if (row.status === 'throttled') return { status: 'throttled', retryAfterSeconds: Number(row.retry_after_seconds ?? 0) };
+    throw new StoreContractError('rolegate.invite_user returned an unknown status');
   }
 
   async claimMail(claim: { limit: number; leaseSeconds: number }): Promise<OutboxMail[]> {

@@ -161,6 +161,60 @@ export type PasswordResetResult =
   | { status: TokenRefusal }
   | { status: 'user_unavailable' };
 
+/** A visitor's sign-up; `confirmed`: no confirmation mail is asked for, the user is confirmed at once. */
+export interface SignupRequest {
+  email: string;
+  passwordHash: string;
+  roles: string[];
+  confirmed: boolean;
+  tokenHash: string;
+  ttlSeconds: number;
+  sealed: string;
+  throttle: ThrottleQuery;
+  ip?: string;
+}
+
+/**
+ * `created`: a confirmed user, ready to sign in; `queued`: a confirmation mail is on its way;
+ * `exists`: the address has an account, nothing of it changed (its owner may be mailed).
+ */
+export type SignupResult =
+  | { status: 'created'; user: User }
+  | { status: 'queued' | 'exists' }
+  | { status: 'throttled'; retryAfterSeconds: number };
+
+/** A link that signs in (a sign-up confirmation, a link sign-in), for any of `purposes`. */
+export interface TokenSignIn {
+  tokenHash: string;
+  purposes: Array<'signup' | 'magic_link'>;
+  refreshTokenHash: string;
+  refreshTtlSeconds: number;
+  userAgent?: string;
+  ip?: string;
+}
+
+export type TokenSignInResult =
+  | { status: 'signed_in'; purpose: 'signup' | 'magic_link'; sessionId: string; user: User }
+  | { status: TokenRefusal }
+  | { status: 'user_unavailable' };
+
+export interface InviteRequest {
+  email: string;
+  roles: string[];
+  tokenHash: string;
+  ttlSeconds: number;
+  sealed: string;
+  throttle: ThrottleQuery;
+  invitedBy?: string;
+  ip?: string;
+}
+
+/** `invited`: a new user; `resent`: a user without a password got a new link; `exists`: left alone (has a password, or disabled). */
+export type InviteResult =
+  | { status: 'invited' | 'resent'; user: User }
+  | { status: 'exists'; user: User | null }
+  | { status: 'throttled'; retryAfterSeconds: number };
+
 /** One row of the outbox. `sealed` is only handed to delivery (claimMail). */
 export interface OutboxMail {
   id: number;
@@ -222,8 +276,14 @@ export interface Store {
   requestAccountMail(request: AccountMailRequest): Promise<AccountMailResult>;
   /** What a mailed token is, without using it. */
   emailTokenStatus(tokenHash: string): Promise<EmailTokenState>;
-  /** Consumes a recovery token, sets the password, ends every session and starts a new one, in one transaction. */
+  /** Consumes a recovery or invitation token, sets the password, ends every session and starts a new one, in one transaction. */
   resetPasswordWithToken(reset: PasswordReset): Promise<PasswordResetResult>;
+  /** Counts the request, then makes the user, its token and its mail together, or mails an existing account's owner. */
+  requestSignup(request: SignupRequest): Promise<SignupResult>;
+  /** Consumes a sign-in link's token, confirms the address and starts a session, in one transaction. */
+  signInWithToken(request: TokenSignIn): Promise<TokenSignInResult>;
+  /** Counts the request, then makes the invitee (or renews a passwordless user's link) with its token and mail. */
+  inviteUser(request: InviteRequest): Promise<InviteResult>;
 
   /** Up to `limit` due mails, each leased to this caller for `leaseSeconds`. */
   claimMail(claim: { limit: number; leaseSeconds: number }): Promise<OutboxMail[]>;

@@ -169,7 +169,7 @@ describe('rolegate init', () => {
     await writeFile(join(site, 'netlify.toml'), '[build]\n  command = "npm run build"\n  publish = "_site"\n');
     const result = await init(['--yes']);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('by hand: add the pages /login, /403, /account, /forgot-password, /check-email, /choose-password to your site\'s sources');
+    expect(result.stdout).toContain('by hand: add the pages /login, /403, /account, /forgot-password, /check-email, /choose-password, /signup, /confirm to your site\'s sources');
     expect(existsSync(join(site, '_site'))).toBe(false);
     expect(loadGateConfig(await read('rolegate.config.json')).config.publishDir).toBe('_site');
   });

@@ -82,6 +82,8 @@ describe('compileGates', () => {
       '/auth/logout /.netlify/functions/logout 200',
       '/auth/recover /.netlify/functions/recover 200',
       '/auth/verify /.netlify/functions/verify 200',
+      '/auth/signup /.netlify/functions/signup 200',
+      '/auth/invite /.netlify/functions/invite 200',
       '/members/board/index.html /members/board/index.html 200! Role=admin',
       '/members/board/index.html /.netlify/functions/refresh/members/board/index.html 302!',
       '/members/board/index /members/board/index 200! Role=admin',
@@ -133,6 +135,8 @@ describe('compileGates', () => {
       { from: '/auth/logout', to: '/.netlify/functions/logout', status: 200, force: false, Role: undefined },
       { from: '/auth/recover', to: '/.netlify/functions/recover', status: 200, force: false, Role: undefined },
       { from: '/auth/verify', to: '/.netlify/functions/verify', status: 200, force: false, Role: undefined },
+      { from: '/auth/signup', to: '/.netlify/functions/signup', status: 200, force: false, Role: undefined },
+      { from: '/auth/invite', to: '/.netlify/functions/invite', status: 200, force: false, Role: undefined },
       ...['/members/board/index.html', '/members/board/index', '/members/board'].flatMap((from) => [
         { from, to: from, status: 200, force: true, Role: ['admin'] },
         { from, to: `/.netlify/functions/refresh${from}`, status: 302, force: true, Role: undefined },
@@ -197,12 +201,12 @@ describe('compileGates', () => {
     expect(errors).toEqual([]);
   });
 
-  it('still builds a whole-site gate that keeps the account pages closed, warning that forgotten passwords cannot be recovered', () => {
+  it('still builds a whole-site gate that keeps the account pages closed, warning that visitors without a session could never reach them', () => {
     const whole = compileGates(parseGateConfig({ mode: 'redirects', gates: [{ path: '/*', roles: ['team'], public: ['/login', '/403'] }] }));
     const pages = whole.warnings.filter((w) => w.startsWith('accounts.pages.'));
-    expect(pages.map((w) => w.split(' ')[0])).toEqual(['accounts.pages.forgotPassword', 'accounts.pages.checkEmail', 'accounts.pages.choosePassword']);
-    expect(pages[0]).toMatch(/inside gates\[0\] "\/\*", so visitors who forgot their password could never reach it/);
-    const open = compileGates(parseGateConfig({ mode: 'redirects', gates: [{ path: '/*', roles: ['team'], public: ['/login', '/403', '/forgot-password', '/check-email', '/choose-password'] }] }));
+    expect(pages.map((w) => w.split(' ')[0])).toEqual(['accounts.pages.forgotPassword', 'accounts.pages.checkEmail', 'accounts.pages.choosePassword', 'accounts.pages.signup', 'accounts.pages.confirm']);
+    expect(pages[0]).toMatch(/inside gates\[0\] "\/\*", so visitors without a session \(someone signing up, or who forgot a password\) could never reach it/);
+    const open = compileGates(parseGateConfig({ mode: 'redirects', gates: [{ path: '/*', roles: ['team'], public: ['/login', '/403', '/forgot-password', '/check-email', '/choose-password', '/signup', '/confirm'] }] }));
     expect(open.warnings.filter((w) => w.startsWith('accounts.pages.'))).toEqual([]);
   });
 });

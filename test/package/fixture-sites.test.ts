@@ -149,7 +149,7 @@ describe('a site whose build generates its publish directory, with its rules in 
   it('init leaves the generated folder alone; the build keeps the site\'s rules and functions', () => {
     const init = rolegate(site, ['init', '--yes', '--gate', '/staff/*=staff,admin', '--mode', 'redirects']);
     expect(init.code, init.stderr).toBe(0);
-    expect(init.stdout).toContain('by hand: add the pages /login, /403, /account, /forgot-password, /check-email, /choose-password to your site\'s sources');
+    expect(init.stdout).toContain('by hand: add the pages /login, /403, /account, /forgot-password, /check-email, /choose-password, /signup, /confirm to your site\'s sources');
     expect(existsSync(join(site, '_site'))).toBe(false);
     const build = netlifyBuild(site, DEPLOY_ENV);
     expect(build.code, build.stdout + build.stderr).toBe(0);

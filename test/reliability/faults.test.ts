@@ -507,8 +507,8 @@ describe('database faults during login, refresh, logout, recover and verify', ()
     try {
       elapsed = [
         await expectUnavailable(recover(recoverEvent(email))),
-        // The forgot-password form gets the JSON 503 too, not a page (recoverHandler rethrows `unavailable`).
-        await expectUnavailable(recover(recoverEvent(email, true))),
+        // The forgot-password form gets a page to read and retry from.
+        await expectUnavailablePage(recover(recoverEvent(email, true))),
         await expectUnavailablePage(verify(openLinkEvent(link.token))),
         await expectUnavailable(verify(choosePasswordEvent(link.token, link.newPassword))),
         await expectUnavailablePage(verify(choosePasswordEvent(link.token, link.newPassword, true))),

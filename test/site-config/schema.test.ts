@@ -79,17 +79,33 @@ describe('rolegate.config.json errors name the entry and the reason', () => {
     ]);
   });
 
-  it('fills the accounts section: the three account pages and a one-hour recovery link, which may be shorter but not longer', () => {
+  it('fills the accounts section: registration closed, confirmation asked, the account pages, and link lifetimes that may be shorter but not longer', () => {
     expect(compileSiteConfig({ gates: [] }).accounts).toEqual({
-      pages: { forgotPassword: '/forgot-password', checkEmail: '/check-email', choosePassword: '/choose-password' },
-      linkLifetimes: { recovery: 3600 },
+      registration: 'closed',
+      allowedDomains: [],
+      newUserRoles: [],
+      requireConfirmation: true,
+      inviterRoles: ['admin'],
+      pages: { forgotPassword: '/forgot-password', checkEmail: '/check-email', choosePassword: '/choose-password', signup: '/signup', confirm: '/confirm' },
+      linkLifetimes: { recovery: 3600, signup: 86400, invite: 604800 },
       verifyPath: '/auth/verify',
       verifyPaths: ['/.netlify/functions/verify', '/auth/verify'],
-      friendlyPaths: ['/auth/recover', '/auth/verify'],
+      friendlyPaths: ['/auth/recover', '/auth/verify', '/auth/signup', '/auth/invite'],
     });
     expect(compileSiteConfig({ gates: [], accounts: { linkLifetimes: { recovery: 900 } } }).accounts.linkLifetimes.recovery).toBe(900);
     expect(() => parseGateConfig({ gates: [], accounts: { linkLifetimes: { recovery: 7200 } } })).toThrow(/accounts\.linkLifetimes\.recovery/);
+    expect(() => parseGateConfig({ gates: [], accounts: { linkLifetimes: { invite: 8 * 86400 } } })).toThrow(/accounts\.linkLifetimes\.invite/);
     expect(() => parseGateConfig({ gates: [], accounts: { pages: { checkEmail: 'check-email' } } })).toThrow(/accounts\.pages\.checkEmail/);
+  });
+
+  it('takes a registration policy, allowed domains and roles for new users, and names a wrong one', () => {
+    const open = compileSiteConfig({ gates: [], accounts: { registration: 'open', allowedDomains: ['example.com'], newUserRoles: ['member'], requireConfirmation: false } }).accounts;
+    expect(open).toMatchObject({ registration: 'open', allowedDomains: ['example.com'], newUserRoles: ['member'], requireConfirmation: false });
+    expect(() => parseGateConfig({ gates: [], accounts: { registration: 'public' } })).toThrow(/accounts\.registration/);
+    expect(() => parseGateConfig({ gates: [], accounts: { allowedDomains: ['@example.com'] } })).toThrow(/accounts\.allowedDomains\[0\].*lower case/);
+    expect(() => parseGateConfig({ gates: [], accounts: { allowedDomains: ['Example.COM'] } })).toThrow(/accounts\.allowedDomains\[0\]/);
+    expect(() => parseGateConfig({ gates: [], accounts: { newUserRoles: ['a,b'] } })).toThrow(/accounts\.newUserRoles\[0\].*commas/);
+    expect(() => parseGateConfig({ gates: [], accounts: { inviterRoles: [] } })).toThrow(/accounts\.inviterRoles/);
   });
 
   it('fills the documented defaults: edge mode, which verifies tokens itself', () => {
@@ -101,8 +117,12 @@ describe('rolegate.config.json errors name the entry and the reason', () => {
       functions: {
         login: '/.netlify/functions/login', refresh: '/.netlify/functions/refresh', logout: '/.netlify/functions/logout',
         recover: '/.netlify/functions/recover', verify: '/.netlify/functions/verify',
+        signup: '/.netlify/functions/signup', invite: '/.netlify/functions/invite',
       },
-      friendlyPaths: { login: '/auth/login', refresh: '/auth/refresh', logout: '/auth/logout', recover: '/auth/recover', verify: '/auth/verify' },
+      friendlyPaths: {
+        login: '/auth/login', refresh: '/auth/refresh', logout: '/auth/logout', recover: '/auth/recover', verify: '/auth/verify',
+        signup: '/auth/signup', invite: '/auth/invite',
+      },
       roleClaimPath: 'app_metadata.authorization.roles',
       publishDir: 'public',
     });

@@ -548,6 +548,95 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
       });
     });
 
+    describe('sign-up, invitations and links that sign in', () => {
+      const throttle = (email: string, limit = 100) => ({ windowSeconds: 3600, keys: [{ key: `mail:address:${email}`, maxFailures: limit }] });
+      const signup = (email: string, options: { hash?: string; password?: string; confirmed?: boolean; limit?: number } = {}) =>
+        store.requestSignup({
+          email, passwordHash: options.password ?? FAKE_HASH, roles: ['member'], confirmed: options.confirmed ?? false,
+          tokenHash: options.hash ?? tokenHash(), ttlSeconds: 3600, sealed: 'v1.sealed', throttle: throttle(email, options.limit), ip: '198.51.100.9',
+        });
+      const signIn = (hash: string) =>
+        store.signInWithToken({ tokenHash: hash, purposes: ['signup'], refreshTokenHash: tokenHash(), refreshTtlSeconds: 3600, userAgent: 'vitest', ip: '198.51.100.9' });
+      const invite = (email: string, hash = tokenHash(), roles = ['editor']) =>
+        store.inviteUser({ email, roles, tokenHash: hash, ttlSeconds: 3600, sealed: 'v1.sealed', throttle: throttle(email) });
+      const outboxOf = (email: string) => target.query('select template, sealed from rolegate.mail_outbox where recipient = $1 order by id', [email]);
+
+      it('makes an unconfirmed user, its token and its mail together; the link confirms, signs in once, and only once', async () => {
+        const email = uniqueEmail('signup');
+        const hash = tokenHash();
+        expect(await signup(email, { hash })).toEqual({ status: 'queued' });
+        expect(await store.findUserByEmail(email)).toMatchObject({ roles: ['member'], emailConfirmedAt: null });
+        expect(await outboxOf(email)).toEqual([{ template: 'signup', sealed: 'v1.sealed' }]);
+        const results = await Promise.all([signIn(hash), signIn(hash), signIn(hash)]);
+        expect(results.filter((r) => r.status === 'signed_in')).toHaveLength(1);
+        expect(results.filter((r) => r.status === 'used')).toHaveLength(2);
+        expect((await store.findUserByEmail(email))?.emailConfirmedAt).toEqual(expect.any(String));
+        const sessions = await target.query('select s.id from rolegate.sessions s join rolegate.users u on u.id = s.user_id where u.email = $1', [email]);
+        expect(sessions).toHaveLength(1);
+      });
+
+      it('changes nothing of an existing account and mails its owner a notice without a link', async () => {
+        const user = await newUser();
+        const before = await store.findUserForLogin(user.email);
+        expect(await signup(user.email, { password: `$2b$10$${'N'.repeat(53)}` })).toEqual({ status: 'exists' });
+        expect(await store.findUserForLogin(user.email)).toEqual(before);
+        expect(await outboxOf(user.email)).toEqual([{ template: 'signup_existing', sealed: null }]);
+        const disabled = await newUser();
+        await store.setUserDisabled(disabled.id, true);
+        expect(await signup(disabled.email)).toEqual({ status: 'exists' });
+        expect(await outboxOf(disabled.email)).toEqual([]);
+      });
+
+      it('without confirmation asked, makes a confirmed user, but never takes over one waiting for its confirmation', async () => {
+        const email = uniqueEmail('instant');
+        const created = await signup(email, { confirmed: true });
+        expect(created).toMatchObject({ status: 'created', user: { email, roles: ['member'], emailConfirmedAt: expect.any(String) } });
+        const pending = uniqueEmail('pending');
+        await signup(pending);
+        expect(await signup(pending, { confirmed: true, password: `$2b$10$${'T'.repeat(53)}` })).toEqual({ status: 'exists' });
+        expect((await store.findUserForLogin(pending))?.passwordHash).toBe(FAKE_HASH);
+      });
+
+      it('throttles sign-ups per address before anything is written', async () => {
+        const email = uniqueEmail('bomb');
+        expect((await signup(email, { limit: 1 })).status).toBe('queued');
+        expect(await signup(email, { limit: 1 })).toEqual({ status: 'throttled', retryAfterSeconds: expect.any(Number) });
+        expect(await outboxOf(email)).toHaveLength(1);
+      });
+
+      it('refuses a link of another purpose, an unknown one and an expired one', async () => {
+        const user = await newUser();
+        const recovery = tokenHash();
+        await store.requestAccountMail({ purpose: 'recovery', email: user.email, tokenHash: recovery, ttlSeconds: 3600, sealed: 'v1.x', throttle: throttle(user.email) });
+        expect(await signIn(recovery)).toEqual({ status: 'wrong_purpose' });
+        expect(await store.emailTokenStatus(recovery)).toMatchObject({ status: 'valid' });
+        expect(await signIn(tokenHash())).toEqual({ status: 'not_found' });
+        const email = uniqueEmail('late');
+        const hash = tokenHash();
+        await signup(email, { hash });
+        await target.query(`update rolegate.email_tokens set expires_at = now() - interval '1 second' where token_hash = $1`, [hash]);
+        expect(await signIn(hash)).toEqual({ status: 'expired' });
+        expect((await store.findUserByEmail(email))?.emailConfirmedAt).toBeNull();
+      });
+
+      it('invites a new address as a passwordless user, renews the link of one who never chose a password, and leaves an account with one alone', async () => {
+        const email = uniqueEmail('invitee');
+        const first = tokenHash();
+        expect(await invite(email, first)).toMatchObject({ status: 'invited', user: { email, roles: ['editor'], emailConfirmedAt: null } });
+        expect((await store.findUserForLogin(email))?.passwordHash).toBeNull();
+        const second = tokenHash();
+        expect(await invite(email, second, ['admin'])).toMatchObject({ status: 'resent', user: { roles: ['editor'] } });
+        expect(await store.emailTokenStatus(first)).toMatchObject({ status: 'used' });
+        const password = `$2b$10$${'I'.repeat(53)}`;
+        expect(await store.resetPasswordWithToken({ tokenHash: second, passwordHash: password, refreshTokenHash: tokenHash(), refreshTtlSeconds: 3600 }))
+          .toMatchObject({ status: 'reset', user: { email, emailConfirmedAt: expect.any(String) } });
+        expect(await invite(email)).toMatchObject({ status: 'exists', user: { email } });
+        expect(await outboxOf(email)).toEqual([{ template: 'invite', sealed: 'v1.sealed' }, { template: 'invite', sealed: 'v1.sealed' }]);
+        const events = await target.query("select a.event from rolegate.audit_log a join rolegate.users u on u.id = a.user_id where u.email = $1 order by a.id", [email]);
+        expect(events.map((e) => e.event)).toEqual(['user_invited', 'invitation_resent', 'invitation_accepted', 'sessions_revoked', 'login_succeeded']);
+      });
+    });
+
     describe('identity mirror', () => {
       const identityUser = (over: Partial<IdentityUser> = {}): IdentityUser => ({
         id: randomUUID(), email: uniqueEmail('identity'), roles: ['editor'],
