@@ -88,8 +88,8 @@ function localDevSecret(cwd: string): string | undefined {
   }
 }
 
-/** The environment's delivery settings; with the embedded database, the local dev secret opens seals too. */
-function deliverySettings(io: CliIo, database: DatabaseConfig) {
+/** The environment's mail and auth settings; with the embedded database, the local dev secret seals and opens too (as `rolegate dev` does). */
+export function deliverySettings(io: CliIo, database: DatabaseConfig) {
   const devSecret = database.kind === 'embedded' ? localDevSecret(io.cwd) : undefined;
   const config = readConfig({ ...io.env, ...(io.env.JWT_SECRET || !devSecret ? {} : { JWT_SECRET: devSecret }) });
   const secrets = verificationSecrets(config.auth);

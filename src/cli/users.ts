@@ -7,6 +7,7 @@ import type { MirroredIdentityUser, Store, User } from '../store/store.js';
 import { CliError, UsageError, type CliIo } from './io.js';
 import { withStore } from './store-session.js';
 import { table, timestamp } from './table.js';
+import { invite } from './users-invite.js';
 
 export const USERS_USAGE = `usage:
   rolegate users add --email E [--roles a,b] [--password-stdin]
@@ -20,7 +21,12 @@ export const USERS_USAGE = `usage:
   rolegate users import FILE|-                import JSON lines (or a JSON array) of users,
                                               Supabase/GoTrue auth.users rows included
   rolegate users import --identity-mirror     make users of everyone the Identity sync copied (their
-                                              password is set at their first login, with IDENTITY_URL)`;
+                                              password is set at their first login, with IDENTITY_URL)
+  rolegate users invite --email E [--roles a,b]
+                                              mail E a link to choose a password (a new user; roles
+                                              default to the config's accounts.newUserRoles)
+  rolegate users invite --pending             mail a new link to everyone without a password here
+                                              (open invitations, Identity imports never signed in)`;
 
 const DEFAULT_BCRYPT_COST = 11;
 
@@ -242,13 +248,14 @@ export async function usersCommand(argv: string[], io: CliIo): Promise<number> {
     case 'enable': return setDisabled(rest, io, false);
     case 'revoke-sessions': return revokeSessions(rest, io);
     case 'import': return importUsers(rest, io);
+    case 'invite': return invite(rest, io, emailOption, (value) => rolesOption(value, io));
     case 'help':
     case '--help':
     case '-h':
       io.stdout.write(`${USERS_USAGE}\n`);
       return 0;
     case undefined:
-      throw new UsageError('users needs a command (add, list, set-roles, disable, enable, revoke-sessions, import)');
+      throw new UsageError('users needs a command (add, list, set-roles, disable, enable, revoke-sessions, import, invite)');
     default:
       throw new UsageError(`unknown users command ${JSON.stringify(subcommand)}`);
   }

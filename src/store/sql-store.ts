@@ -426,6 +426,12 @@ export class SqlStore implements Store {
     return toMirrored(asRow(value, 'find_identity_user'));
   }
 
+  async listUsersWithoutPassword(page: { limit: number; afterEmail?: string }): Promise<User[]> {
+    const value = await this.db.call('list_users_without_password', { p_limit: page.limit, p_after_email: page.afterEmail ?? null });
+    if (!Array.isArray(value)) throw new StoreContractError(`rolegate.list_users_without_password returned ${typeof value}, expected an array`);
+    return value.map(toUser);
+  }
+
   async listIdentityUsers(page: { limit: number; afterEmail?: string }): Promise<MirroredIdentityUser[]> {
     const value = await this.db.call('list_identity_users', { p_limit: page.limit, p_after_email: page.afterEmail ?? null });
     if (!Array.isArray(value)) throw new StoreContractError(`rolegate.list_identity_users returned ${typeof value}, expected an array`);

@@ -247,6 +247,8 @@ export interface Store {
   findUserById(id: string): Promise<User | null>;
   findUserByEmail(email: string): Promise<User | null>;
   listUsers(options?: { limit?: number; offset?: number }): Promise<User[]>;
+  /** Enabled users who never chose a password (pending invitations, Identity imports never signed in), by address, `limit` at a time after `afterEmail`. */
+  listUsersWithoutPassword(page: { limit: number; afterEmail?: string }): Promise<User[]>;
   createUser(user: NewUser): Promise<CreateUserResult>;
   /** All rows or none; existing emails/ids are skipped, never overwritten. */
   importUsers(users: NewUser[]): Promise<ImportResult>;

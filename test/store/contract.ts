@@ -619,6 +619,21 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         expect((await store.findUserByEmail(email))?.emailConfirmedAt).toBeNull();
       });
 
+      it('lists the enabled users without a password, by address, page by page', async () => {
+        const prefix = `pending-${Date.now()}`;
+        const pending = [`${prefix}-b@example.com`, `${prefix}-a@example.com`];
+        for (const email of pending) await invite(email);
+        const disabled = `${prefix}-c@example.com`;
+        const { user } = (await invite(disabled)) as { user: { id: string } };
+        await store.setUserDisabled(user.id, true);
+        await newUser();
+        const mine = (users: Array<{ email: string }>) => users.map((u) => u.email).filter((e) => e.startsWith(prefix));
+        const all = [];
+        for (let page = await store.listUsersWithoutPassword({ limit: 1 }); page.length; page = await store.listUsersWithoutPassword({ limit: 1, afterEmail: page.at(-1)!.email })) all.push(...page);
+        expect(mine(all)).toEqual([...pending].sort());
+        expect(all.every((u) => u.disabledAt === null)).toBe(true);
+      });
+
       it('invites a new address as a passwordless user, renews the link of one who never chose a password, and leaves an account with one alone', async () => {
         const email = uniqueEmail('invitee');
         const first = tokenHash();
