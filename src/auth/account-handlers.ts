@@ -1,15 +1,17 @@
 /**
- * The account flows' endpoints (recover, verify, signup, invite) as Lambda-style handlers,
+ * The account flows' endpoints (recover, verify, signup, invite, account) as Lambda-style handlers,
  * like handlers.ts: parse, call one use case, answer JSON to scripts and redirects or pages
  * to forms that work with scripts off.
  */
 import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
+import { AuthError } from '../core/auth-errors.js';
 import { safeNextPath } from '../core/next-path.js';
 import { LINK_COOKIE, linkCookies } from '../http/cookies.js';
 import { clientIp, cookiesOf, header, parseBody, requireMethod, requireSameOrigin, wantsRedirects } from '../http/request.js';
 import { errorPage, errorResponse, json, linkErrorPage, redirect, retryAfterHeader, toAuthError } from '../http/respond.js';
-import { DEFAULT_ACCOUNT_SETTINGS } from '../site-config/account-settings.js';
+import { DEFAULT_ACCOUNT_SETTINGS, linkLifetime } from '../site-config/account-settings.js';
 import type { GetDeps } from './handlers.js';
+import { changePassword, requestEmailChange } from './account.js';
 import { inviteUser } from './invite.js';
 import { requestRecovery } from './recover.js';
 import { requireRole } from './require-role.js';
@@ -110,6 +112,47 @@ export function inviteHandler(getDeps: GetDeps): Handler {
 }
 
 /**
+ * POST (signed in) `action=password` with `current_password`, `password` (and
+ * `password_confirm`) → 200, every other session ended; `action=email` with `email` (the new
+ * address) and `current_password` → 202, a link mailed to the new address. A form goes back to
+ * the account page with `?done=` or `?error=`; a form whose session has run out, to sign-in.
+ */
+export function accountHandler(getDeps: GetDeps): Handler {
+  return async (event) => {
+    try {
+      requireMethod(event, ['POST']);
+      const deps = await getDeps();
+      requireSameOrigin(event, deps.config.allowedOrigins);
+      const page = (deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).pages.account;
+      const body = parseBody(event);
+      const form = wantsRedirects(event, body);
+      const auth = await requireRole(event, { config: deps.config, now: deps.now() });
+      if (!auth.ok) return form ? redirect(`${deps.gates.loginPage}?error=session_expired&next=${encodeURIComponent(page)}`) : auth.response;
+      const request = { session: auth.user, fields: body.fields, ip: clientIp(event) };
+      const action = body.fields.action;
+      try {
+        if (action === 'password') {
+          const { sessionsEnded } = await changePassword(deps, request);
+          if (form) return redirect(`${page}?done=password`);
+          return json(200, { ok: true, sessions_ended: sessionsEnded });
+        }
+        if (action === 'email') {
+          await requestEmailChange(deps, request);
+          if (form) return redirect(`${page}?done=email`);
+          return json(202, { ok: true, message: 'A link to confirm the new address is on its way to it; the address changes once it is used.' });
+        }
+        throw new AuthError('bad_request', { message: 'Send action "password" or "email".' });
+      } catch (error) {
+        if (form) return formFailure(error, page);
+        throw error;
+      }
+    } catch (error) {
+      return errorResponse(error);
+    }
+  };
+}
+
+/**
  * GET (the mailed link): a link that still works moves its token into an HttpOnly cookie
  * and leads to the page that uses it (choose a password, or confirm); a dead one gets a
  * page saying why. Nothing is used up by opening a link, so a mail scanner that fetches it
@@ -129,7 +172,7 @@ export function verifyHandler(getDeps: GetDeps): Handler {
       if (event.httpMethod === 'GET') {
         try {
           const link = await openMailedLink(deps, event.queryStringParameters?.token);
-          const cookies = linkCookies(accounts.verifyPaths, link.token, accounts.linkLifetimes[link.purpose]);
+          const cookies = linkCookies(accounts.verifyPaths, link.token, linkLifetime(accounts, link.purpose));
           return redirect(choosesPassword(link.purpose) ? accounts.pages.choosePassword : accounts.pages.confirm, cookies, NO_REFERRER);
         } catch (error) {
           return linkErrorPage(error, newLinkHref, clearLink);

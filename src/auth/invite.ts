@@ -1,8 +1,8 @@
 import { AuthError } from '../core/auth-errors.js';
-import { EMAIL_TOKEN_LIFETIMES, emailTokenHash, newEmailToken } from '../core/email-token.js';
+import { emailTokenHash, newEmailToken } from '../core/email-token.js';
 import { roleNameProblem } from '../core/role-name.js';
 import type { User } from '../store/store.js';
-import { DEFAULT_ACCOUNT_SETTINGS } from '../site-config/account-settings.js';
+import { DEFAULT_ACCOUNT_SETTINGS, linkLifetime } from '../site-config/account-settings.js';
 import type { AuthDeps } from './deps.js';
 import { mailThrottle, mailThrottled, requestedAddress, sealedLink } from './mailed-link.js';
 
@@ -49,7 +49,7 @@ export async function inviteUser(deps: AuthDeps, request: InviteRequest): Promis
     email,
     roles,
     tokenHash: emailTokenHash(token),
-    ttlSeconds: Math.min(accounts.linkLifetimes.invite, EMAIL_TOKEN_LIFETIMES.invite),
+    ttlSeconds: linkLifetime(accounts, 'invite'),
     sealed: sealedLink(deps, token),
     throttle: mailThrottle(deps, email, request.inviterId === undefined ? undefined : `inviter:${request.inviterId}`),
     invitedBy: request.inviterId,

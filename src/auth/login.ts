@@ -26,7 +26,8 @@ export interface LoginResult {
   cookies: string[];
 }
 
-function throttleKeys(deps: AuthDeps, email: string, ip: string): ThrottleKey[] {
+/** The login throttle's keys for `email` from `ip`: every check of a password counts against them. */
+export function throttleKeys(deps: AuthDeps, email: string, ip: string): ThrottleKey[] {
   return [
     { key: `account:${email}`, maxFailures: deps.config.loginMaxFailuresPerAccount },
     { key: `ip:${ip}`, maxFailures: deps.config.loginMaxFailuresPerIp },

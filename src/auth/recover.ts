@@ -1,5 +1,5 @@
-import { EMAIL_TOKEN_LIFETIMES, emailTokenHash, newEmailToken } from '../core/email-token.js';
-import { DEFAULT_ACCOUNT_SETTINGS } from '../site-config/account-settings.js';
+import { emailTokenHash, newEmailToken } from '../core/email-token.js';
+import { DEFAULT_ACCOUNT_SETTINGS, linkLifetime } from '../site-config/account-settings.js';
 import type { AuthDeps } from './deps.js';
 import { mailThrottle, mailThrottled, requestedAddress, sealedLink } from './mailed-link.js';
 
@@ -26,7 +26,7 @@ export async function requestRecovery(deps: AuthDeps, request: RecoverRequest): 
     purpose: 'recovery',
     email,
     tokenHash: emailTokenHash(token),
-    ttlSeconds: Math.min(accounts.linkLifetimes.recovery, EMAIL_TOKEN_LIFETIMES.recovery),
+    ttlSeconds: linkLifetime(accounts, 'recovery'),
     sealed: sealedLink(deps, token),
     ip: request.ip,
     throttle: mailThrottle(deps, email, `ip:${request.ip}`),

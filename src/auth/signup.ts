@@ -1,8 +1,8 @@
 import { AuthError } from '../core/auth-errors.js';
-import { EMAIL_TOKEN_LIFETIMES, emailTokenHash, newEmailToken } from '../core/email-token.js';
+import { emailTokenHash, newEmailToken } from '../core/email-token.js';
 import { bcryptHasher } from '../core/password.js';
 import { newRefreshToken, refreshTokenHash } from '../core/refresh-token.js';
-import { DEFAULT_ACCOUNT_SETTINGS, type AccountSettings } from '../site-config/account-settings.js';
+import { DEFAULT_ACCOUNT_SETTINGS, type AccountSettings, linkLifetime } from '../site-config/account-settings.js';
 import type { AuthDeps } from './deps.js';
 import { withIdentityRoles } from './identity-roles.js';
 import { issueSession } from './issue.js';
@@ -46,7 +46,7 @@ export async function signUp(deps: AuthDeps, request: LoginRequest): Promise<Sig
     roles: accounts.newUserRoles,
     confirmed: !accounts.requireConfirmation,
     tokenHash: emailTokenHash(token),
-    ttlSeconds: Math.min(accounts.linkLifetimes.signup, EMAIL_TOKEN_LIFETIMES.signup),
+    ttlSeconds: linkLifetime(accounts, 'signup'),
     sealed: sealedLink(deps, token),
     throttle: mailThrottle(deps, email, `ip:${request.ip}`),
     ip: request.ip,

@@ -20,10 +20,10 @@ const REFUSALS: Record<TokenRefusal | 'user_unavailable', AuthError['code']> = {
 /** The links verify takes: those that choose a password, and those that sign in at once. */
 export const PASSWORD_LINKS = ['recovery', 'invite'] as const;
 export const SIGN_IN_LINKS = ['signup'] as const;
-export type UsableLinkPurpose = (typeof PASSWORD_LINKS)[number] | (typeof SIGN_IN_LINKS)[number];
+export type UsableLinkPurpose = (typeof PASSWORD_LINKS)[number] | (typeof SIGN_IN_LINKS)[number] | 'email_change';
 
 function isUsable(purpose: EmailTokenPurpose): purpose is UsableLinkPurpose {
-  return (PASSWORD_LINKS as readonly string[]).includes(purpose) || (SIGN_IN_LINKS as readonly string[]).includes(purpose);
+  return (PASSWORD_LINKS as readonly string[]).includes(purpose) || (SIGN_IN_LINKS as readonly string[]).includes(purpose) || purpose === 'email_change';
 }
 
 /** True for a link that leads to the choose-a-password form. */
@@ -42,8 +42,8 @@ async function liveToken(deps: AuthDeps, token: unknown): Promise<{ token: strin
 
 /**
  * What a mailed link leads to, without using it: a recovery or invitation link that still
- * works leads to the page that chooses the password, a sign-up confirmation to the page that
- * confirms. A used, expired or unknown one is an AuthError (`link_used`, `link_expired`,
+ * works leads to the page that chooses the password, a sign-up or address change confirmation
+ * to the page that confirms. A used, expired or unknown one is an AuthError (`link_used`, `link_expired`,
  * `link_invalid`), so the visitor reads why at once.
  */
 export async function openMailedLink(deps: AuthDeps, token: unknown): Promise<{ purpose: UsableLinkPurpose; token: string }> {
@@ -66,8 +66,8 @@ function signedIn(user: User, issued: { expiresAt: number; cookies: string[] }):
  * A mailed link used; the token is consumed in one statement, so of two concurrent uses one
  * wins and the other gets `link_used`. A recovery or invitation link sets the password sent
  * (checked first, and a dead link is refused before any bcrypt work), ends every other
- * session of the user and signs in here; a confirmation link confirms the address and signs
- * in.
+ * session of the user and signs in here; a confirmation link confirms the address (or moves
+ * the account to the new one) and signs in.
  *
  * @example
  * const { cookies } = await useMailedLink(deps, { token, fields: { password }, ip });
@@ -89,6 +89,13 @@ export async function useMailedLink(deps: AuthDeps, request: UseLinkRequest): Pr
     const passwordHash = await (deps.passwords ?? bcryptHasher).hash(password ?? chosenPassword(request.fields), deps.config.bcryptCost);
     const result = await deps.store.resetPasswordWithToken({ ...session, passwordHash });
     if (result.status !== 'reset') throw new AuthError(REFUSALS[result.status]);
+    const user = await withIdentityRoles(deps, result.user);
+    return signedIn(user, await issueSession(deps, user, result.sessionId, refreshToken));
+  }
+  if (link.purpose === 'email_change') {
+    const result = await deps.store.changeEmailWithToken(session);
+    if (result.status === 'email_taken') throw new AuthError('link_invalid', { message: 'That address belongs to another account now, so nothing was changed.' });
+    if (result.status !== 'changed') throw new AuthError(REFUSALS[result.status]);
     const user = await withIdentityRoles(deps, result.user);
     return signedIn(user, await issueSession(deps, user, result.sessionId, refreshToken));
   }

@@ -25,6 +25,7 @@ export type AuthErrorCode =
   | 'email_not_allowed'
   | 'email_not_confirmed'
   | 'user_exists'
+  | 'wrong_password'
   | 'unavailable'
   | 'internal';
 
@@ -48,6 +49,7 @@ const MESSAGES: Record<AuthErrorCode, string> = {
   email_not_allowed: 'This site takes sign-ups only from certain addresses, and this is not one of them.',
   email_not_confirmed: 'Confirm your address first: open the link we mailed you.',
   user_exists: 'That address already has an account.',
+  wrong_password: 'Your current password is not right.',
   unavailable: 'The service is temporarily unavailable. Try again shortly.',
   internal: 'Something went wrong on our side.',
 };

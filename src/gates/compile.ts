@@ -189,7 +189,9 @@ function checkGates(config: GateConfig, gates: OrderedGate[], table: GateTable):
   ];
   // A gated account page breaks only that flow, and a site gating "/*" from before the pages
   // existed must still build: a warning, not an error.
+  // (The account page is for signed-in users: gating it is fine.)
   const shouldStayReachable: Array<[string, string, string]> = Object.entries({ ...ACCOUNT_PAGE_DEFAULTS, ...config.accounts?.pages })
+    .filter(([name]) => name !== 'account')
     .map(([name, path]) => [`accounts.pages.${name}`, path, 'visitors without a session (someone signing up, or who forgot a password) could never reach it']);
   for (const [list, reachable] of [[errors, mustStayReachable], [warnings, shouldStayReachable]] as const) {
     for (const [name, path, consequence] of reachable) {

@@ -27,6 +27,7 @@ export const STATUS: Record<AuthErrorCode, number> = {
   email_not_allowed: 403,
   email_not_confirmed: 403,
   user_exists: 409,
+  wrong_password: 403,
   unavailable: 503,
   internal: 500,
 };

@@ -1,4 +1,4 @@
-import { EMAIL_TOKEN_LIFETIMES } from '../core/email-token.js';
+import { EMAIL_TOKEN_LIFETIMES, type EmailTokenPurpose } from '../core/email-token.js';
 
 /** Who may create an account: nobody but admins and their invitations (`closed`, `invite`), or any visitor (`open`). */
 export type RegistrationPolicy = 'closed' | 'invite' | 'open';
@@ -17,14 +17,14 @@ export interface AccountSettings {
   requireConfirmation: boolean;
   /** Who may invite (any one of these roles). */
   inviterRoles: string[];
-  pages: { forgotPassword: string; checkEmail: string; choosePassword: string; signup: string; confirm: string };
+  pages: { forgotPassword: string; checkEmail: string; choosePassword: string; signup: string; confirm: string; account: string };
   /** Seconds each kind of mailed link works. */
-  linkLifetimes: { recovery: number; signup: number; invite: number };
+  linkLifetimes: { recovery: number; signup: number; invite: number; emailChange: number };
   /** The path a mailed link opens (the friendly verify path). */
   verifyPath: string;
   /** Every path the verify function answers on: the link's token cookie is sent to these only. */
   verifyPaths: string[];
-  /** The friendly paths of the account functions (recover, verify, signup, invite): the session cookies are never set for them. */
+  /** The friendly paths of the account functions (recover, verify, signup, invite, account): the refresh cookie is never sent to them. */
   friendlyPaths: string[];
 }
 
@@ -35,9 +35,17 @@ export const DEFAULT_ACCOUNT_SETTINGS: AccountSettings = {
   newUserRoles: [],
   requireConfirmation: true,
   inviterRoles: ['admin'],
-  pages: { forgotPassword: '/forgot-password', checkEmail: '/check-email', choosePassword: '/choose-password', signup: '/signup', confirm: '/confirm' },
-  linkLifetimes: { recovery: EMAIL_TOKEN_LIFETIMES.recovery, signup: EMAIL_TOKEN_LIFETIMES.signup, invite: EMAIL_TOKEN_LIFETIMES.invite },
+  pages: { forgotPassword: '/forgot-password', checkEmail: '/check-email', choosePassword: '/choose-password', signup: '/signup', confirm: '/confirm', account: '/account' },
+  linkLifetimes: {
+    recovery: EMAIL_TOKEN_LIFETIMES.recovery, signup: EMAIL_TOKEN_LIFETIMES.signup, invite: EMAIL_TOKEN_LIFETIMES.invite, emailChange: EMAIL_TOKEN_LIFETIMES.email_change,
+  },
   verifyPath: '/auth/verify',
   verifyPaths: ['/.netlify/functions/verify', '/auth/verify'],
-  friendlyPaths: ['/auth/recover', '/auth/verify', '/auth/signup', '/auth/invite'],
+  friendlyPaths: ['/auth/recover', '/auth/verify', '/auth/signup', '/auth/invite', '/auth/account'],
 };
+
+/** Seconds a link for `purpose` works here: the config's lifetime, never longer than rolegate's own limit. */
+export function linkLifetime(settings: AccountSettings, purpose: Exclude<EmailTokenPurpose, 'magic_link'>): number {
+  const configured = { recovery: settings.linkLifetimes.recovery, signup: settings.linkLifetimes.signup, invite: settings.linkLifetimes.invite, email_change: settings.linkLifetimes.emailChange }[purpose];
+  return Math.min(configured ?? EMAIL_TOKEN_LIFETIMES[purpose], EMAIL_TOKEN_LIFETIMES[purpose]);
+}

@@ -62,7 +62,8 @@ export const accountsConfigSchema = z
         checkEmail: page.default(DEFAULT_PAGES.checkEmail).describe('Shown after a mail was requested: "if an account exists, a link is on its way".'),
         choosePassword: page.default(DEFAULT_PAGES.choosePassword).describe('Where a recovery or invitation link leads: the form that sets the password (posts to the verify function).'),
         signup: page.default(DEFAULT_PAGES.signup).describe('The sign-up form (posts to the signup function).'),
-        confirm: page.default(DEFAULT_PAGES.confirm).describe('Where a confirmation link leads: one button that confirms the address and signs in (posts to the verify function).'),
+        confirm: page.default(DEFAULT_PAGES.confirm).describe('Where a confirmation link leads (a sign-up, a new address): one button that confirms and signs in (posts to the verify function).'),
+        account: page.default(DEFAULT_PAGES.account).describe('The signed-in user\'s own page: change the password or the address (posts to the account function).'),
       })
       .default(DEFAULT_PAGES),
     linkLifetimes: z
@@ -70,6 +71,7 @@ export const accountsConfigSchema = z
         recovery: lifetime(EMAIL_TOKEN_LIFETIMES.recovery, 'a password recovery link'),
         signup: lifetime(EMAIL_TOKEN_LIFETIMES.signup, 'a sign-up confirmation link'),
         invite: lifetime(EMAIL_TOKEN_LIFETIMES.invite, 'an invitation link'),
+        emailChange: lifetime(EMAIL_TOKEN_LIFETIMES.email_change, 'the link that confirms a new address'),
       })
       .default(DEFAULTS.linkLifetimes),
   })

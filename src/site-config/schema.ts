@@ -54,6 +54,7 @@ const functionsSchema = z
     verify: exactPath.default('/.netlify/functions/verify'),
     signup: exactPath.default('/.netlify/functions/signup'),
     invite: exactPath.default('/.netlify/functions/invite'),
+    account: exactPath.default('/.netlify/functions/account'),
   })
   .describe('Where the auth functions are served.');
 
@@ -66,6 +67,7 @@ const friendlyPathsSchema = z
     verify: exactPath.default('/auth/verify'),
     signup: exactPath.default('/auth/signup'),
     invite: exactPath.default('/auth/invite'),
+    account: exactPath.default('/auth/account'),
   })
   .describe('Short public paths rewritten (200) to the auth functions.');
 
@@ -90,9 +92,10 @@ export const gateConfigSchema = z
       verify: '/.netlify/functions/verify',
       signup: '/.netlify/functions/signup',
       invite: '/.netlify/functions/invite',
+      account: '/.netlify/functions/account',
     }),
     friendlyPaths: friendlyPathsSchema.default({ login: '/auth/login', refresh: '/auth/refresh', logout: '/auth/logout', recover: '/auth/recover', verify: '/auth/verify',
-      signup: '/auth/signup', invite: '/auth/invite' }),
+      signup: '/auth/signup', invite: '/auth/invite', account: '/auth/account' }),
     roleClaimPath: z
       .string()
       .regex(/^[A-Za-z0-9_$-]+(?:\.[A-Za-z0-9_$-]+)*$/u, { error: 'must be a dotted claim path such as "app_metadata.authorization.roles"' })

@@ -5,6 +5,7 @@ import type {
   IdentityUpsertReport, MirroredIdentityUser, AccountMailRequest, AccountMailResult, EmailTokenState,
   PasswordReset, PasswordResetResult, TokenRefusal, OutboxMail, MailOutcome,
   SignupRequest, SignupResult, TokenSignIn, TokenSignInResult, InviteRequest, InviteResult,
+  LiveSession, ChangePasswordResult, EmailChangeRequest, EmailChangeResult, EmailChangeWithTokenResult,
 } from './store.js';
 import type { EmailTokenPurpose } from '../core/email-token.js';
 import type { IdentityUser } from '../core/identity-user.js';
@@ -383,6 +384,47 @@ export class SqlStore implements Store {
     if (row.status === 'exists') return { status: 'exists', user: row.user ? toUser(row.user) : null };
     if (row.status === 'throttled') return { status: 'throttled', retryAfterSeconds: Number(row.retry_after_seconds ?? 0) };
     throw new StoreContractError('rolegate.invite_user returned an unknown status');
+  }
+
+  async changePassword(change: LiveSession & { passwordHash: string; ip?: string }): Promise<ChangePasswordResult> {
+    if (!isUuid(change.userId) || !isUuid(change.sessionId)) return { status: 'not_live' };
+    const row = asRow(await this.db.call('change_password', {
+      p_user_id: change.userId, p_session_id: change.sessionId, p_password_hash: change.passwordHash, p_ip: change.ip ?? null,
+    }), 'change_password');
+    if (row.status === 'changed') return { status: 'changed', sessionsEnded: Number(row.sessions_ended ?? 0) };
+    if (row.status === 'not_live') return { status: 'not_live' };
+    throw new StoreContractError('rolegate.change_password returned an unknown status');
+  }
+
+  async requestEmailChange(request: EmailChangeRequest): Promise<EmailChangeResult> {
+    if (!isUuid(request.userId) || !isUuid(request.sessionId)) return { status: 'not_live' };
+    const row = asRow(await this.db.call('request_email_change', {
+      p_user_id: request.userId,
+      p_session_id: request.sessionId,
+      p_new_email: request.newEmail,
+      p_token_hash: request.tokenHash,
+      p_ttl_seconds: request.ttlSeconds,
+      p_sealed: request.sealed,
+      ...throttleArguments(request.throttle),
+      p_ip: request.ip ?? null,
+    }), 'request_email_change');
+    if (row.status === 'queued' || row.status === 'unchanged' || row.status === 'not_live') return { status: row.status };
+    if (row.status === 'throttled') return { status: 'throttled', retryAfterSeconds: Number(row.retry_after_seconds ?? 0) };
+    throw new StoreContractError('rolegate.request_email_change returned an unknown status');
+  }
+
+  async changeEmailWithToken(request: Omit<TokenSignIn, 'purposes'>): Promise<EmailChangeWithTokenResult> {
+    const row = asRow(await this.db.call('change_email_with_token', {
+      p_token_hash: request.tokenHash,
+      p_refresh_token_hash: request.refreshTokenHash,
+      p_refresh_ttl_seconds: request.refreshTtlSeconds,
+      p_user_agent: request.userAgent ?? null,
+      p_ip: request.ip ?? null,
+    }), 'change_email_with_token');
+    if (row.status === 'changed') return { status: 'changed', sessionId: String(row.session_id), user: toUser(row.user) };
+    if (row.status === 'email_taken' || row.status === 'user_unavailable') return { status: row.status };
+    if (TOKEN_REFUSALS.has(String(row.status))) return { status: row.status as TokenRefusal };
+    throw new StoreContractError('rolegate.change_email_with_token returned an unknown status');
   }
 
   async claimMail(claim: { limit: number; leaseSeconds: number }): Promise<OutboxMail[]> {

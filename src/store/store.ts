@@ -215,6 +215,33 @@ export type InviteResult =
   | { status: 'exists'; user: User | null }
   | { status: 'throttled'; retryAfterSeconds: number };
 
+/** A signed-in user's session, the proof every change to their own account needs. */
+export interface LiveSession {
+  userId: string;
+  sessionId: string;
+}
+
+export type ChangePasswordResult = { status: 'changed'; sessionsEnded: number } | { status: 'not_live' };
+
+export interface EmailChangeRequest extends LiveSession {
+  newEmail: string;
+  tokenHash: string;
+  ttlSeconds: number;
+  sealed: string;
+  throttle: ThrottleQuery;
+  ip?: string;
+}
+
+/** `queued` also when another account holds the address (nothing is sent then): the answer tells nobody. */
+export type EmailChangeResult =
+  | { status: 'queued' | 'unchanged' | 'not_live' }
+  | { status: 'throttled'; retryAfterSeconds: number };
+
+export type EmailChangeWithTokenResult =
+  | { status: 'changed'; sessionId: string; user: User }
+  | { status: TokenRefusal }
+  | { status: 'email_taken' | 'user_unavailable' };
+
 /** One row of the outbox. `sealed` is only handed to delivery (claimMail). */
 export interface OutboxMail {
   id: number;
@@ -286,6 +313,12 @@ export interface Store {
   signInWithToken(request: TokenSignIn): Promise<TokenSignInResult>;
   /** Counts the request, then makes the invitee (or renews a passwordless user's link) with its token and mail. */
   inviteUser(request: InviteRequest): Promise<InviteResult>;
+  /** Sets a new password while `sessionId` is live; every other session of the user ends. */
+  changePassword(change: LiveSession & { passwordHash: string; ip?: string }): Promise<ChangePasswordResult>;
+  /** Counts the request, then mails a confirmation link to the new address and a notice to the old one. */
+  requestEmailChange(request: EmailChangeRequest): Promise<EmailChangeResult>;
+  /** Consumes an address change link, moves the address and starts a session, in one transaction. */
+  changeEmailWithToken(request: Omit<TokenSignIn, 'purposes'>): Promise<EmailChangeWithTokenResult>;
 
   /** Up to `limit` due mails, each leased to this caller for `leaseSeconds`. */
   claimMail(claim: { limit: number; leaseSeconds: number }): Promise<OutboxMail[]>;

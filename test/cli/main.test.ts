@@ -27,7 +27,7 @@ describe('rolegate dispatcher', () => {
   it('refuses an unknown command or option with one line and a usage hint', async () => {
     expect(await rolegate(['usres', 'list'])).toMatchObject({ code: 1, stdout: '', stderr: 'rolegate: unknown command "usres"\nrun `rolegate help` for usage\n' });
     expect(await rolegate(['--frobnicate'])).toMatchObject({ code: 1, stdout: '', stderr: 'rolegate: unknown option --frobnicate\nrun `rolegate help` for usage\n' });
-    expect(await rolegate(['users'])).toMatchObject({ code: 1, stderr: 'rolegate: users needs a command (add, list, set-roles, disable, enable, revoke-sessions, import)\nrun `rolegate users help` for usage\n' });
+    expect(await rolegate(['users'])).toMatchObject({ code: 1, stderr: 'rolegate: users needs a command (add, list, set-roles, disable, enable, revoke-sessions, import, invite)\nrun `rolegate users help` for usage\n' });
     expect(await rolegate(['db', 'drop'])).toMatchObject({ code: 1, stderr: 'rolegate: unknown db command "drop"\nrun `rolegate db help` for usage\n' });
     expect(await rolegate(['users', 'list', 'extra'])).toMatchObject({ code: 1, stderr: 'rolegate: unexpected argument "extra"\nrun `rolegate users help` for usage\n' });
   });

@@ -652,6 +652,65 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
       });
     });
 
+    describe('changes to one\'s own account', () => {
+      const throttle = (email: string) => ({ windowSeconds: 3600, keys: [{ key: `mail:address:${email}`, maxFailures: 100 }] });
+      const ask = (userId: string, sessionId: string, newEmail: string, hash = tokenHash()) =>
+        store.requestEmailChange({ userId, sessionId, newEmail, tokenHash: hash, ttlSeconds: 3600, sealed: 'v1.sealed', throttle: throttle(newEmail) });
+      const use = (hash: string) => store.changeEmailWithToken({ tokenHash: hash, refreshTokenHash: tokenHash(), refreshTtlSeconds: 3600 });
+      const outboxOf = (email: string) => target.query('select template, variables from rolegate.mail_outbox where recipient = $1 order by id', [email]);
+
+      it('changes the password while the session is live, ending every other session and keeping this one', async () => {
+        const user = await newUser();
+        const here = await newSession(user.id);
+        const other = await newSession(user.id);
+        const password = `$2b$10$${'C'.repeat(53)}`;
+        expect(await store.changePassword({ userId: user.id, sessionId: here.sessionId, passwordHash: password })).toEqual({ status: 'changed', sessionsEnded: 1 });
+        expect((await store.findUserForLogin(user.email))?.passwordHash).toBe(password);
+        expect((await rotate(other.first, tokenHash())).status).toBe('revoked');
+        expect((await rotate(here.first, tokenHash())).status).toBe('rotated');
+        expect(await store.changePassword({ userId: user.id, sessionId: other.sessionId, passwordHash: FAKE_HASH })).toEqual({ status: 'not_live' });
+        expect(await store.changePassword({ userId: user.id, sessionId: 'not-a-uuid', passwordHash: FAKE_HASH })).toEqual({ status: 'not_live' });
+        expect((await store.findUserForLogin(user.email))?.passwordHash).toBe(password);
+      });
+
+      it('mails a new address its link and the old one a notice; the link moves the address, once', async () => {
+        const user = await newUser();
+        const here = await newSession(user.id);
+        const newEmail = uniqueEmail('moving');
+        const hash = tokenHash();
+        expect(await ask(user.id, here.sessionId, newEmail.toUpperCase(), hash)).toEqual({ status: 'queued' });
+        expect(await outboxOf(newEmail)).toEqual([{ template: 'email_change', variables: { email: user.email, new_email: newEmail } }]);
+        expect(await outboxOf(user.email)).toEqual([{ template: 'email_change_notice', variables: { email: user.email, new_email: newEmail } }]);
+        const results = await Promise.all([use(hash), use(hash)]);
+        expect(results.map((r) => r.status).sort()).toEqual(['changed', 'used']);
+        expect((await store.findUserById(user.id))?.email).toBe(newEmail);
+      });
+
+      it('queues nothing for an address another account holds, the current address or an ended session', async () => {
+        const user = await newUser();
+        const other = await newUser();
+        const here = await newSession(user.id);
+        expect(await ask(user.id, here.sessionId, other.email)).toEqual({ status: 'queued' });
+        expect(await ask(user.id, here.sessionId, user.email)).toEqual({ status: 'unchanged' });
+        await store.revokeSession({ sessionId: here.sessionId });
+        expect(await ask(user.id, here.sessionId, uniqueEmail('late'))).toEqual({ status: 'not_live' });
+        expect(await outboxOf(user.email)).toEqual([]);
+        expect(await outboxOf(other.email)).toEqual([]);
+      });
+
+      it('leaves the address as it was when another account took it before the link was used', async () => {
+        const user = await newUser();
+        const here = await newSession(user.id);
+        const newEmail = uniqueEmail('contested');
+        const hash = tokenHash();
+        await ask(user.id, here.sessionId, newEmail, hash);
+        await store.createUser({ email: newEmail, passwordHash: FAKE_HASH });
+        expect(await use(hash)).toEqual({ status: 'email_taken' });
+        expect((await store.findUserById(user.id))?.email).toBe(user.email);
+        expect(await use(hash)).toEqual({ status: 'used' });
+      });
+    });
+
     describe('identity mirror', () => {
       const identityUser = (over: Partial<IdentityUser> = {}): IdentityUser => ({
         id: randomUUID(), email: uniqueEmail('identity'), roles: ['editor'],
