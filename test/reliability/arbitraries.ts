@@ -298,8 +298,14 @@ export function requestArb(known: Known, options: { methods: string[]; body?: fc
  * stored), issued for another purpose (`magic`: a link sign-in token), and issued to a
  * user disabled since (`disabled`).
  */
-export type EmailTokenKind = 'live' | 'used' | 'expired' | 'unknown' | 'magic' | 'disabled';
-export const EMAIL_TOKEN_KINDS: readonly EmailTokenKind[] = ['live', 'used', 'expired', 'unknown', 'magic', 'disabled'];
+export type EmailTokenKind = 'live' | 'used' | 'expired' | 'unknown' | 'magic' | 'disabled' | `${LinkPurpose}-${LinkState}`;
+/** The other links verify takes: a sign-up confirmation (signs in) and an invitation (chooses a first password). */
+export type LinkPurpose = 'signup' | 'invite';
+export type LinkState = 'live' | 'used' | 'expired';
+export const EMAIL_TOKEN_KINDS: readonly EmailTokenKind[] = [
+  'live', 'used', 'expired', 'unknown', 'magic', 'disabled',
+  'signup-live', 'signup-used', 'signup-expired', 'invite-live', 'invite-used', 'invite-expired',
+];
 
 /**
  * Stands in a body, query or cookie for a token the test makes once it knows the server's
@@ -308,7 +314,7 @@ export const EMAIL_TOKEN_KINDS: readonly EmailTokenKind[] = ['live', 'used', 'ex
 export function emailTokenPlaceholder(kind: EmailTokenKind, mangle: Mangle): string {
   return `~tok~${kind}~${mangle}~`;
 }
-export const EMAIL_TOKEN_PLACEHOLDER = /~tok~([a-z]+)~([a-z]+)~/g;
+export const EMAIL_TOKEN_PLACEHOLDER = /~tok~([a-z-]+)~([a-z]+)~/g;
 
 const MANGLES: Mangle[] = ['truncate', 'extend', 'flip', 'upper', 'quote', 'percent', 'space'];
 const tokenChars = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.split(''));
@@ -316,6 +322,8 @@ const tokenChars = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmno
 /** A token as text: mostly one the database knows (the live one most of all), else look-alikes and junk. */
 export const emailTokenText: fc.Arbitrary<string> = fc.oneof(
   { weight: 6, arbitrary: fc.constant(emailTokenPlaceholder('live', 'none')) },
+  // The sign-up and invitation links that still work: their success paths must be reached too.
+  { weight: 3, arbitrary: fc.constantFrom<EmailTokenKind>('signup-live', 'invite-live').map((kind) => emailTokenPlaceholder(kind, 'none')) },
   { weight: 3, arbitrary: fc.constantFrom(...EMAIL_TOKEN_KINDS).map((kind) => emailTokenPlaceholder(kind, 'none')) },
   { weight: 2, arbitrary: fc.constantFrom(...MANGLES).map((mangle) => emailTokenPlaceholder('live', mangle)) },
   // Valid-looking: exactly 43 base64url characters, and one off either way.
@@ -395,3 +403,123 @@ export const verifyCookiesArb: fc.Arbitrary<CookieRecipe[]> = fc.tuple(
     value: emailTokenText.map((value) => ({ kind: 'raw' as const, value: value.replace(/[\r\n\u0000;]/g, '') })),
   }), { maxLength: 2 }),
 ).map(([others, links]) => [...links, ...others]);
+
+// ------------------------------------------------------------ sign-up and invitations
+
+/** The addresses the sign-up and invite fuzz knows: a domain the allowed-domains policy takes, another, and every fixture account. */
+export interface AccountAddresses {
+  domain: string;
+  otherDomain: string;
+  /** Addresses that have an account, in every state (confirmed, waiting for confirmation, no password, disabled). */
+  known: string[];
+}
+
+/**
+ * A new address at `domain`, one of 40 (so the per-address mail limit is reached too), as a
+ * visitor may type it: as is, upper case, padded, or with a decomposed accent (NFD).
+ */
+function freshAddress(domain: string, local: string): fc.Arbitrary<string> {
+  return fc.tuple(fc.integer({ min: 0, max: 39 }), fc.constantFrom('plain', 'plain', 'upper', 'padded', 'nfd')).map(([n, how]) => {
+    const address = `${local}${n}@${domain}`;
+    if (how === 'upper') return address.toUpperCase();
+    if (how === 'padded') return ` ${address}\t`;
+    if (how === 'nfd') return `jose\u0301-${address}`;
+    return address;
+  });
+}
+
+/** An `email` field: new addresses mostly, known ones, look-alike domains, invalid addresses and non-strings. */
+function accountAddressArb(addresses: AccountAddresses, local: string): fc.Arbitrary<unknown> {
+  const { domain, otherDomain, known } = addresses;
+  return fc.oneof(
+    { weight: 6, arbitrary: freshAddress(domain, local) },
+    { weight: 2, arbitrary: fc.oneof(freshAddress(otherDomain, local), fc.constantFrom(`${local}@sub.${domain}`, `${local}@${domain}.evil.test`, `${local}@${domain.toUpperCase()}`, `${local}@${domain}.`, `${local}@x${domain}`)) },
+    { weight: 3, arbitrary: fc.constantFrom(...known, ...known.map((k) => k.toUpperCase()), ...known.map((k) => ` ${k} `)) },
+    { weight: 2, arbitrary: fc.oneof(nastyString, fc.constantFrom('a@b', `@${domain}`, 'x@', `a@@${domain}`, `a b@${domain}`, `${'x'.repeat(250)}@${domain}`, `${'x'.repeat(64)}@${'d'.repeat(300)}.example`, `new\u0000@${domain}`, `\u202enew@${domain}`, `new@${domain}\r\n`)) },
+    { weight: 1, arbitrary: fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.array(freshAddress(domain, local), { minLength: 1, maxLength: 2 }), fc.object({ maxDepth: 2 })) },
+  );
+}
+
+const nextFieldArb = fc.option(fc.oneof(fc.constantFrom('/', '/members/x', '//evil.example', 'https://evil.example/'), hostileNext), { nil: undefined, freq: 3 });
+
+/** JSON and form texts for `fields`, in every envelope, and half the time as the page's form or a script sends them. */
+function accountBody(fieldsArb: fc.Arbitrary<Record<string, unknown>>, formPair: fc.Arbitrary<[string, string]>, duplicated: string[]): fc.Arbitrary<BodyRecipe> {
+  const json = fc.oneof(
+    { weight: 8, arbitrary: fieldsArb.map((fields) => JSON.stringify(fields)) },
+    { weight: 1, arbitrary: fc.json({ maxDepth: 3 }) },
+    { weight: 1, arbitrary: fc.constantFrom('{', 'null', '[]', '"str"', ...duplicated) },
+    { weight: 1, arbitrary: fieldsArb.chain((fields) => fc.integer({ min: 16 * 1024 - 64, max: 40_000 }).map((n) => JSON.stringify({ ...fields, padding: 'p'.repeat(n) }))) },
+  );
+  // A form carries strings only (a list of roles as one comma-separated field).
+  const credibleForm = fieldsArb.map((fields) => Object.entries(fields)
+    .map(([k, v]) => [k, Array.isArray(v) && v.every((x) => typeof x === 'string') ? v.join(',') : v] as const)
+    .filter((pair): pair is [string, string] => typeof pair[1] === 'string'));
+  const form = fc.tuple(fc.oneof(credibleForm, fc.array(formPair, { maxLength: 6 })), fc.boolean()).map(([pairs, raw]) => formEncode(pairs, raw));
+  const asSent = fc.oneof(
+    fieldsArb.map((fields): BodyRecipe => ({ body: JSON.stringify(fields), contentType: 'application/json', isBase64Encoded: false })),
+    credibleForm.map((pairs): BodyRecipe => ({ body: formEncode(pairs, false), contentType: 'application/x-www-form-urlencoded', isBase64Encoded: false })),
+  );
+  return fc.oneof({ weight: 3, arbitrary: asSent }, { weight: 2, arbitrary: bodyEnvelope(json, form) });
+}
+
+/** The sign-up form's fields: an address, a new password (and its confirmation) and next. */
+export function signupBodyArb(addresses: AccountAddresses): fc.Arbitrary<BodyRecipe> {
+  const fields = fc.record({
+    email: fc.option(accountAddressArb(addresses, 'new'), { nil: undefined, freq: 12 }),
+    password: fc.option(newPasswordArb, { nil: undefined, freq: 10 }),
+    confirm: fc.constantFrom('same', 'same', 'absent', 'absent', 'other', 'wrong-type'),
+    next: nextFieldArb,
+  }).map(({ email, password, confirm, next }) => {
+    const out: Record<string, unknown> = {};
+    if (email !== undefined) out.email = email;
+    if (password !== undefined) out.password = password;
+    if (confirm === 'same') out.password_confirm = password;
+    if (confirm === 'other') out.password_confirm = `${String(password)}x`;
+    if (confirm === 'wrong-type') out.password_confirm = [password];
+    if (next !== undefined) out.next = next;
+    return out;
+  });
+  const formPair = fc.tuple(
+    fc.constantFrom('email', 'password', 'password_confirm', 'next', 'Email', 'email[]', '__proto__', 'constructor', ''),
+    fc.oneof(freshAddress(addresses.domain, 'new'), fc.constantFrom(...addresses.known, GOOD_NEW_PASSWORD, 'short'), fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 20 }), hostileNext),
+  );
+  const duplicated = [
+    `{"email":"new0@${addresses.domain}","email":"${addresses.known[0]}","password":"${GOOD_NEW_PASSWORD}"}`,
+    `{"__proto__":{"email":"new1@${addresses.domain}"},"password":"${GOOD_NEW_PASSWORD}"}`,
+  ];
+  return accountBody(fields, formPair, duplicated);
+}
+
+/** Role lists an admin (or an attacker with a stolen admin cookie) may send: good names, bad names, too many, not a list. */
+const rolesFieldArb: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 5, arbitrary: fc.array(fc.constantFrom('member', 'editor', 'admin', 'staff.v2', 'a-b_c', 'constructor', 'A1'), { maxLength: 4 }) },
+  { weight: 2, arbitrary: fc.constantFrom('member', 'editor, member', 'member,,admin', ' , ', '', 'admin') },
+  { weight: 2, arbitrary: fc.array(fc.oneof(fc.constantFrom('', ' member', 'a,b', 'x'.repeat(65), '.x', '-x', '_x', 'ドキュメント', '__proto__', 'Role=admin', 'admin\u0000', 'a b', ':admin'), nastyString), { minLength: 1, maxLength: 3 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 33, max: 40 }).map((n) => Array.from({ length: n }, (_, i) => `r${i % 2}`)) },
+  { weight: 1, arbitrary: fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.oneof(fc.integer(), fc.constant(null), fc.array(fc.constant('admin'))), { minLength: 1, maxLength: 3 }), fc.object({ maxDepth: 2 })) },
+);
+
+/** The invite form's fields: an address, roles (or none: the configured ones) and next. */
+export function inviteBodyArb(addresses: AccountAddresses): fc.Arbitrary<BodyRecipe> {
+  const fields = fc.record({
+    email: fc.option(accountAddressArb(addresses, 'invitee'), { nil: undefined, freq: 12 }),
+    roles: fc.option(rolesFieldArb, { nil: undefined, freq: 3 }),
+    next: nextFieldArb,
+  }).map(({ email, roles, next }) => {
+    const out: Record<string, unknown> = {};
+    if (email !== undefined) out.email = email;
+    if (roles !== undefined) out.roles = roles;
+    if (next !== undefined) out.next = next;
+    return out;
+  });
+  const formPair = fc.tuple(
+    fc.constantFrom('email', 'roles', 'next', 'Roles', 'roles[]', 'email[]', '__proto__', ''),
+    fc.oneof(freshAddress(addresses.domain, 'invitee'), fc.constantFrom(...addresses.known, 'member', 'editor,admin', 'a b', ''), fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 20 }), hostileNext),
+  );
+  const duplicated = [
+    `{"email":"invitee0@${addresses.domain}","email":"${addresses.known[0]}","roles":["admin"]}`,
+    `{"email":"invitee1@${addresses.domain}","roles":["member"],"roles":"admin"}`,
+    `{"__proto__":{"roles":["admin"]},"email":"invitee2@${addresses.domain}"}`,
+  ];
+  return accountBody(fields, formPair, duplicated);
+}

@@ -6,20 +6,25 @@
  * lost on the way back. Each time the function must answer 503
  * `unavailable` within a bound (DB_TIMEOUT_MS=2000, asserted under 10 s),
  * leave nothing half-written, and work again as soon as the database does.
+ * The account flows too: recover and choosing a password, and sign-up, invitations and
+ * the confirmation link (request_signup, invite_user, sign_in_with_token).
  *
  * The functions are built as src/auth/runtime.ts builds them when deployed:
  * readConfig(env) reads DATABASE_URL and DB_TIMEOUT_MS, and the store is
  * opened on first use and kept for the life of the instance.
  */
+import { randomUUID } from 'node:crypto';
 import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
 import bcrypt from 'bcryptjs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import gateConfig from '../../rolegate.config.json' with { type: 'json' };
-import { recoverHandler, verifyHandler } from '../../src/auth/account-handlers.js';
+import { inviteHandler, recoverHandler, signupHandler, verifyHandler } from '../../src/auth/account-handlers.js';
 import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
 import type { AuthDeps } from '../../src/auth/deps.js';
+import { signAccessTokenWithJose } from '../../src/core/access-token.js';
 import { readConfig, type Env } from '../../src/core/environment.js';
+import { DEFAULT_ACCOUNT_SETTINGS, type AccountSettings } from '../../src/site-config/account-settings.js';
 import { gateTableFromConfig } from '../../src/gates/compile.js';
 import { openStoreOnFirstUse } from '../../src/store/open-store.js';
 import { emailTokenHash as sha256Hex, newEmailToken } from '../../src/core/email-token.js';
@@ -42,7 +47,7 @@ const linkTokens = new Set<string>();
 
 type Handler = (event: HandlerEvent) => Promise<HandlerResponse>;
 
-describe('database faults during login, refresh, logout, recover and verify', () => {
+describe('database faults during login, refresh, logout, recover, verify, sign-up and invite', () => {
   let cluster: RestartableCluster;
   let proxy: CuttingProxy;
   let url: string;
@@ -52,6 +57,10 @@ describe('database faults during login, refresh, logout, recover and verify', ()
   let logout: Handler;
   /** The same functions, reaching the database through the cutting proxy. */
   let viaProxy: { login: Handler; refresh: Handler; verify: Handler };
+  /** Sign-up and invite under an open registration (new users get "member"); an admin's access token for the invitations. */
+  let signup: Handler;
+  let invite: Handler;
+  let adminAccessToken: string;
   let recover: Handler;
   let verify: Handler;
   let runtime: () => Promise<AuthDeps>;
@@ -63,9 +72,9 @@ describe('database faults during login, refresh, logout, recover and verify', ()
   let userId: string;
 
   /** One function instance's dependencies, as src/auth/runtime.ts makes them. */
-  function runtimeFor(environment: Env): () => Promise<AuthDeps> {
+  function runtimeFor(environment: Env, accounts?: AccountSettings): () => Promise<AuthDeps> {
     const config = readConfig(environment);
-    const deps: AuthDeps = { store: openStoreOnFirstUse(config.database), config: config.auth, gates: gateTableFromConfig(gateConfig), now: () => Math.floor(Date.now() / 1000) };
+    const deps: AuthDeps = { store: openStoreOnFirstUse(config.database), config: config.auth, gates: gateTableFromConfig(gateConfig), now: () => Math.floor(Date.now() / 1000), ...(accounts ? { accounts, mail: config.mail } : {}) };
     return async () => deps;
   }
 
@@ -106,6 +115,15 @@ describe('database faults during login, refresh, logout, recover and verify', ()
     proxied.port = String(proxy.port);
     const proxyRuntime = runtimeFor(env(proxied.toString()));
     viaProxy = { login: loginHandler(proxyRuntime), refresh: refreshHandler(proxyRuntime), verify: verifyHandler(proxyRuntime) };
+    const openRuntime = runtimeFor(env(url), { ...DEFAULT_ACCOUNT_SETTINGS, registration: 'open', newUserRoles: ['member'] });
+    signup = signupHandler(openRuntime);
+    invite = inviteHandler(openRuntime);
+    const adminId = (await admin.query(`select (rolegate.create_user('faults-admin@example.com', $1, '{admin}')->'user'->>'id') as id`, [passwordHash])).rows[0].id;
+    const auth = readConfig(env(url)).auth;
+    ({ token: adminAccessToken } = await signAccessTokenWithJose({
+      subject: { id: adminId, email: 'faults-admin@example.com', roles: ['admin'] }, sessionId: randomUUID(),
+      secret: auth.jwtSecret, issuer: auth.jwtIssuer, ttlSeconds: 3600, now: Math.floor(Date.now() / 1000),
+    }));
   });
   afterAll(async () => {
     await admin?.end().catch(() => undefined);
@@ -622,6 +640,176 @@ describe('database faults during login, refresh, logout, recover and verify', ()
     expect(await mailState()).toMatchObject({ tokens: before.tokens + 1, mails: before.mails + 1 });
     // Only the newest link works: the one the fault left alone is retired.
     expect((await linkState(link.token, link.oldSessionId, link.newPassword)).used).toBe(true);
+  });
+
+  // ------------------------------------------------------------ sign-up, invitations and the links that sign in
+
+  let addressCount = 0;
+  const newAddress = (what: string) => `faults-${what}-${(addressCount += 1)}@example.com`;
+  const signupEvent = (address: string, form = false) => form
+    ? event({ path: '/auth/signup', form: { email: address, password: PASSWORD } })
+    : event({ path: '/.netlify/functions/signup', json: { email: address, password: PASSWORD } });
+  const inviteEvent = (address: string) => event({ path: '/.netlify/functions/invite', json: { email: address, roles: ['editor'] }, cookies: { nf_jwt: adminAccessToken } });
+  const confirmEvent = (token: string) => event({ path: '/.netlify/functions/verify', json: { token } });
+
+  /** What an address has: users, tokens and mails, and what every mail limit has counted (all addresses, all senders). */
+  async function addressState(address: string) {
+    const { rows } = await admin.query(`select
+      (select count(*)::int from rolegate.users where lower(email) = $1) as users,
+      (select count(*)::int from rolegate.email_tokens where email = $1) as tokens,
+      (select count(*)::int from rolegate.mail_outbox where recipient = $1) as mails,
+      (select coalesce(sum(failures), 0)::int from rolegate.login_throttle where key like 'mail:%') as counted`, [address]);
+    return rows[0] as { users: number; tokens: number; mails: number; counted: number };
+  }
+  const NOTHING = { users: 0, tokens: 0, mails: 0 };
+
+  /** The answer once the instance's stale pooled connections are gone (at most one 503 each, see the restart test). */
+  async function answered(send: () => Promise<HandlerResponse>): Promise<HandlerResponse> {
+    let response = await send();
+    for (let i = 0; i < 5 && response.statusCode === 503; i += 1) response = await send();
+    return response;
+  }
+
+  /** The sign-up (or invitation) the fault cut short works now: the user, one token and one mail, counted once. */
+  async function expectAccountMade(send: () => Promise<HandlerResponse>, address: string, status: number, purpose: 'signup' | 'invite') {
+    const before = await addressState(address);
+    const response = await answered(send);
+    expect(response.statusCode, response.body ?? '').toBe(status);
+    expect(await addressState(address)).toEqual({ users: 1, tokens: 1, mails: 1, counted: before.counted + 2 });
+    const { rows } = await admin.query(`select u.password_hash is not null as has_password, u.email_confirmed_at, u.roles, t.purpose, m.template
+      from rolegate.users u join rolegate.email_tokens t on t.user_id = u.id join rolegate.mail_outbox m on m.recipient = u.email where lower(u.email) = $1`, [address]);
+    expect(rows).toEqual([{ has_password: purpose === 'signup', email_confirmed_at: null, roles: [purpose === 'signup' ? 'member' : 'editor'], purpose, template: purpose }]);
+  }
+
+  /** A sign-up waiting for its confirmation (a password, the address unconfirmed) and its live link. */
+  async function freshConfirmation(): Promise<{ token: string; userId: string }> {
+    const address = newAddress('confirm');
+    const userId = (await admin.query(`insert into rolegate.users (email, password_hash, roles, email_confirmed_at) values ($1, $2, '{member}', null) returning id`, [address, passwordHash])).rows[0].id;
+    const token = newEmailToken();
+    await admin.query(`insert into rolegate.email_tokens (token_hash, purpose, user_id, email, expires_at) values ($1, 'signup', $2, $3, now() + interval '1 hour')`, [sha256Hex(token), userId, address]);
+    linkTokens.add(token);
+    return { token, userId };
+  }
+
+  /** A confirmation link is used wholly or not at all: token, address and the new session together. */
+  async function confirmationState(link: { token: string; userId: string }) {
+    const { rows } = await admin.query(`select
+      (select used_at is not null from rolegate.email_tokens where token_hash = $1) as used,
+      (select email_confirmed_at is not null from rolegate.users where id = $2) as confirmed,
+      (select count(*)::int from rolegate.sessions where user_id = $2 and revoked_at is null) as sessions,
+      (select count(*)::int from rolegate.refresh_tokens t join rolegate.sessions s on s.id = t.session_id where s.user_id = $2) as tokens`,
+    [sha256Hex(link.token), link.userId]);
+    return rows[0];
+  }
+  const UNCONFIRMED = { used: false, confirmed: false, sessions: 0, tokens: 0 };
+  const CONFIRMED = { used: true, confirmed: true, sessions: 1, tokens: 1 };
+
+  async function expectConfirmsOnce(link: { token: string; userId: string }, handler = verify) {
+    const confirmed = await answered(() => handler(confirmEvent(link.token)));
+    expect(confirmed.statusCode, confirmed.body ?? '').toBe(200);
+    remember(confirmed);
+    expect(body(confirmed).user.id).toBe(link.userId);
+    expect(await confirmationState(link)).toEqual(CONFIRMED);
+    const again = await handler(confirmEvent(link.token));
+    expect([again.statusCode, body(again).error.code]).toEqual([410, 'link_used']);
+  }
+
+  /**
+   * An admin transaction holding an uncommitted user row for `address`: a request_signup or
+   * invite_user for it counts the request, then waits on the unique index at its insert.
+   */
+  async function holdAddress(address: string): Promise<pg.PoolClient> {
+    const holder = await admin.connect();
+    holder.on('error', () => undefined);
+    await holder.query('begin');
+    await holder.query(`insert into rolegate.users (email, password_hash, roles) values ($1, null, '{}')`, [address]);
+    return holder;
+  }
+
+  it('server stopped: sign-up (a page for the form), an invitation, opening a confirmation link and using it answer 503 in bounded time, nothing changed; each works once it is back', async () => {
+    const [newcomer, invitee] = [newAddress('signup'), newAddress('invitee')];
+    const link = await freshConfirmation();
+    const before = [await addressState(newcomer), await addressState(invitee)];
+    cluster.stop();
+    let elapsed: number[];
+    try {
+      elapsed = [
+        await expectUnavailable(signup(signupEvent(newcomer))),
+        await expectUnavailablePage(signup(signupEvent(newcomer, true))),
+        await expectUnavailable(invite(inviteEvent(invitee))),
+        await expectUnavailablePage(verify(openLinkEvent(link.token))),
+        await expectUnavailable(verify(confirmEvent(link.token))),
+      ];
+    } finally {
+      cluster.start();
+    }
+    console.log(`fault signup-invite-server-stopped: 503 after ${elapsed.join(' / ')} ms (sign-up / sign-up form / invite / open confirmation / confirm)`);
+    expect([await addressState(newcomer), await addressState(invitee)]).toEqual(before);
+    expect(before[0]).toMatchObject(NOTHING);
+    expect(await confirmationState(link)).toEqual(UNCONFIRMED);
+    await expectAccountMade(() => signup(signupEvent(newcomer)), newcomer, 202, 'signup');
+    await expectAccountMade(() => invite(inviteEvent(invitee)), invitee, 201, 'invite');
+    const opened = await answered(() => verify(openLinkEvent(link.token)));
+    expect([opened.statusCode, opened.headers?.Location]).toEqual([303, '/confirm']);
+    await expectConfirmsOnce(link);
+    await expectConsistentTree();
+  });
+
+  for (const flow of ['signup', 'invite'] as const) {
+    const fn = flow === 'signup' ? 'request_signup' : 'invite_user';
+    it(`${flow === 'signup' ? 'a sign-up' : 'an invitation'} terminated inside ${fn} after it counted the request: 503, no user, token or mail and not counted; the same request then works`, async () => {
+      const address = newAddress(flow);
+      const send = () => (flow === 'signup' ? signup(signupEvent(address)) : invite(inviteEvent(address)));
+      const before = await addressState(address);
+      const holder = await holdAddress(address);
+      try {
+        const pending = send();
+        const pid = await blockedBackend(fn);
+        await admin.query('select pg_terminate_backend($1)', [pid]);
+        const elapsed = await expectUnavailable(pending);
+        console.log(`fault ${flow}-terminated-mid-call: 503 after ${elapsed} ms`);
+      } finally {
+        await holder.query('rollback');
+        holder.release();
+      }
+      expect(await addressState(address)).toEqual(before);
+      expect(before).toMatchObject(NOTHING);
+      await expectAccountMade(send, address, flow === 'signup' ? 202 : 201, flow);
+    });
+  }
+
+  it('confirming a sign-up, terminated inside sign_in_with_token after the token was marked used: 503, all rolled back, the link works once', async () => {
+    const link = await freshConfirmation();
+    const holder = await admin.connect();
+    holder.on('error', () => undefined);
+    await holder.query('begin');
+    // The sign-in marks the token used, then confirms the user row, which this lock holds.
+    await holder.query('select 1 from rolegate.users where id = $1 for update', [link.userId]);
+    try {
+      const pending = verify(confirmEvent(link.token));
+      const pid = await blockedBackend('sign_in_with_token');
+      await admin.query('select pg_terminate_backend($1)', [pid]);
+      const elapsed = await expectUnavailable(pending);
+      console.log(`fault confirm-terminated-mid-call: 503 after ${elapsed} ms`);
+    } finally {
+      await holder.query('rollback');
+      holder.release();
+    }
+    expect(await confirmationState(link)).toEqual(UNCONFIRMED);
+    await expectConfirmsOnce(link);
+    await expectConsistentTree();
+  });
+
+  it('a confirmation whose answer is lost after the commit: 503, and the link is wholly used (address confirmed, one session); a retry says used', async () => {
+    const link = await freshConfirmation();
+    const cut = proxy.cutAfterReplyTo('sign_in_with_token');
+    const elapsed = await expectUnavailable(viaProxy.verify(confirmEvent(link.token)));
+    await cut;
+    console.log(`fault confirm-answer-lost-after-commit: 503 after ${elapsed} ms`);
+    expect(await confirmationState(link)).toEqual(CONFIRMED);
+    const retry = await viaProxy.verify(confirmEvent(link.token));
+    expect([retry.statusCode, body(retry).error.code]).toEqual([410, 'link_used']);
+    await expectConsistentTree();
   });
 
   it('logged no secret, and stored no raw refresh token, through all of the faults', async () => {

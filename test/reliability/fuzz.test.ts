@@ -14,6 +14,12 @@
  *   a login, one successor for a refresh, revocations for a logout);
  * - no raw refresh token is stored anywhere, and nothing secret is logged.
  *
+ * The account flows get the same treatment: recover, verify (links of every purpose in
+ * every state), sign-up under each registration policy, and invite with no session, a
+ * member's and an admin's. Their writes are checked against the account the address had
+ * before the request, and login_throttle apart: a request refused before the store is
+ * asked counts nowhere, one the store took counts once for its address and its sender.
+ *
  * The seed is fixed (FUZZ_SEED overrides it) and fast-check prints it with
  * the shrunk counterexample on failure; FUZZ_RUNS changes the case count.
  */
@@ -24,7 +30,7 @@ import fc from 'fast-check';
 import { SignJWT, decodeJwt } from 'jose';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { recoverHandler, verifyHandler } from '../../src/auth/account-handlers.js';
+import { inviteHandler, recoverHandler, signupHandler, verifyHandler } from '../../src/auth/account-handlers.js';
 import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
 import type { AuthDeps } from '../../src/auth/deps.js';
 import { signAccessTokenWithJose, verifyAccessToken } from '../../src/core/access-token.js';
@@ -36,13 +42,14 @@ import { newRefreshToken, refreshTokenHash } from '../../src/core/refresh-token.
 import { parseBody } from '../../src/http/request.js';
 import { STATUS } from '../../src/http/respond.js';
 import { openMailSecret } from '../../src/mail/seal.js';
+import { DEFAULT_ACCOUNT_SETTINGS, type AccountSettings } from '../../src/site-config/account-settings.js';
 import type { Store, User } from '../../src/store/store.js';
 import { PASSWORD, SECRET, makeDeps } from '../auth/support.js';
 import { openTestStore, type TestStore } from '../support/databases.js';
 import { captureLogs, leakedSecrets } from '../support/log-capture.js';
 import {
-  EMAIL_TOKEN_PLACEHOLDER, SITE, requestArb, verifyBodyArb, verifyCookiesArb, verifyQueryArb,
-  type CookieValueRecipe, type EmailTokenKind, type Known, type Mangle, type RequestRecipe,
+  EMAIL_TOKEN_PLACEHOLDER, SITE, cookiesArb, inviteBodyArb, requestArb, signupBodyArb, verifyBodyArb, verifyCookiesArb, verifyQueryArb,
+  type AccountAddresses, type CookieValueRecipe, type EmailTokenKind, type Known, type LinkPurpose, type LinkState, type Mangle, type RequestRecipe,
 } from './arbitraries.js';
 import { ACCOUNT_MAIL_TABLES, LOG_TABLES, diff, rawTokensAtRest, rolegateTables, rowCount, snapshot, tokensIn, type Snapshot, type TableDiff } from './tables.js';
 
@@ -58,6 +65,17 @@ type BaseKind = 'login' | 'refresh-post' | 'refresh-get' | 'logout' | 'whoami';
 /** `sso-…`: the same handler under COOKIE_DOMAIN, TOKEN_FINGERPRINT=on and ROLES_FROM_IDENTITY=on. */
 type Kind = BaseKind | `sso-${Exclude<BaseKind, 'whoami'>}`;
 const baseKind = (kind: Kind) => kind.replace(/^sso-/, '') as BaseKind;
+
+/** The registration policies sign-up is fuzzed under (rolegate.config.json `accounts`), open most often. */
+type SignupPolicy = 'open' | 'open-domains' | 'open-no-confirmation' | 'invite' | 'closed';
+const SIGNUP_POLICIES: Record<SignupPolicy, Partial<AccountSettings>> = {
+  open: { registration: 'open', newUserRoles: ['member'] },
+  'open-domains': { registration: 'open', newUserRoles: ['member'], allowedDomains: ['fuzz.example'] },
+  'open-no-confirmation': { registration: 'open', newUserRoles: ['member'], requireConfirmation: false },
+  invite: { registration: 'invite', newUserRoles: ['member'] },
+  closed: {},
+};
+const signupPolicyArb = fc.constantFrom<SignupPolicy>('open', 'open', 'open', 'open', 'open-domains', 'open-domains', 'open-no-confirmation', 'invite', 'closed');
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 
@@ -82,7 +100,19 @@ describe('fuzzing every function handler', () => {
   const handlers = {} as Record<Kind, (event: HandlerEvent) => Promise<HandlerResponse>>;
   /** Recover and verify, and the users their links are for: one live link each, one used or expired, one disabled since. */
   const accountHandlers = {} as Record<'recover' | 'verify', (event: HandlerEvent) => Promise<HandlerResponse>>;
-  let accountUsers: { reset: User; old: User; gone: User };
+  /**
+   * `confirm` has a sign-up link waiting (a password, the address unconfirmed), `invitee` an
+   * invitation (no password, unconfirmed): verify's sign-up and invitation links are theirs,
+   * and both go back to that state after every case. `pending` signed up and never confirmed
+   * (a new sign-up for it replaces the password and mails a new link).
+   */
+  let accountUsers: { reset: User; old: User; gone: User; confirm: User; invitee: User; pending: User };
+  /** Sign-up under each registration policy, and invite; the fixture users every case leaves as it found them. */
+  const signupHandlers = {} as Record<SignupPolicy, (event: HandlerEvent) => Promise<HandlerResponse>>;
+  let invite: (event: HandlerEvent) => Promise<HandlerResponse>;
+  let inviteAccounts: AccountSettings;
+  let fixtureUserIds: string[];
+  let addresses: AccountAddresses;
   /** bcrypt hashes made by the account flows (cost 4, as the logins): a dead link must cost none. */
   let hashes = 0;
 
@@ -143,7 +173,7 @@ describe('fuzzing every function handler', () => {
       reset: await make('reset@fuzz.example', ['member'], passwordHash),
       old: await make('reset-old@fuzz.example', ['member'], passwordHash),
       gone: await make('reset-gone@fuzz.example', ['member'], passwordHash),
-    };
+    } as typeof accountUsers;
     await store.setUserDisabled(accountUsers.gone.id, true);
     const accountDeps: AuthDeps = {
       ...deps, passwords: countingHasher, kickMail: async () => undefined,
@@ -151,6 +181,23 @@ describe('fuzzing every function handler', () => {
     };
     accountHandlers.recover = recoverHandler(async () => accountDeps);
     accountHandlers.verify = verifyHandler(async () => accountDeps);
+    // Sign-up and invite on the same deps, one instance per registration policy.
+    for (const [policy, settings] of Object.entries(SIGNUP_POLICIES) as Array<[SignupPolicy, Partial<AccountSettings>]>) {
+      const policyDeps: AuthDeps = { ...accountDeps, accounts: { ...DEFAULT_ACCOUNT_SETTINGS, ...settings } };
+      signupHandlers[policy] = signupHandler(async () => policyDeps);
+    }
+    inviteAccounts = { ...DEFAULT_ACCOUNT_SETTINGS, registration: 'invite', newUserRoles: ['member'] };
+    const inviteDeps: AuthDeps = { ...accountDeps, accounts: inviteAccounts };
+    invite = inviteHandler(async () => inviteDeps);
+    accountUsers.confirm = await make('confirm@fuzz.example', ['member'], passwordHash);
+    accountUsers.invitee = await make('invitee@fuzz.example', ['editor'], null);
+    accountUsers.pending = await make('pending@fuzz.example', ['member'], passwordHash);
+    fixtureUserIds = [...Object.values(users), ...Object.values(accountUsers)].map((u) => u.id);
+    await resetAccountFixtures();
+    addresses = {
+      domain: 'fuzz.example', otherDomain: 'elsewhere.example',
+      known: [users.member.email, users.admin.email, users.disabled.email, users.passwordless.email, accountUsers.confirm.email, accountUsers.invitee.email, accountUsers.pending.email, accountUsers.gone.email],
+    };
     watched = (await rolegateTables(sql)).filter((t) => !LOG_TABLES.includes(t));
     expect(watched).toEqual(expect.arrayContaining(ACCOUNT_MAIL_TABLES));
   });
@@ -471,23 +518,42 @@ describe('fuzzing every function handler', () => {
 
   // ------------------------------------------------------------ the account flows: recover and verify
 
-  type AccountKind = 'recover' | 'verify';
+  type AccountKind = 'recover' | 'verify' | 'signup' | 'invite';
   const accountCounts: Record<AccountKind, { cases: number; outcomes: Record<string, number> }> = {
-    recover: { cases: 0, outcomes: {} }, verify: { cases: 0, outcomes: {} },
+    recover: { cases: 0, outcomes: {} }, verify: { cases: 0, outcomes: {} }, signup: { cases: 0, outcomes: {} }, invite: { cases: 0, outcomes: {} },
   };
+  const countOutcome = (kind: AccountKind, key: string) => { accountCounts[kind].outcomes[key] = (accountCounts[kind].outcomes[key] ?? 0) + 1; };
   /** Every email token that existed during the run, and every look-alike sent: none may be logged or stored raw. */
   const emailTokens = new Set<string>();
   /** The codes each endpoint may answer with: anything else is a new code nobody maps, or a bug. */
   const ACCOUNT_CODES: Record<AccountKind, string[]> = {
     recover: ['method_not_allowed', 'bad_origin', 'bad_request', 'unsupported_media_type', 'payload_too_large', 'throttled'],
     verify: ['method_not_allowed', 'bad_origin', 'bad_request', 'unsupported_media_type', 'payload_too_large', 'weak_password', 'link_invalid', 'link_used', 'link_expired'],
+    signup: ['method_not_allowed', 'bad_origin', 'bad_request', 'unsupported_media_type', 'payload_too_large', 'weak_password', 'throttled', 'signup_disabled', 'email_not_allowed'],
+    invite: ['method_not_allowed', 'bad_origin', 'bad_request', 'unsupported_media_type', 'payload_too_large', 'throttled', 'unauthenticated', 'session_expired', 'forbidden', 'user_exists'],
   };
+
+  /** The sign-up and invitation fixtures as they wait for their links: unconfirmed, `confirm` and `pending` with the fixture password, `invitee` with none. */
+  async function resetAccountFixtures(): Promise<void> {
+    await sql.query('update rolegate.users set password_hash = $1, email_confirmed_at = null where id = any($2::uuid[])', [passwordHash, [accountUsers.confirm.id, accountUsers.pending.id]]);
+    await sql.query('update rolegate.users set password_hash = null, email_confirmed_at = null where id = $1', [accountUsers.invitee.id]);
+  }
 
   /** Makes a token in the state `kind` names (see EmailTokenKind), as the store would have after a recovery request. */
   async function emailToken(kind: EmailTokenKind): Promise<string> {
     const token = newEmailToken();
     emailTokens.add(token);
     if (kind === 'unknown') return token;
+    if (kind.includes('-')) {
+      // A sign-up or invitation link in the state named, as request_signup and invite_user store it.
+      const [purpose, state] = kind.split('-') as [LinkPurpose, LinkState];
+      const user = purpose === 'signup' ? accountUsers.confirm : accountUsers.invitee;
+      await sql.query(
+        `insert into rolegate.email_tokens (token_hash, purpose, user_id, email, expires_at, used_at)
+         values ($1, $2, $3, $4, now() + make_interval(secs => $5), case when $6 then now() end)`,
+        [emailTokenHash(token), purpose, user.id, user.email, state === 'expired' ? -1 : 3600, state === 'used']);
+      return token;
+    }
     // Each state has its own user: a newer recovery token retires the older ones of its user.
     const user = kind === 'live' || kind === 'magic' ? accountUsers.reset : kind === 'disabled' ? accountUsers.gone : accountUsers.old;
     if (kind === 'disabled') await store.setUserDisabled(user.id, false);
@@ -570,7 +636,7 @@ describe('fuzzing every function handler', () => {
     }
     expect(contentType).toMatch(/^application\/json/);
     const body = JSON.parse(text);
-    if (response.statusCode === 200 || response.statusCode === 202) {
+    if (response.statusCode === 200 || response.statusCode === 201 || response.statusCode === 202) {
       expect(body.error).toBeUndefined();
       return { body, live };
     }
@@ -591,36 +657,55 @@ describe('fuzzing every function handler', () => {
     }
   }
 
+  /**
+   * One new link for `userId` (its older unused links of the same purpose retired) and its
+   * mail to `email`, the link in it sealed and the very token stored; nothing else of those tables.
+   */
+  function checkLinkWrites(changes: Record<string, TableDiff>, purpose: string, userId: unknown, email: string) {
+    const tokens = changes.email_tokens!;
+    expect([tokens.added.length, tokens.removed.length]).toEqual([1, 0]);
+    const token = tokens.added[0]!;
+    expect(token).toMatchObject({ purpose, user_id: userId, email, used_at: null });
+    for (const c of tokens.changed) expect([c.columns, c.before.user_id, c.before.purpose]).toEqual([['used_at'], userId, purpose]);
+    const mails = changes.mail_outbox!;
+    expect([mails.changed.length, mails.removed.length, mails.added.length]).toEqual([0, 0, 1]);
+    const mail = mails.added[0]!;
+    expect(mail).toMatchObject({ recipient: email, template: purpose, sent_at: null, attempts: 0 });
+    // The link is in the outbox only sealed, and it is the token just stored.
+    const link = JSON.parse(openMailSecret([new Secret(SECRET)], String(mail.sealed))!) as { url: string; token: string };
+    emailTokens.add(link.token);
+    expect(sha256(link.token)).toBe(token.token_hash);
+    expect(link.url).toBe(`${SITE}/auth/verify?token=${link.token}`);
+  }
+
+  /** An address as the server reads it (trimmed, NFC, lower case) and as PostgreSQL stores it (a lone surrogate becomes U+FFFD). */
+  function storedAddress(event: HandlerEvent): string {
+    const email = fieldsOf(event).email;
+    expect(typeof email).toBe('string');
+    return Buffer.from((email as string).trim().normalize('NFC').toLowerCase(), 'utf8').toString('utf8');
+  }
+
   /** A recovery request changes, at most, one new token (older ones of its user retired) and its mail. */
   function checkRecoverTables(changes: Record<string, TableDiff>, event: HandlerEvent) {
     if (Object.keys(changes).length === 0) return;
     expect(Object.keys(changes).sort()).toEqual(['email_tokens', 'mail_outbox']);
-    const [token, ...more] = changes.email_tokens!.added;
-    expect(more).toEqual([]);
-    expect(token).toMatchObject({ purpose: 'recovery', used_at: null });
-    const email = fieldsOf(event).email;
-    expect(typeof email === 'string' && email.trim().normalize('NFC').toLowerCase()).toBe(String(token!.email).toLowerCase());
-    expect(enabledUserIds()).toContain(token!.user_id);
-    for (const c of changes.email_tokens!.changed) expect([c.columns, c.before.user_id]).toEqual([['used_at'], token!.user_id]);
-    expect(changes.email_tokens!.removed).toEqual([]);
-    const mails = changes.mail_outbox!;
-    expect([mails.changed.length, mails.removed.length, mails.added.length]).toEqual([0, 0, 1]);
-    const mail = mails.added[0]!;
-    expect(mail).toMatchObject({ recipient: token!.email, template: 'recovery', sent_at: null, attempts: 0 });
-    // The link is in the outbox only sealed, and it is the token just stored.
-    const link = JSON.parse(openMailSecret([new Secret(SECRET)], String(mail.sealed))!) as { url: string; token: string };
-    emailTokens.add(link.token);
-    expect(sha256(link.token)).toBe(token!.token_hash);
-    expect(link.url).toBe(`${SITE}/auth/verify?token=${link.token}`);
+    const token = changes.email_tokens!.added[0];
+    expect(enabledUserIds()).toContain(token?.user_id);
+    expect(storedAddress(event)).toBe(String(token!.email).toLowerCase());
+    checkLinkWrites(changes, 'recovery', token!.user_id, String(token!.email));
   }
 
-  /** A password set through a live link: that token used, the password changed, the user's sessions ended, one new. */
-  function checkResetTables(changes: Record<string, TableDiff>, event: HandlerEvent, live: Map<string, string>, sessionBefore: string | undefined) {
-    const reset = accountUsers.reset.id;
+  /**
+   * A password set through a live recovery or invitation link: that token used, the password
+   * changed (an invitee's first, the address confirmed with it), the user's sessions ended, one new.
+   */
+  function checkResetTables(changes: Record<string, TableDiff>, event: HandlerEvent, live: Map<string, string>, sessionBefore: string | undefined, user = accountUsers.reset, purpose: 'recovery' | 'invite' = 'recovery') {
+    const reset = user.id;
     expect(Object.keys(changes).filter((t) => !['email_tokens', 'users', 'sessions', 'refresh_tokens'].includes(t))).toEqual([]);
     const tokens = changes.email_tokens!;
     expect([tokens.added.length, tokens.removed.length, tokens.changed.length]).toEqual([0, 0, 1]);
-    expect([tokens.changed[0]!.columns, tokens.changed[0]!.before.user_id, tokens.changed[0]!.before.purpose]).toEqual([['used_at'], reset, 'recovery']);
+    expect([tokens.changed[0]!.columns, tokens.changed[0]!.before.user_id, tokens.changed[0]!.before.purpose]).toEqual([['used_at'], reset, purpose]);
+    if (purpose === 'invite') expect(userRowsChanged(changes)[0]!.after.email_confirmed_at, 'an accepted invitation confirms the address').not.toBeNull();
     const userRows = changes.users!;
     expect([userRows.added.length, userRows.removed.length, userRows.changed.length]).toEqual([0, 0, 1]);
     expect(userRows.changed[0]!.before.id).toBe(reset);
@@ -641,37 +726,212 @@ describe('fuzzing every function handler', () => {
     for (const c of changes.refresh_tokens!.changed) expect(c.columns).toEqual(['revoked_at']);
   }
 
+  function userRowsChanged(changes: Record<string, TableDiff>) {
+    const rows = changes.users;
+    expect([rows?.added.length, rows?.removed.length, rows?.changed.length]).toEqual([0, 0, 1]);
+    return rows!.changed;
+  }
+
+  /**
+   * A sign-up confirmed through its live link: that token used, the address confirmed and
+   * nothing else of the user (a password sent along is not set), one new session; no other
+   * session ended, no mail.
+   */
+  function checkConfirmTables(changes: Record<string, TableDiff>, live: Map<string, string>) {
+    const user = accountUsers.confirm.id;
+    expect(Object.keys(changes).sort()).toEqual(['email_tokens', 'refresh_tokens', 'sessions', 'users']);
+    const tokens = changes.email_tokens!;
+    expect([tokens.added.length, tokens.removed.length, tokens.changed.length]).toEqual([0, 0, 1]);
+    expect([tokens.changed[0]!.columns, tokens.changed[0]!.before.user_id, tokens.changed[0]!.before.purpose]).toEqual([['used_at'], user, 'signup']);
+    const [row] = userRowsChanged(changes);
+    expect([row!.before.id, row!.columns.sort()]).toEqual([user, ['email_confirmed_at', 'updated_at']]);
+    expect(row!.after.email_confirmed_at).not.toBeNull();
+    const sessions = changes.sessions!;
+    expect([sessions.added.length, sessions.removed.length, sessions.changed.length]).toEqual([1, 0, 0]);
+    expect(sessions.added[0]).toMatchObject({ user_id: user, revoked_at: null });
+    expect(changes.refresh_tokens!).toMatchObject({ added: [{ token_hash: sha256(refreshTokenOf(live)!), session_id: sessions.added[0]!.id, parent_id: null }], changed: [], removed: [] });
+  }
+
+  /** Which of the case's tokens `token` is (undefined: none the test made). */
+  function kindOf(made: Map<EmailTokenKind, string>, token: string | undefined): EmailTokenKind | undefined {
+    for (const [kind, value] of made) if (value === token) return kind;
+    return undefined;
+  }
+
   function enabledUserIds(): string[] {
     return [users.member.id, users.admin.id, users.passwordless.id, accountUsers.reset.id, accountUsers.old.id];
   }
 
-  async function runAccountCase(kind: AccountKind, raw: RequestRecipe): Promise<void> {
-    accountCounts[kind].cases += 1;
-    const unused = async (): Promise<Live> => { throw new Error('no live session in account cases'); };
-    const rightSigned = new Set<unknown>();
-    // Session cookies are made only when a refresh or access token recipe asks, as in runCase.
+  /**
+   * The request counted against the mail limits (login_throttle), or not: a request refused
+   * before the store is asked counts nowhere; one the store took (accepted, throttled, or an
+   * invitation for an address that has an account) counts once for its address and once for
+   * its sender (`ip:…`, or `inviter:<id>`), and nothing else.
+   */
+  function checkCounted(throttle: TableDiff | undefined, counted: false | { email: string; sender: RegExp }): string[] {
+    if (!counted) {
+      expect(throttle, 'a refusal before the store counts nowhere').toBeUndefined();
+      return [];
+    }
+    expect(throttle?.removed).toEqual([]);
+    for (const c of throttle?.changed ?? []) for (const column of c.columns) expect(['failures', 'window_started_at']).toContain(column);
+    const keys = [...throttle?.added ?? [], ...(throttle?.changed ?? []).map((c) => c.after)].map((row) => String(row.key));
+    expect(keys).toContain(`mail:address:${counted.email}`);
+    for (const key of keys) if (key !== `mail:address:${counted.email}`) expect(key).toMatch(counted.sender);
+    return keys;
+  }
+
+  /** The user a snapshot holds for `email`, as the unique index compares (lower case). */
+  function userByEmail(before: Snapshot, email: string): Record<string, unknown> | undefined {
+    return [...before.get('users')!.values()].find((row) => String(row.email).toLowerCase() === email);
+  }
+
+  function passwordSent(event: HandlerEvent): string {
+    const password = fieldsOf(event).password;
+    expect(typeof password).toBe('string');
+    return password as string;
+  }
+
+  /**
+   * What an accepted sign-up may write, decided from the account the address had before:
+   * none (a new user, unconfirmed, with its link and mail; or, without confirmation, a
+   * confirmed user and a session), waiting for its confirmation (the new password and a new
+   * link), disabled (nothing), any other (a notice to its owner, no link).
+   */
+  function checkSignupTables(kind: 'signup', policy: SignupPolicy, before: Snapshot, changes: Record<string, TableDiff>, event: HandlerEvent, live: Map<string, string>, body: any): string {
+    const settings = { ...DEFAULT_ACCOUNT_SETTINGS, ...SIGNUP_POLICIES[policy] };
+    const email = storedAddress(event);
+    expect(settings.registration, 'a sign-up accepted under a closed policy').toBe('open');
+    if (settings.allowedDomains.length) expect(settings.allowedDomains).toContain(email.slice(email.lastIndexOf('@') + 1));
+    const existing = userByEmail(before, email);
+    const signedIn = live.has('nf_jwt');
+    if (!existing && !settings.requireConfirmation) {
+      expect(signedIn, 'no confirmation asked: a new account signs in at once').toBe(true);
+      expect(Object.keys(changes).sort()).toEqual(['refresh_tokens', 'sessions', 'users']);
+      expect([changes.users!.added.length, changes.users!.changed.length, changes.users!.removed.length]).toEqual([1, 0, 0]);
+      const user = changes.users!.added[0]!;
+      expect(user).toMatchObject({ email, roles: settings.newUserRoles, disabled_at: null });
+      expect(user.email_confirmed_at).not.toBeNull();
+      expect(bcrypt.compareSync(passwordSent(event), String(user.password_hash)), 'the password sent is the one set').toBe(true);
+      expect(changes.sessions!).toMatchObject({ added: [{ user_id: user.id, revoked_at: null }], changed: [], removed: [] });
+      expect(changes.refresh_tokens!).toMatchObject({ added: [{ token_hash: sha256(refreshTokenOf(live)!), session_id: changes.sessions!.added[0]!.id, parent_id: null }], changed: [], removed: [] });
+      if (body) expect(body.user).toEqual({ id: user.id, email, roles: settings.newUserRoles });
+      return '(signed in at once)';
+    }
+    // Every other sign-up answers "check your email", whatever the address.
+    expect(signedIn, `${kind} signed in an address that had an account, or with confirmation asked`).toBe(false);
+    if (body) expect(body).toEqual({ ok: true, message: expect.any(String) });
+    if (!existing) {
+      expect(Object.keys(changes).sort()).toEqual(['email_tokens', 'mail_outbox', 'users']);
+      expect([changes.users!.added.length, changes.users!.changed.length, changes.users!.removed.length]).toEqual([1, 0, 0]);
+      const user = changes.users!.added[0]!;
+      expect(user).toMatchObject({ email, roles: settings.newUserRoles, disabled_at: null, email_confirmed_at: null });
+      expect(bcrypt.compareSync(passwordSent(event), String(user.password_hash)), 'the password sent is the one set').toBe(true);
+      checkLinkWrites(changes, 'signup', user.id, email);
+      return '(new user)';
+    }
+    if (existing.disabled_at !== null) {
+      expect(changes, 'a sign-up for a disabled account changes nothing').toEqual({});
+      return '(disabled: nothing)';
+    }
+    if (existing.email_confirmed_at === null && existing.password_hash !== null && settings.requireConfirmation) {
+      expect(Object.keys(changes).sort()).toEqual(['email_tokens', 'mail_outbox', 'users']);
+      const [row] = userRowsChanged(changes);
+      expect([row!.before.id, row!.columns.sort()]).toEqual([existing.id, ['password_hash', 'updated_at']]);
+      expect(bcrypt.compareSync(passwordSent(event), String(row!.after.password_hash)), 'the password sent replaces the unconfirmed one').toBe(true);
+      checkLinkWrites(changes, 'signup', existing.id, String(existing.email));
+      return '(new link for an unconfirmed sign-up)';
+    }
+    expect(Object.keys(changes), 'a sign-up for an existing account changes nothing of it').toEqual(['mail_outbox']);
+    expect(changes.mail_outbox).toMatchObject({ added: [{ recipient: existing.email, template: 'signup_existing', sealed: null }], changed: [], removed: [] });
+    return '(notice to the owner)';
+  }
+
+  /** The roles an invitation asked for, read as invite.ts reads them (absent: the configured ones). */
+  function rolesAsked(event: HandlerEvent): string[] {
+    const value = fieldsOf(event).roles;
+    if (value === undefined) return inviteAccounts.newUserRoles;
+    const list = typeof value === 'string' ? value.split(',').map((r) => r.trim()).filter(Boolean) : value;
+    expect(Array.isArray(list) && list.length <= 32, 'roles accepted').toBe(true);
+    return [...new Set(list as string[])];
+  }
+
+  /**
+   * What an accepted invitation may write, decided from the account the address had: none (a
+   * new user with the roles asked, no password, unconfirmed, with its link and mail), one
+   * without a password (a new link and mail, the user unchanged); never one with a password
+   * or a disabled one (user_exists).
+   */
+  function checkInviteTables(before: Snapshot, changes: Record<string, TableDiff>, event: HandlerEvent, response: HandlerResponse, body: any): string {
+    const email = storedAddress(event);
+    const existing = userByEmail(before, email);
+    expect(existing?.password_hash ?? null, 'an invitation accepted for an account with a password').toBeNull();
+    expect(existing?.disabled_at ?? null, 'an invitation accepted for a disabled account').toBeNull();
+    expect(response.statusCode).toBe(body ? (existing ? 200 : 201) : 303);
+    if (!existing) {
+      expect(Object.keys(changes).sort()).toEqual(['email_tokens', 'mail_outbox', 'users']);
+      expect([changes.users!.added.length, changes.users!.changed.length, changes.users!.removed.length]).toEqual([1, 0, 0]);
+      const user = changes.users!.added[0]!;
+      expect(user).toMatchObject({ email, roles: rolesAsked(event), password_hash: null, email_confirmed_at: null, disabled_at: null });
+      if (body) expect(body).toEqual({ status: 'invited', user: { id: user.id, email, roles: rolesAsked(event) } });
+      checkLinkWrites(changes, 'invite', user.id, email);
+      return '(invited)';
+    }
+    expect(Object.keys(changes).sort(), 'a new invitation changes nothing of the user').toEqual(['email_tokens', 'mail_outbox']);
+    if (body) expect(body).toEqual({ status: 'resent', user: { id: existing.id, email: existing.email, roles: existing.roles } });
+    checkLinkWrites(changes, 'invite', existing.id, String(existing.email));
+    return '(resent)';
+  }
+
+  /** Materialised cookies for an account case: a session is made only when a recipe asks and `sessionOf` names a user. */
+  async function accountCookies(raw: RequestRecipe, sessionOf: User | undefined, rightSigned: Set<unknown>) {
     let liveOne: Promise<Live> | undefined;
-    const live = kind === 'verify' ? () => (liveOne ??= liveSession(users.member)) : unused;
+    const live = sessionOf ? () => (liveOne ??= liveSession(sessionOf)) : async (): Promise<Live> => { throw new Error('no live session in this case'); };
     const pairs: string[] = [];
     for (const cookie of raw.cookies) pairs.push(`${cookie.name}=${await cookieValue(cookie.value, live, rightSigned).catch(() => 'x')}`);
+    const authorization = raw.authorization && `${raw.authorization.scheme}${await cookieValue(raw.authorization.value, live, rightSigned).catch(() => 'x')}`;
+    return { pairs, live, authorization };
+  }
+
+  /** Sends `event`, checks the answer, and returns what changed: the watched tables, and login_throttle apart. */
+  async function sendAccountRequest(kind: AccountKind, handler: (event: HandlerEvent) => Promise<HandlerResponse>, event: HandlerEvent) {
+    const before = await snapshot(sql, [...watched, 'login_throttle']);
+    const hashesBefore = hashes;
+    const response = await handler(event);
+    const answer = await checkAccountAnswer(kind, response);
+    const target = String(response.headers?.Location).split('?')[0]!;
+    const page = ['/choose-password', '/check-email', '/forgot-password', '/confirm', '/signup'].includes(target) ? target : 'next';
+    const key = response.statusCode === 303 ? `${event.httpMethod} 303 ${page}${answer.code ? ` ${answer.code}` : ''}`
+      : `${event.httpMethod} ${response.statusCode}${answer.code ? ` ${answer.code}` : ''}`;
+    countOutcome(kind, key);
+    const issued = refreshTokenOf(answer.live);
+    if (issued) issuedTokens.add(issued);
+    const after = await snapshot(sql, [...watched, 'login_throttle']);
+    const { login_throttle: throttle, ...changes } = diff(before, after);
+    return { response, ...answer, key, before, after, changes, throttle, hashesBefore };
+  }
+
+  /** No raw token at rest; then each case's picture made small again, the fixtures as they were. */
+  async function endAccountCase(after: Snapshot, kind: AccountKind): Promise<void> {
+    const stored = JSON.stringify([...after.values()].map((rows) => [...rows.values()]));
+    expect(tokensIn(stored, emailTokens), 'raw email tokens at rest').toEqual([]);
+    expect(tokensIn(stored, issuedTokens), 'raw refresh tokens at rest').toEqual([]);
+    await sql.query('delete from rolegate.sessions; delete from rolegate.email_tokens; delete from rolegate.mail_outbox');
+    if (kind === 'recover') return;
+    await sql.query('delete from rolegate.users where not (id = any($1::uuid[]))', [fixtureUserIds]);
+    await resetAccountFixtures();
+  }
+
+  async function runAccountCase(kind: 'recover' | 'verify', raw: RequestRecipe): Promise<void> {
+    accountCounts[kind].cases += 1;
+    const rightSigned = new Set<unknown>();
+    // Session cookies are made only when a refresh or access token recipe asks, as in runCase.
+    const { pairs } = await accountCookies(raw, kind === 'verify' ? users.member : undefined, rightSigned);
     const { recipe, cookieHeader, made, used } = await materialiseTokens(raw, pairs.join('; ') + raw.cookieTail);
     // Half the time the user the live link is for has a session of their own, which a reset must end.
     const sessionBefore = made.has('live') && accountCounts[kind].cases % 2 ? (await liveSession(accountUsers.reset)).sessionId : undefined;
     const event = toEvent(recipe.method, `/.netlify/functions/${kind}`, recipe, cookieHeader);
-
-    const before = await snapshot(sql, watched);
-    const hashesBefore = hashes;
-    const response = await accountHandlers[kind](event);
-    const { body, live: liveCookies, code } = await checkAccountAnswer(kind, response);
-    const target = String(response.headers?.Location).split('?')[0]!;
-    const page = ['/choose-password', '/check-email', '/forgot-password'].includes(target) ? target : 'next';
-    const key = response.statusCode === 303 ? `${event.httpMethod} 303 ${page}${code ? ` ${code}` : ''}`
-      : `${event.httpMethod} ${response.statusCode}${code ? ` ${code}` : ''}`;
-    accountCounts[kind].outcomes[key] = (accountCounts[kind].outcomes[key] ?? 0) + 1;
-    const issued = refreshTokenOf(liveCookies);
-    if (issued) issuedTokens.add(issued);
-    const after = await snapshot(sql, watched);
-    const changes = diff(before, after);
+    const { response, body, live: liveCookies, code, key, after, changes, throttle, hashesBefore } = await sendAccountRequest(kind, accountHandlers[kind], event);
 
     if (kind === 'recover') {
       const accepted = response.statusCode === 202 || (response.statusCode === 303 && !code);
@@ -682,21 +942,32 @@ describe('fuzzing every function handler', () => {
       } else {
         expect(changes, `recover answered ${key} and must change nothing`).toEqual({});
       }
+      checkCounted(throttle, (accepted || code === 'throttled') && { email: storedAddress(event), sender: /^mail:ip:/ });
     } else if (event.httpMethod === 'GET' && response.statusCode === 303 && !code) {
       // The link opened: its token moved into the cookie, nothing used up.
-      expect(response.headers?.Location).toBe('/choose-password');
       expect(response.headers?.['Referrer-Policy']).toBe('no-referrer');
-      const opened = liveCookies.get('rolegate_link');
+      const opened = kindOf(made, liveCookies.get('rolegate_link'));
       // A live link, or one whose user was disabled since: the page opens for it, and the
       // POST refuses it (email_token_status does not look at the user).
-      expect([made.get('live'), made.get('disabled')]).toContain(opened);
-      if (opened === made.get('disabled')) accountCounts[kind].outcomes['(opened a disabled user\'s link)'] = (accountCounts[kind].outcomes['(opened a disabled user\'s link)'] ?? 0) + 1;
+      expect(['live', 'disabled', 'signup-live', 'invite-live']).toContain(opened);
+      // A confirmation leads to the page that confirms, the others to the one that chooses a password.
+      expect(response.headers?.Location).toBe(opened === 'signup-live' ? '/confirm' : '/choose-password');
+      if (opened === 'disabled') countOutcome(kind, '(opened a disabled user\'s link)');
+      if (opened === 'signup-live' || opened === 'invite-live') countOutcome(kind, `(opened a ${opened} link)`);
       expect(changes, 'opening a link changes nothing').toEqual({});
     } else if (liveCookies.has('nf_jwt')) {
       expect(event.httpMethod).toBe('POST');
       expect(response.statusCode === 200 || (response.statusCode === 303 && !code)).toBe(true);
-      if (response.statusCode === 200) expect(body.user.id).toBe(accountUsers.reset.id);
-      checkResetTables(changes, event, liveCookies, sessionBefore);
+      const usedHash = changes.email_tokens?.changed[0]?.before.token_hash;
+      const usedKind = [...made].find(([, token]) => sha256(token) === usedHash)?.[0];
+      // Only a live link signs in: a recovery, an invitation (the password chosen) or a confirmation.
+      expect(['live', 'invite-live', 'signup-live'], 'the link that signed in').toContain(usedKind);
+      const user = usedKind === 'live' ? accountUsers.reset : usedKind === 'invite-live' ? accountUsers.invitee : accountUsers.confirm;
+      if (response.statusCode === 200) expect(body.user.id).toBe(user.id);
+      if (usedKind === 'live') checkResetTables(changes, event, liveCookies, sessionBefore);
+      else if (usedKind === 'invite-live') checkResetTables(changes, event, liveCookies, undefined, user, 'invite');
+      else checkConfirmTables(changes, liveCookies);
+      if (usedKind !== 'live') countOutcome(kind, `(used a ${usedKind} link)`);
     } else {
       expect(liveCookies.size, `${key} sets no live cookie`).toBe(0);
       if (used.has('disabled') && code === 'link_invalid' && changes.email_tokens) {
@@ -704,38 +975,110 @@ describe('fuzzing every function handler', () => {
         // (reset_password_with_token: "the token stays used"): that one write only.
         expect(Object.keys(changes)).toEqual(['email_tokens']);
         expect(changes.email_tokens.changed.map((c) => [c.columns, c.before.user_id])).toEqual([[['used_at'], accountUsers.gone.id]]);
-        accountCounts[kind].outcomes['(used a disabled user\'s link)'] = (accountCounts[kind].outcomes['(used a disabled user\'s link)'] ?? 0) + 1;
+        countOutcome(kind, '(used a disabled user\'s link)');
       } else {
         expect(changes, `verify answered ${key} and must change nothing`).toEqual({});
       }
       // A dead link is refused before any bcrypt work (only the disabled user's is known dead after).
       if (code?.startsWith('link_') && !used.has('disabled')) expect(hashes, 'bcrypt work for a dead link').toBe(hashesBefore);
     }
-    const stored = JSON.stringify([...after.values()].map((rows) => [...rows.values()]));
-    expect(tokensIn(stored, emailTokens), 'raw email tokens at rest').toEqual([]);
-    expect(tokensIn(stored, issuedTokens), 'raw refresh tokens at rest').toEqual([]);
-    // Keep each case's picture small.
-    await sql.query('delete from rolegate.sessions; delete from rolegate.email_tokens; delete from rolegate.mail_outbox');
+    // Using a link counts nowhere.
+    if (kind === 'verify') checkCounted(throttle, false);
+    await endAccountCase(after, kind);
   }
 
-  function fuzzAccount(kind: AccountKind, arb: () => fc.Arbitrary<RequestRecipe>, runs = RUNS) {
+  async function runSignupCase({ policy, request: raw }: { policy: SignupPolicy; request: RequestRecipe }): Promise<void> {
+    accountCounts.signup.cases += 1;
+    const { pairs } = await accountCookies(raw, undefined, new Set());
+    const event = toEvent(raw.method, '/.netlify/functions/signup', raw, pairs.join('; ') + raw.cookieTail);
+    const { response, body, live, code, key, before, after, changes, throttle } = await sendAccountRequest('signup', signupHandlers[policy], event);
+    const accepted = response.statusCode === 200 || response.statusCode === 202 || (response.statusCode === 303 && !code);
+    countOutcome('signup', `(${policy}) ${accepted ? 'accepted' : code ?? 'refused'}`);
+    if (code === 'signup_disabled') expect(SIGNUP_POLICIES[policy].registration).not.toBe('open');
+    if (code === 'email_not_allowed') expect(SIGNUP_POLICIES[policy].allowedDomains?.length).toBeGreaterThan(0);
+    if (accepted) {
+      if (response.statusCode === 303 && !live.has('nf_jwt')) expect(response.headers?.Location).toBe('/check-email?sent=signup');
+      countOutcome('signup', checkSignupTables('signup', policy, before, changes, event, live, body));
+    } else {
+      expect(changes, `signup answered ${key} and must change nothing`).toEqual({});
+    }
+    checkCounted(throttle, (accepted || code === 'throttled') && { email: storedAddress(event), sender: /^mail:ip:/ });
+    await endAccountCase(after, 'signup');
+  }
+
+  type Inviter = 'none' | 'member' | 'admin';
+  /** How the inviter's access token travels: the nf_jwt cookie, a Bearer header, or the cookie behind whatever hostile header and cookies the recipe has. */
+  type Carrier = 'cookie' | 'bearer' | 'hostile';
+
+  async function runInviteCase({ inviter, carrier, request: raw }: { inviter: Inviter; carrier: Carrier; request: RequestRecipe }): Promise<void> {
+    accountCounts.invite.cases += 1;
+    const rightSigned = new Set<unknown>();
+    const sessionOf = inviter === 'admin' ? users.admin : inviter === 'member' ? users.member : undefined;
+    const { pairs, live, authorization: hostile } = await accountCookies(raw, sessionOf, rightSigned);
+    let authorization = hostile;
+    if (sessionOf) {
+      const { accessToken } = await live();
+      rightSigned.add(sessionOf.id);
+      if (carrier === 'cookie') {
+        pairs.unshift(`nf_jwt=${accessToken}`);
+        authorization = undefined;
+      } else if (carrier === 'bearer') {
+        authorization = `Bearer ${accessToken}`;
+      } else {
+        pairs.push(`nf_jwt=${accessToken}`);
+      }
+    }
+    const event = toEvent(raw.method, '/.netlify/functions/invite', raw, pairs.join('; ') + raw.cookieTail);
+    if (authorization !== undefined) event.headers.authorization = authorization;
+    const { response, body, live: liveCookies, code, key, before, after, changes, throttle } = await sendAccountRequest('invite', invite, event);
+    expect(liveCookies.size, 'an invitation sets no cookie').toBe(0);
+    const accepted = [200, 201].includes(response.statusCode) || (response.statusCode === 303 && !code);
+    countOutcome('invite', `(${inviter === 'none' ? 'no session' : `${inviter}'s token`}) ${accepted ? 'accepted' : code ?? 'refused'}`);
+    if (accepted) {
+      countOutcome('invite', checkInviteTables(before, changes, event, response, body));
+    } else {
+      if (code === 'user_exists') {
+        const existing = userByEmail(before, storedAddress(event));
+        expect(existing && (existing.password_hash !== null || existing.disabled_at !== null), 'user_exists for an address without a live account with a password').toBe(true);
+      }
+      expect(changes, `invite answered ${key} and must change nothing`).toEqual({});
+    }
+    const keys = checkCounted(throttle, (accepted || code === 'throttled' || code === 'user_exists') && { email: storedAddress(event), sender: /^mail:inviter:/ });
+    // Only a token we signed, with the inviter role, gets as far as the store.
+    for (const k of keys.filter((k) => k.startsWith('mail:inviter:'))) expect(rightSigned).toContain(k.slice('mail:inviter:'.length));
+    if (inviter !== 'admin' && accepted) expect(rightSigned.size, 'an invitation without an admin token').toBeGreaterThan(inviter === 'member' ? 1 : 0);
+    await endAccountCase(after, 'invite');
+  }
+
+  function fuzzAccount<T>(kind: AccountKind, arb: () => fc.Arbitrary<T>, run: (input: T) => Promise<void>, reached: string[], runs = RUNS) {
     it(`${kind}: ${runs} hostile requests, never a 5xx, a stack trace, an unknown code or a write a refusal explains`, async () => {
       const start = accountCounts[kind].cases;
       const started = Date.now();
-      await fc.assert(fc.asyncProperty(arb(), (recipe) => runAccountCase(kind, recipe)), { seed: SEED, numRuns: runs });
+      await fc.assert(fc.asyncProperty(arb(), run), { seed: SEED, numRuns: runs });
       const ran = accountCounts[kind].cases - start;
       console.log(`fuzz ${kind}: ${ran} cases in ${Date.now() - started} ms (seed ${SEED}); outcomes ${JSON.stringify(accountCounts[kind].outcomes)}`);
       expect(ran).toBeGreaterThanOrEqual(runs);
-      if (runs < 500) return;
-      const outcomes = Object.keys(accountCounts[kind].outcomes);
       // The success paths must be reached, and the refusals that matter.
-      if (kind === 'recover') expect(outcomes).toEqual(expect.arrayContaining(['POST 202', 'POST 303 /check-email', 'POST 400 bad_request', 'POST 403 bad_origin']));
-      else expect(outcomes).toEqual(expect.arrayContaining(['GET 303 /choose-password', 'POST 200', 'GET 400 link_invalid', 'GET 410 link_used', 'GET 410 link_expired', 'POST 422 weak_password']));
+      if (runs >= 500) expect(Object.keys(accountCounts[kind].outcomes)).toEqual(expect.arrayContaining(reached));
     }, 240_000);
   }
 
-  fuzzAccount('recover', () => requestArb(known, { methods: ['POST'] }));
-  fuzzAccount('verify', () => requestArb(known, { methods: ['GET', 'POST'], body: verifyBodyArb(), query: verifyQueryArb, cookies: verifyCookiesArb }));
+  fuzzAccount('recover', () => requestArb(known, { methods: ['POST'] }), (recipe) => runAccountCase('recover', recipe),
+    ['POST 202', 'POST 303 /check-email', 'POST 400 bad_request', 'POST 403 bad_origin']);
+  fuzzAccount('verify', () => requestArb(known, { methods: ['GET', 'POST'], body: verifyBodyArb(), query: verifyQueryArb, cookies: verifyCookiesArb }), (recipe) => runAccountCase('verify', recipe),
+    ['GET 303 /choose-password', 'GET 303 /confirm', 'POST 200', 'GET 400 link_invalid', 'GET 410 link_used', 'GET 410 link_expired', 'POST 422 weak_password',
+      '(opened a signup-live link)', '(opened a invite-live link)', '(used a signup-live link)', '(used a invite-live link)']);
+  // Sign-up under every registration policy (open most often), from hostile clients.
+  fuzzAccount('signup', () => fc.record({ policy: signupPolicyArb, request: requestArb(known, { methods: ['POST'], body: signupBodyArb(addresses) }) }), runSignupCase,
+    ['POST 202', 'POST 303 /check-email', 'POST 200', 'POST 400 bad_request', 'POST 403 bad_origin', 'POST 403 signup_disabled', 'POST 403 email_not_allowed', 'POST 422 weak_password',
+      '(new user)', '(notice to the owner)', '(new link for an unconfirmed sign-up)', '(signed in at once)', '(disabled: nothing)']);
+  // Invitations with no session, a member's and an admin's, the token in a cookie or a header.
+  fuzzAccount('invite', () => fc.record({
+    inviter: fc.constantFrom<Inviter>('none', 'member', 'admin', 'admin', 'admin'),
+    carrier: fc.constantFrom<Carrier>('cookie', 'cookie', 'cookie', 'bearer', 'bearer', 'hostile'),
+    request: requestArb(known, { methods: ['POST'], body: inviteBodyArb(addresses), cookies: cookiesArb }),
+  }), runInviteCase,
+    ['POST 201', 'POST 200', 'POST 303 next', 'POST 400 bad_request', 'POST 401 unauthenticated', 'POST 403 forbidden', 'POST 403 bad_origin', 'POST 409 user_exists', '(invited)', '(resent)']);
 
   it('logged no secret and stored no raw refresh or email token during the whole run', async () => {
     expect(issuedTokens.size).toBeGreaterThan(100);
