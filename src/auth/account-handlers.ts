@@ -10,6 +10,7 @@ import { LINK_COOKIE, linkCookies } from '../http/cookies.js';
 import { clientIp, cookiesOf, header, parseBody, requireMethod, requireSameOrigin, wantsRedirects } from '../http/request.js';
 import { errorPage, errorResponse, json, linkErrorPage, redirect, retryAfterHeader, toAuthError } from '../http/respond.js';
 import { DEFAULT_ACCOUNT_SETTINGS, linkLifetime } from '../site-config/account-settings.js';
+import { isUuid } from '../store/sql-store.js';
 import type { GetDeps } from './handlers.js';
 import { changePassword, requestEmailChange } from './account.js';
 import { inviteUser } from './invite.js';
@@ -100,6 +101,8 @@ export function inviteHandler(getDeps: GetDeps): Handler {
       const accounts = deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS;
       const auth = await requireRole(event, { roles: accounts.inviterRoles, config: deps.config, now: deps.now() });
       if (!auth.ok) return auth.response;
+      // rolegate signs only user ids; anything else in `sub` names nobody who could invite.
+      if (!isUuid(auth.user.id)) throw new AuthError('unauthenticated');
       const body = parseBody(event);
       const outcome = await inviteUser(deps, { fields: body.fields, inviterId: auth.user.id, ip: clientIp(event) });
       const user = { id: outcome.user.id, email: outcome.user.email, roles: outcome.user.roles };

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildRedirects } from '../gates/build.js';
-import { buildFunctions, clashingFunctions, FunctionNameClashError, functionNames, GENERATED_FUNCTIONS_DIR } from '../gates/functions-build.js';
+import { buildFunctions, clashingFunctions, FunctionNameClashError, functionNames, GENERATED_FUNCTIONS_DIR, siteMailTemplates } from '../gates/functions-build.js';
+import { MailTemplateFilesError } from '../mail/template-files.js';
 import { readNetlifyToml } from '../site/netlify-toml.js';
 import { loadGateConfig, type CompiledGates } from '../gates/compile.js';
 import { gateConfigJsonSchema, type GateConfig } from '../site-config/schema.js';
@@ -46,12 +47,15 @@ async function build(argv: string[], io: CliIo): Promise<number> {
   // Checked before anything is written: a clash leaves the site as it was.
   const clashes = clashingFunctions(siteRoot, functionsDir, functionNames(raw));
   if (clashes.length) throw new FunctionNameClashError(clashes);
+  const mailTemplates = await siteMailTemplates(siteRoot, raw).catch((error: unknown) => {
+    throw error instanceof MailTemplateFilesError ? new CliError(`${error.message}\nnothing was written`) : error;
+  });
   const result = await buildRedirects({ siteRoot, config, ...(io.env.ROLEGATE_DATA_DIR ? { dataDir: resolve(io.cwd, io.env.ROLEGATE_DATA_DIR) } : {}) });
   printWarnings(io, result.warnings);
   const where = relative(io.cwd, result.outputPath) || result.outputPath;
   const from = result.sourcePath ? ` (hand-written rules kept from ${relative(io.cwd, result.sourcePath) || result.sourcePath})` : '';
   io.stdout.write(result.changed ? `wrote ${where}: ${result.ruleCount} rolegate rules${from}\n` : `${where} is up to date (${result.ruleCount} rolegate rules)\n`);
-  const functions = await buildFunctions({ siteRoot, rawConfig: raw, functionsDir });
+  const functions = await buildFunctions({ siteRoot, rawConfig: raw, functionsDir, mailTemplates });
   const functionsWhere = relative(io.cwd, resolve(siteRoot, GENERATED_FUNCTIONS_DIR)) || GENERATED_FUNCTIONS_DIR;
   io.stdout.write(`${functions.written.length ? 'wrote' : 'up to date:'} ${functionsWhere}/: the functions ${functions.names.join(', ')}\n`);
   for (const removed of functions.removed) io.stdout.write(`removed ${removed}: the config has no "identity" section\n`);

@@ -9,6 +9,7 @@ import { mailTransportFor } from '../mail/handlers.js';
 import { unconfiguredTransport } from '../mail/transport.js';
 import type { OutboxMail } from '../store/store.js';
 import { CliError, UsageError, type CliIo } from './io.js';
+import { siteConfigForCli } from './site-config-file.js';
 import { cliDatabaseConfig, withStore } from './store-session.js';
 import { table, timestamp } from './table.js';
 
@@ -105,6 +106,7 @@ async function retry(argv: string[], io: CliIo): Promise<number> {
   // Checked before anything changes: a bad environment leaves the outbox as it was.
   const { config, secrets } = deliverySettings(io, cliDatabaseConfig(io));
   const transport = mailTransportFor(io.env, config.mail, (line) => io.stdout.write(`${line}\n`));
+  const { mailTemplates } = await siteConfigForCli(io);
   return withStore(io, async (store) => {
     const { mails } = await store.retryMail(id);
     if (id !== undefined && mails === 0) throw new CliError(`no unsent mail with id ${id} (see rolegate mail; sent mail is never sent again)`);
@@ -114,7 +116,7 @@ async function retry(argv: string[], io: CliIo): Promise<number> {
     }
     const counts = await deliverUntilIdle({
       store, transport, secrets, siteUrl: config.auth.siteUrl, from: config.mail.from, budgetMs: RETRY_BUDGET_MS,
-      log: (line) => io.stderr.write(`${line}\n`),
+      log: (line) => io.stderr.write(`${line}\n`), ...(mailTemplates ? { overrides: mailTemplates } : {}),
     });
     io.stdout.write(`sent ${counts.sent}, to retry ${counts.retrying}, failed ${counts.failed}\n`);
     return counts.retrying + counts.failed === 0 ? 0 : 1;

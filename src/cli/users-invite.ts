@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { nowSeconds } from '../core/access-token-claims.js';
 import { AuthError } from '../core/auth-errors.js';
@@ -8,30 +6,14 @@ import type { AuthDeps } from '../auth/deps.js';
 import { deliverUntilIdle } from '../mail/deliver.js';
 import { mailTransportFor } from '../mail/handlers.js';
 import { unconfiguredTransport } from '../mail/transport.js';
-import { compileSiteConfig } from '../site-config/compile.js';
 import type { Store, User } from '../store/store.js';
 import { CliError, UsageError, type CliIo } from './io.js';
 import { deliverySettings } from './mail.js';
+import { siteConfigForCli } from './site-config-file.js';
 import { cliDatabaseConfig, withStore } from './store-session.js';
 
 /** How long the command keeps delivering the invitations it queued before it leaves the rest to the site. */
 const DELIVERY_BUDGET_MS = 30_000;
-
-/** The site's compiled config (rolegate.config.json in the working directory), or the defaults without one. */
-async function siteConfig(io: CliIo) {
-  const text = await readFile(join(io.cwd, 'rolegate.config.json'), 'utf8').catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return null;
-    throw error;
-  });
-  if (text === null) return compileSiteConfig({ gates: [] });
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new CliError(`rolegate.config.json is not valid JSON: ${(error as Error).message}`);
-  }
-  return compileSiteConfig(value);
-}
 
 /** What an invitation needs, from the environment and the site's config; checked before anything changes. */
 async function inviteSettings(io: CliIo) {
@@ -40,10 +22,10 @@ async function inviteSettings(io: CliIo) {
     throw new CliError("set SITE_URL to the site's address (https://…): the invitation links point there");
   }
   const { config, secrets } = deliverySettings(io, database);
-  const compiled = await siteConfig(io);
+  const { compiled, mailTemplates } = await siteConfigForCli(io);
   const transport = mailTransportFor(io.env, config.mail, (line) => io.stdout.write(`${line}\n`));
   const deps = (store: Store): AuthDeps => ({ store, config: config.auth, gates: compiled.table, now: nowSeconds, accounts: compiled.accounts, mail: config.mail });
-  return { config, secrets, transport, deps };
+  return { config, secrets, transport, deps, mailTemplates };
 }
 
 type Tally = Record<'invited' | 'resent' | 'exists' | 'throttled', string[]>;
@@ -97,7 +79,7 @@ export async function invite(argv: string[], io: CliIo, emailOption: (value: str
     }
     const counts = await deliverUntilIdle({
       store, transport: settings.transport, secrets: settings.secrets, siteUrl: settings.config.auth.siteUrl, from: settings.config.mail.from,
-      budgetMs: DELIVERY_BUDGET_MS, log: (line) => io.stderr.write(`${line}\n`),
+      budgetMs: DELIVERY_BUDGET_MS, log: (line) => io.stderr.write(`${line}\n`), ...(settings.mailTemplates ? { overrides: settings.mailTemplates } : {}),
     });
     io.stdout.write(`sent ${counts.sent}, to retry ${counts.retrying}, failed ${counts.failed} (see rolegate mail)\n`);
     return counts.failed === 0 ? 0 : 1;

@@ -1,8 +1,9 @@
 /** Email addresses as rolegate stores, compares and validates them. */
 
 // Pragmatic, not RFC 5322: one "@", no spaces or control characters, a domain
-// of non-empty dot-separated labels. Quoted local parts are not supported.
-const EMAIL = /^[^\s@\p{Cc}]+@[^\s@.\p{Cc}]+(\.[^\s@.\p{Cc}]+)*$/u;
+// of non-empty dot-separated labels, and no lone surrogate (it would be stored as U+FFFD,
+// so two addresses asked for would be one). Quoted local parts are not supported.
+const EMAIL = /^[^\s@\p{Cc}\p{Cs}]+@[^\s@.\p{Cc}\p{Cs}]+(\.[^\s@.\p{Cc}\p{Cs}]+)*$/u;
 const MAX_EMAIL_LENGTH = 254; // RFC 5321 path limit
 
 /** The form emails are stored and looked up in: trimmed, NFC, lower-case. */

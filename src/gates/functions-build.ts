@@ -1,4 +1,6 @@
 import { MAIL_RETRY_SCHEDULE } from '../mail/handlers.js';
+import { readMailTemplates } from '../mail/template-files.js';
+import type { MailTemplateOverrides } from '../mail/templates.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
@@ -54,9 +56,9 @@ export function functionNames(rawConfig: unknown): string[] {
   return [...AUTH_FUNCTIONS, ...MAIL_FUNCTIONS, ...(hasIdentity ? IDENTITY_FUNCTIONS : [])];
 }
 
-/** The content of one generated function file. */
-export function generatedFunctionSource(name: string, rawConfig: unknown): string {
-  const compiled = compileSiteConfig(rawConfig);
+/** The content of one generated function file; the mail functions also get the site's own templates. */
+export function generatedFunctionSource(name: string, rawConfig: unknown, mailTemplates?: MailTemplateOverrides): string {
+  const compiled = { ...compileSiteConfig(rawConfig), ...(mailTemplates && (MAIL_FUNCTIONS as readonly string[]).includes(name) ? { mailTemplates } : {}) };
   const imported = `${HEADER}\nimport { handlerFor } from 'rolegate/functions/${name}';\n`;
   const schedule = SCHEDULES[name];
   if (schedule) return `${imported}export default handlerFor(${JSON.stringify(compiled)});\nexport const config = { schedule: ${JSON.stringify(schedule)} };\n`;
@@ -80,22 +82,29 @@ async function readIfExists(path: string): Promise<string | null> {
   });
 }
 
+/** The site's own mail templates, from the folder its config names (none without `accounts.mailTemplates`); MailTemplateFilesError for a bad one. */
+export async function siteMailTemplates(siteRoot: string, rawConfig: unknown): Promise<MailTemplateOverrides | undefined> {
+  const dir = (rawConfig as { accounts?: { mailTemplates?: unknown } } | null)?.accounts?.mailTemplates;
+  return typeof dir === 'string' ? readMailTemplates(siteRoot, dir) : undefined;
+}
+
 /**
  * Writes `.netlify/v1/functions/<name>.mjs` for each of the config's functions, rewriting only
  * what changed and removing generated files of functions the config no longer has. Refuses,
  * writing nothing, when the site's own functions directory holds one of the names.
  */
-export async function buildFunctions(options: { siteRoot: string; rawConfig: unknown; functionsDir: string }): Promise<BuildFunctionsResult> {
+export async function buildFunctions(options: { siteRoot: string; rawConfig: unknown; functionsDir: string; mailTemplates?: MailTemplateOverrides }): Promise<BuildFunctionsResult> {
   const siteRoot = resolve(options.siteRoot);
   const names = functionNames(options.rawConfig);
   const clashes = clashingFunctions(siteRoot, options.functionsDir, names);
   if (clashes.length) throw new FunctionNameClashError(clashes);
+  const mailTemplates = options.mailTemplates ?? (await siteMailTemplates(siteRoot, options.rawConfig));
   const dir = join(siteRoot, GENERATED_FUNCTIONS_DIR);
   await mkdir(dir, { recursive: true });
   const written: string[] = [];
   for (const name of names) {
     const path = join(dir, `${name}.mjs`);
-    const source = generatedFunctionSource(name, options.rawConfig);
+    const source = generatedFunctionSource(name, options.rawConfig, mailTemplates);
     if ((await readIfExists(path)) === source) continue;
     const temporary = `${path}.rolegate-${process.pid}.tmp`;
     await writeFile(temporary, source);

@@ -8,7 +8,7 @@ import { RolegateError } from '../core/rolegate-error.js';
  */
 
 /** The template names the outbox's `template` column holds. */
-export const MAIL_TEMPLATE_NAMES = ['recovery', 'magic_link', 'signup', 'signup_existing', 'invite', 'email_change', 'email_change_notice'] as const;
+export const MAIL_TEMPLATE_NAMES = ['recovery', 'magic_link', 'signup', 'signup_existing', 'signup_pending', 'invite', 'email_change', 'email_change_notice'] as const;
 export type MailTemplateName = (typeof MAIL_TEMPLATE_NAMES)[number];
 
 /** One mail's three parts, each a template string. */
@@ -71,6 +71,12 @@ const BUILT_IN: Readonly<Record<MailTemplateName, MailTemplate>> = {
     'Someone tried to sign up at {{ .SiteURL }} with the address {{ .Email }}, which already has an account. No new account was made.',
     null,
     "If it was you, sign in instead, or reset your password from the sign-in page if you don't remember it. If it wasn't, you can ignore this mail.",
+  ),
+  signup_pending: builtIn(
+    'Finish signing up: choose your password',
+    'Someone signed up at {{ .SiteURL }} with the address {{ .Email }} again before the address was confirmed. Only the owner of this mailbox can finish, so no password sent was kept.',
+    'Choose your password',
+    LINK_SIGN_OFF,
   ),
   invite: builtIn("You've been invited", "You've been invited to an account at {{ .SiteURL }} with the address {{ .Email }}.", 'Accept the invitation and choose a password', LINK_SIGN_OFF),
   email_change: builtIn('Confirm your new address', 'Someone asked to change the address of an account at {{ .SiteURL }} to {{ .NewEmail }}.', 'Confirm the new address', `${LINK_SIGN_OFF} The address stays as it was.`),

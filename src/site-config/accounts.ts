@@ -66,6 +66,11 @@ export const accountsConfigSchema = z
         account: page.default(DEFAULT_PAGES.account).describe('The signed-in user\'s own page: change the password or the address (posts to the account function).'),
       })
       .default(DEFAULT_PAGES),
+    mailTemplates: z
+      .string()
+      .regex(/^(?!\/)(?![A-Za-z]:)(?!.*(?:^|[\\/])\.\.(?:[\\/]|$)).+$/u, { error: 'must be a relative path inside the site (no "..")' })
+      .optional()
+      .describe('A folder of the site with its own mail templates, read at build: <template>.subject.txt, <template>.txt and <template>.html (templates: recovery, signup, signup_existing, signup_pending, invite, email_change, email_change_notice, magic_link), with Identity/GoTrue variables such as {{ .ConfirmationURL }}. A part without a file keeps rolegate\'s.'),
     linkLifetimes: z
       .strictObject({
         recovery: lifetime(EMAIL_TOKEN_LIFETIMES.recovery, 'a password recovery link'),

@@ -18,11 +18,11 @@ language sql stable as $$
     'not_found'))
 $$;
 
--- A token row and its mail, after retiring the user's unused tokens of the same purpose
--- (only the newest link works).
+-- A token row and its mail (template p_template, or the purpose's own), after retiring the
+-- user's unused tokens of the same purpose (only the newest link works).
 create function rolegate.queue_token_mail(
   p_user_id uuid, p_email text, p_purpose text, p_token_hash text, p_ttl_seconds integer, p_sealed text,
-  p_variables jsonb default '{}'
+  p_variables jsonb default '{}', p_template text default null
 ) returns void
 language sql as $$
   update rolegate.email_tokens set used_at = now()
@@ -30,16 +30,19 @@ language sql as $$
   insert into rolegate.email_tokens (token_hash, purpose, user_id, email, expires_at)
   values (p_token_hash, p_purpose, p_user_id, p_email, now() + make_interval(secs => p_ttl_seconds));
   insert into rolegate.mail_outbox (recipient, template, sealed, variables)
-  values (p_email, p_purpose, p_sealed, coalesce(p_variables, '{}'));
+  values (p_email, coalesce(p_template, p_purpose), p_sealed, coalesce(p_variables, '{}'));
 $$;
 
 -- A visitor signs up. Counted against the throttle keys first. Then:
 --   a new address: the user is made with p_password_hash and p_roles; with p_confirmed
 --     (no confirmation asked) it is confirmed at once ("created"), otherwise it waits for
 --     the confirmation link mailed with it ("queued");
---   an address waiting for its confirmation (never confirmed, has a password): the new
---     password replaces the old and a new link is mailed ("queued"); without confirmation
---     asked this would hand a stranger the account, so it is treated as taken;
+--   an address never confirmed (a sign-up waiting for its link, or an open invitation): two
+--     people may have signed up for it, and only the mailbox tells them apart, so no password
+--     sent is kept: the account loses its password and its earlier links, roles unchanged,
+--     and the mailbox gets a link to choose the password (an invitation's link, in the
+--     "signup_pending" mail) ("queued"); without confirmation asked this would hand a
+--     stranger the account, so it is treated as taken;
 --   any other existing address: nothing of the account changes; an enabled owner is
 --     mailed that someone tried ("exists").
 -- Returns {status: "created" | "queued" | "exists" | "throttled", user?, retry_after_seconds?}.
@@ -74,9 +77,10 @@ begin
   if u.id is null or u.disabled_at is not null then
     return jsonb_build_object('status', 'exists');
   end if;
-  if u.email_confirmed_at is null and u.password_hash is not null and not p_confirmed then
-    update rolegate.users set password_hash = p_password_hash, updated_at = now() where id = u.id;
-    perform rolegate.queue_token_mail(u.id, u.email, 'signup', p_token_hash, p_ttl_seconds, p_sealed);
+  if u.email_confirmed_at is null and not p_confirmed then
+    update rolegate.users set password_hash = null, updated_at = now() where id = u.id;
+    update rolegate.email_tokens set used_at = now() where user_id = u.id and purpose = 'signup' and used_at is null;
+    perform rolegate.queue_token_mail(u.id, u.email, 'invite', p_token_hash, p_ttl_seconds, p_sealed, '{}', 'signup_pending');
     insert into rolegate.audit_log (event, user_id, ip) values ('signup_repeated', u.id, left(p_ip, 64));
     return jsonb_build_object('status', 'queued');
   end if;
@@ -213,7 +217,7 @@ declare
 begin
   foreach fn in array array[
     'rolegate.email_token_refusal_any(text, text[])',
-    'rolegate.queue_token_mail(uuid, text, text, text, integer, text, jsonb)',
+    'rolegate.queue_token_mail(uuid, text, text, text, integer, text, jsonb, text)',
     'rolegate.request_signup(text, text, text[], boolean, text, integer, text, text[], integer[], integer, text)',
     'rolegate.sign_in_with_token(text, text[], text, integer, text, text)',
     'rolegate.invite_user(text, text[], text, integer, text, text[], integer[], integer, uuid, text)'

@@ -158,17 +158,24 @@ describe('sign-up: confirmation', () => {
     expect(body(await login(owner.email, NEW_PASSWORD)).error.code).toBe('invalid_credentials');
   });
 
-  it('signing up again before confirming replaces the password and retires the first link', async () => {
+  it('a second sign-up before the first is confirmed keeps neither password: the mailbox alone chooses one', async () => {
     const email = uniqueEmail('again');
     await signup(OPEN, { json: { email, password: PASSWORD } });
     const [first] = await mailsTo(email);
-    await signup(OPEN, { json: { email, password: NEW_PASSWORD } });
+    // Someone else (an attacker who knows the address, say) signs up for it too.
+    const again = await signup(OPEN, { json: { email, password: NEW_PASSWORD } });
+    expect(again.statusCode).toBe(202);
     const [second] = await mailsTo(email);
-    expect(second?.template).toBe('signup');
+    expect(second?.template).toBe('signup_pending');
+    expect((await userRow(email))?.password_hash).toBeNull();
     const old = await verify({ method: 'POST', path: '/auth/verify', json: { token: first!.link!.searchParams.get('token') } });
     expect(old.statusCode).toBe(410);
-    expect((await verify({ method: 'POST', path: '/auth/verify', json: { token: second!.link!.searchParams.get('token') } })).statusCode).toBe(200);
-    expect((await login(email, NEW_PASSWORD)).statusCode).toBe(200);
+    for (const password of [PASSWORD, NEW_PASSWORD]) expect(body(await login(email, password)).error.code).toBe('invalid_credentials');
+    expect((await openLink(second!.link!)).location).toBe('/choose-password');
+    const chosen = 'the mailbox owner chose this';
+    expect((await verify({ method: 'POST', path: '/auth/verify', json: { token: second!.link!.searchParams.get('token'), password: chosen } })).statusCode).toBe(200);
+    expect((await login(email, chosen)).statusCode).toBe(200);
+    expect((await userRow(email))?.roles).toEqual(['member']);
   });
 
   it('limits sign-ups per address with 429 and Retry-After', async () => {

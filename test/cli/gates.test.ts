@@ -69,6 +69,18 @@ describe('rolegate gates build', () => {
     expect((await run(['build'])).stdout).toBe('public/_redirects is up to date (32 rolegate rules)\nup to date: .netlify/v1/functions/: the functions login, logout, refresh, recover, verify, signup, invite, account, mail-background, mail-scheduled\n');
   });
 
+  it('refuses a mail template folder with a file it cannot use, before writing anything', async () => {
+    const { existsSync } = await import('node:fs');
+    await mkdir(join(site, 'mail'));
+    await writeFile(join(site, 'mail', 'recovery.htm'), '<p>typo</p>');
+    await writeConfig({ ...(config as object), accounts: { mailTemplates: 'mail' } });
+    const result = await run(['build']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/mail\/recovery\.htm: not a template part[\s\S]*nothing was written/);
+    expect(existsSync(join(site, 'public', '_redirects'))).toBe(false);
+    expect(existsSync(join(site, '.netlify', 'v1', 'functions'))).toBe(false);
+  });
+
   it('generates the auth functions with the compiled table, the Identity ones only for a config with "identity", and removes only its own', async () => {
     const { mkdir, readdir, writeFile: write } = await import('node:fs/promises');
     const { sameGateConfig } = await import('../../src/site-config/compiled.js');

@@ -138,7 +138,7 @@ describe('email and role helpers', () => {
     expect(normalizeEmail('  Zoe\u0301@Example.COM\n')).toBe('zo\u00e9@example.com');
     expect(emailProblem('a@example.com')).toBeUndefined();
     expect(emailProblem('admin@localhost')).toBeUndefined();
-    for (const bad of ['', 'a', 'a@', '@b.c', 'a@b@c', 'a b@c.d', 'a@b..c', 'a@.b']) expect(emailProblem(bad), bad).toBeDefined();
+    for (const bad of ['', 'a', 'a@', '@b.c', 'a@b@c', 'a b@c.d', 'a@b..c', 'a@.b', '\udfff@x.y', 'a@x\ud800.y']) expect(emailProblem(bad), bad).toBeDefined();
   });
 
   it('finds roles that differ only by case', () => {

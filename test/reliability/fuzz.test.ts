@@ -104,7 +104,7 @@ describe('fuzzing every function handler', () => {
    * `confirm` has a sign-up link waiting (a password, the address unconfirmed), `invitee` an
    * invitation (no password, unconfirmed): verify's sign-up and invitation links are theirs,
    * and both go back to that state after every case. `pending` signed up and never confirmed
-   * (a new sign-up for it replaces the password and mails a new link).
+   * (a new sign-up for it keeps no password and mails a link to choose one).
    */
   let accountUsers: { reset: User; old: User; gone: User; confirm: User; invitee: User; pending: User };
   /** Sign-up under each registration policy, and invite; the fixture users every case leaves as it found them. */
@@ -661,16 +661,19 @@ describe('fuzzing every function handler', () => {
    * One new link for `userId` (its older unused links of the same purpose retired) and its
    * mail to `email`, the link in it sealed and the very token stored; nothing else of those tables.
    */
-  function checkLinkWrites(changes: Record<string, TableDiff>, purpose: string, userId: unknown, email: string) {
+  function checkLinkWrites(changes: Record<string, TableDiff>, purpose: string, userId: unknown, email: string, mail_ = { template: purpose, retired: [purpose] }) {
     const tokens = changes.email_tokens!;
     expect([tokens.added.length, tokens.removed.length]).toEqual([1, 0]);
     const token = tokens.added[0]!;
     expect(token).toMatchObject({ purpose, user_id: userId, email, used_at: null });
-    for (const c of tokens.changed) expect([c.columns, c.before.user_id, c.before.purpose]).toEqual([['used_at'], userId, purpose]);
+    for (const c of tokens.changed) {
+      expect([c.columns, c.before.user_id]).toEqual([['used_at'], userId]);
+      expect(mail_.retired).toContain(c.before.purpose);
+    }
     const mails = changes.mail_outbox!;
     expect([mails.changed.length, mails.removed.length, mails.added.length]).toEqual([0, 0, 1]);
     const mail = mails.added[0]!;
-    expect(mail).toMatchObject({ recipient: email, template: purpose, sent_at: null, attempts: 0 });
+    expect(mail).toMatchObject({ recipient: email, template: mail_.template, sent_at: null, attempts: 0 });
     // The link is in the outbox only sealed, and it is the token just stored.
     const link = JSON.parse(openMailSecret([new Secret(SECRET)], String(mail.sealed))!) as { url: string; token: string };
     emailTokens.add(link.token);
@@ -834,12 +837,13 @@ describe('fuzzing every function handler', () => {
       expect(changes, 'a sign-up for a disabled account changes nothing').toEqual({});
       return '(disabled: nothing)';
     }
-    if (existing.email_confirmed_at === null && existing.password_hash !== null && settings.requireConfirmation) {
-      expect(Object.keys(changes).sort()).toEqual(['email_tokens', 'mail_outbox', 'users']);
+    if (existing.email_confirmed_at === null && settings.requireConfirmation) {
+      // Never confirmed: no password sent is kept, and the mailbox gets a link to choose one.
       const [row] = userRowsChanged(changes);
-      expect([row!.before.id, row!.columns.sort()]).toEqual([existing.id, ['password_hash', 'updated_at']]);
-      expect(bcrypt.compareSync(passwordSent(event), String(row!.after.password_hash)), 'the password sent replaces the unconfirmed one').toBe(true);
-      checkLinkWrites(changes, 'signup', existing.id, String(existing.email));
+      expect([row!.before.id, row!.after.password_hash]).toEqual([existing.id, null]);
+      expect(row!.columns.sort()).toEqual(existing.password_hash === null ? ['updated_at'] : ['password_hash', 'updated_at']);
+      expect(Object.keys(changes).sort()).toEqual(['email_tokens', 'mail_outbox', 'users']);
+      checkLinkWrites(changes, 'invite', existing.id, String(existing.email), { template: 'signup_pending', retired: ['signup', 'invite'] });
       return '(new link for an unconfirmed sign-up)';
     }
     expect(Object.keys(changes), 'a sign-up for an existing account changes nothing of it').toEqual(['mail_outbox']);

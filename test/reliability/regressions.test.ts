@@ -4,7 +4,9 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inviteHandler } from '../../src/auth/account-handlers.js';
 import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
+import { signAccessTokenWithJose } from '../../src/core/access-token.js';
 import type { Store } from '../../src/store/store.js';
 import { PASSWORD, body, cookieValues, event, makeDeps, makeUser, setCookies } from '../auth/support.js';
 import { openTestStore, type TestStore } from '../support/databases.js';
@@ -17,15 +19,18 @@ describe('regressions found by fuzzing', () => {
   let login: ReturnType<typeof loginHandler>;
   let refresh: ReturnType<typeof refreshHandler>;
   let logout: ReturnType<typeof logoutHandler>;
+  let invite: ReturnType<typeof inviteHandler>;
+  let deps: ReturnType<typeof makeDeps>;
 
   beforeAll(async () => {
     t = await openTestStore({ inspectConnections: 1 });
     ({ store, sql } = t);
     // No grace interval: a rotated-away token is dead at once.
-    const deps = makeDeps(store, { REFRESH_GRACE_SECONDS: '0' });
+    deps = makeDeps(store, { REFRESH_GRACE_SECONDS: '0' });
     login = loginHandler(async () => deps);
     refresh = refreshHandler(async () => deps);
     logout = logoutHandler(async () => deps);
+    invite = inviteHandler(async () => ({ ...deps, kickMail: async () => undefined }));
   });
   afterAll(() => t.close());
 
@@ -86,5 +91,19 @@ describe('regressions found by fuzzing', () => {
     const desk = await signIn(user.email);
     expect((await logout(event({ json: { scope: 'global' }, cookies: { nf_jwt: tablet.nf_jwt! } }))).statusCode).toBe(200);
     expect(await refreshed(desk[REFRESH]!)).toBeUndefined();
+  });
+
+  // Found by a review of the invite fuzz: a token signed with the site's own secret whose `sub`
+  // is no UUID (rolegate never issues one) reached invite_user's uuid cast and answered 500.
+  it('refuses an invitation whose validly signed admin token names no user id (401), writing nothing', async () => {
+    const { token } = await signAccessTokenWithJose({
+      subject: { id: 'not-a-uuid', email: 'admin@example.com', roles: ['admin'] }, sessionId: 'not-a-uuid-either',
+      secret: deps.config.jwtSecret, issuer: deps.config.jwtIssuer, ttlSeconds: 900, now: Math.floor(Date.now() / 1000),
+    });
+    const tables = await rolegateTables(sql);
+    const before = await snapshot(sql, tables);
+    const response = await invite(event({ path: '/.netlify/functions/invite', json: { email: 'invitee@fuzz.example' }, cookies: { nf_jwt: token } }));
+    expect([response.statusCode, body(response).error?.code]).toEqual([401, 'unauthenticated']);
+    expect(diff(before, await snapshot(sql, tables))).toEqual({});
   });
 });
