@@ -1,5 +1,5 @@
 /**
- * The account flows' endpoints (recover, verify, signup, invite, account) as Lambda-style handlers,
+ * The account flows' endpoints (recover, magic-link, verify, signup, invite, account) as Lambda-style handlers,
  * like handlers.ts: parse, call one use case, answer JSON to scripts and redirects or pages
  * to forms that work with scripts off.
  */
@@ -11,10 +11,11 @@ import { clientIp, cookiesOf, header, parseBody, requireMethod, requireSameOrigi
 import { errorPage, errorResponse, json, linkErrorPage, redirect, retryAfterHeader, toAuthError } from '../http/respond.js';
 import { DEFAULT_ACCOUNT_SETTINGS, linkLifetime } from '../site-config/account-settings.js';
 import { isUuid } from '../store/sql-store.js';
+import type { AuthDeps } from './deps.js';
 import type { GetDeps } from './handlers.js';
 import { changePassword, requestEmailChange } from './account.js';
 import { inviteUser } from './invite.js';
-import { requestRecovery } from './recover.js';
+import { requestRecovery, requestSignInLink } from './recover.js';
 import { requireRole } from './require-role.js';
 import { signUp } from './signup.js';
 import { choosesPassword, openMailedLink, useMailedLink } from './verify.js';
@@ -34,28 +35,42 @@ function formFailure(error: unknown, page: string): HandlerResponse {
   return redirect(`${page}?error=${authError.code}`, [], retryAfterHeader(authError));
 }
 
-/** POST an address → the same answer for every address (202, or a redirect to the check-your-email page). */
-export function recoverHandler(getDeps: GetDeps): Handler {
+/**
+ * POST an address → the same answer for every address: 202, or a form redirected to the
+ * check-your-email page (`?sent=<what>`); a form's mistake goes back to its own page.
+ */
+function linkRequestHandler(getDeps: GetDeps, use: typeof requestRecovery, sent: string, formPage: (deps: AuthDeps) => string, message: string): Handler {
   return async (event) => {
     try {
       requireMethod(event, ['POST']);
       const deps = await getDeps();
       requireSameOrigin(event, deps.config.allowedOrigins);
       const body = parseBody(event);
-      const pages = (deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).pages;
       const form = wantsRedirects(event, body);
       try {
-        await requestRecovery(deps, { fields: body.fields, ip: clientIp(event) });
+        await use(deps, { fields: body.fields, ip: clientIp(event) });
       } catch (error) {
-        if (form) return formFailure(error, pages.forgotPassword);
+        if (form) return formFailure(error, formPage(deps));
         throw error;
       }
-      if (form) return redirect(`${pages.checkEmail}?sent=recovery`);
-      return json(202, { ok: true, message: 'If an account uses that address, a link to choose a new password is on its way.' });
+      if (form) return redirect(`${(deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).pages.checkEmail}?sent=${sent}`);
+      return json(202, { ok: true, message });
     } catch (error) {
       return errorResponse(error);
     }
   };
+}
+
+/** "Forgot your password?": a link to choose a new one. */
+export function recoverHandler(getDeps: GetDeps): Handler {
+  return linkRequestHandler(getDeps, requestRecovery, 'recovery', (deps) => (deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).pages.forgotPassword,
+    'If an account uses that address, a link to choose a new password is on its way.');
+}
+
+/** "Mail me a sign-in link" (where the config turns it on); a form's mistake goes back to the sign-in page. */
+export function magicLinkHandler(getDeps: GetDeps): Handler {
+  return linkRequestHandler(getDeps, requestSignInLink, 'magic_link', (deps) => deps.gates.loginPage,
+    'If an account uses that address, a link to sign in is on its way.');
 }
 
 /**

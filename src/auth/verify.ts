@@ -3,6 +3,7 @@ import { emailTokenHash, looksLikeEmailToken, type EmailTokenPurpose } from '../
 import { bcryptHasher } from '../core/password.js';
 import { newRefreshToken, refreshTokenHash } from '../core/refresh-token.js';
 import type { EmailTokenState, TokenRefusal, User } from '../store/store.js';
+import { DEFAULT_ACCOUNT_SETTINGS } from '../site-config/account-settings.js';
 import type { AuthDeps } from './deps.js';
 import { withIdentityRoles } from './identity-roles.js';
 import { issueSession } from './issue.js';
@@ -19,7 +20,7 @@ const REFUSALS: Record<TokenRefusal | 'user_unavailable', AuthError['code']> = {
 
 /** The links verify takes: those that choose a password, and those that sign in at once. */
 export const PASSWORD_LINKS = ['recovery', 'invite'] as const;
-export const SIGN_IN_LINKS = ['signup'] as const;
+export const SIGN_IN_LINKS = ['signup', 'magic_link'] as const;
 export type UsableLinkPurpose = (typeof PASSWORD_LINKS)[number] | (typeof SIGN_IN_LINKS)[number] | 'email_change';
 
 function isUsable(purpose: EmailTokenPurpose): purpose is UsableLinkPurpose {
@@ -36,14 +37,17 @@ async function liveToken(deps: AuthDeps, token: unknown): Promise<{ token: strin
   if (!looksLikeEmailToken(token)) throw new AuthError('link_invalid');
   const hash = emailTokenHash(token);
   const state: EmailTokenState = await deps.store.emailTokenStatus(hash);
-  if (state.status === 'valid' && isUsable(state.purpose)) return { token, hash, purpose: state.purpose };
-  throw new AuthError(state.status === 'valid' ? 'link_invalid' : REFUSALS[state.status]);
+  if (state.status !== 'valid') throw new AuthError(REFUSALS[state.status]);
+  // A sign-in link the config has since turned off works no more.
+  const turnedOff = state.purpose === 'magic_link' && !(deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).signInLinks;
+  if (!isUsable(state.purpose) || turnedOff) throw new AuthError('link_invalid');
+  return { token, hash, purpose: state.purpose };
 }
 
 /**
  * What a mailed link leads to, without using it: a recovery or invitation link that still
  * works leads to the page that chooses the password, a sign-up or address change confirmation
- * to the page that confirms. A used, expired or unknown one is an AuthError (`link_used`, `link_expired`,
+ * or a sign-in link to the page that confirms. A used, expired or unknown one is an AuthError (`link_used`, `link_expired`,
  * `link_invalid`), so the visitor reads why at once.
  */
 export async function openMailedLink(deps: AuthDeps, token: unknown): Promise<{ purpose: UsableLinkPurpose; token: string }> {

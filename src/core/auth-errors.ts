@@ -26,6 +26,7 @@ export type AuthErrorCode =
   | 'email_not_confirmed'
   | 'user_exists'
   | 'wrong_password'
+  | 'sign_in_links_off'
   | 'unavailable'
   | 'internal';
 
@@ -50,6 +51,7 @@ const MESSAGES: Record<AuthErrorCode, string> = {
   email_not_confirmed: 'Confirm your address first: open the link we mailed you.',
   user_exists: 'That address already has an account.',
   wrong_password: 'Your current password is not right.',
+  sign_in_links_off: 'This site does not sign in by emailed link. Sign in with your password.',
   unavailable: 'The service is temporarily unavailable. Try again shortly.',
   internal: 'Something went wrong on our side.',
 };

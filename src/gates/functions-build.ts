@@ -17,7 +17,7 @@ import { RolegateError } from '../core/rolegate-error.js';
 export const GENERATED_FUNCTIONS_DIR = '.netlify/v1/functions';
 
 /** The auth functions every site gets; their names are the URLs (`/.netlify/functions/login`). */
-export const AUTH_FUNCTIONS = ['login', 'logout', 'refresh', 'recover', 'verify', 'signup', 'invite', 'account'] as const;
+export const AUTH_FUNCTIONS = ['login', 'logout', 'refresh', 'recover', 'verify', 'signup', 'invite', 'account', 'magic-link'] as const;
 /** The Identity sync functions, generated only for a config with an `identity` section. */
 export const IDENTITY_FUNCTIONS = ['identity-login', 'identity-signup', 'identity-validate', 'identity-webhook', 'identity-sync-background'] as const;
 /**

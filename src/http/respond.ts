@@ -28,6 +28,7 @@ export const STATUS: Record<AuthErrorCode, number> = {
   email_not_confirmed: 403,
   user_exists: 409,
   wrong_password: 403,
+  sign_in_links_off: 403,
   unavailable: 503,
   internal: 500,
 };

@@ -17,14 +17,16 @@ export interface AccountSettings {
   requireConfirmation: boolean;
   /** Who may invite (any one of these roles). */
   inviterRoles: string[];
+  /** Sign-in by a link mailed to the address (the magic-link function); off unless the config turns it on. */
+  signInLinks: boolean;
   pages: { forgotPassword: string; checkEmail: string; choosePassword: string; signup: string; confirm: string; account: string };
   /** Seconds each kind of mailed link works. */
-  linkLifetimes: { recovery: number; signup: number; invite: number; emailChange: number };
+  linkLifetimes: { recovery: number; signup: number; invite: number; emailChange: number; magicLink: number };
   /** The path a mailed link opens (the friendly verify path). */
   verifyPath: string;
   /** Every path the verify function answers on: the link's token cookie is sent to these only. */
   verifyPaths: string[];
-  /** The friendly paths of the account functions (recover, verify, signup, invite, account): the refresh cookie is never sent to them. */
+  /** The friendly paths of the account functions (recover, verify, signup, invite, account, magic-link): the refresh cookie is never sent to them. */
   friendlyPaths: string[];
 }
 
@@ -35,17 +37,20 @@ export const DEFAULT_ACCOUNT_SETTINGS: AccountSettings = {
   newUserRoles: [],
   requireConfirmation: true,
   inviterRoles: ['admin'],
+  signInLinks: false,
   pages: { forgotPassword: '/forgot-password', checkEmail: '/check-email', choosePassword: '/choose-password', signup: '/signup', confirm: '/confirm', account: '/account' },
   linkLifetimes: {
     recovery: EMAIL_TOKEN_LIFETIMES.recovery, signup: EMAIL_TOKEN_LIFETIMES.signup, invite: EMAIL_TOKEN_LIFETIMES.invite, emailChange: EMAIL_TOKEN_LIFETIMES.email_change,
+    magicLink: EMAIL_TOKEN_LIFETIMES.magic_link,
   },
   verifyPath: '/auth/verify',
   verifyPaths: ['/.netlify/functions/verify', '/auth/verify'],
-  friendlyPaths: ['/auth/recover', '/auth/verify', '/auth/signup', '/auth/invite', '/auth/account'],
+  friendlyPaths: ['/auth/recover', '/auth/verify', '/auth/signup', '/auth/invite', '/auth/account', '/auth/magic-link'],
 };
 
 /** Seconds a link for `purpose` works here: the config's lifetime, never longer than rolegate's own limit. */
-export function linkLifetime(settings: AccountSettings, purpose: Exclude<EmailTokenPurpose, 'magic_link'>): number {
-  const configured = { recovery: settings.linkLifetimes.recovery, signup: settings.linkLifetimes.signup, invite: settings.linkLifetimes.invite, email_change: settings.linkLifetimes.emailChange }[purpose];
+export function linkLifetime(settings: AccountSettings, purpose: EmailTokenPurpose): number {
+  const { linkLifetimes: l } = settings;
+  const configured = { recovery: l.recovery, signup: l.signup, invite: l.invite, email_change: l.emailChange, magic_link: l.magicLink }[purpose];
   return Math.min(configured ?? EMAIL_TOKEN_LIFETIMES[purpose], EMAIL_TOKEN_LIFETIMES[purpose]);
 }

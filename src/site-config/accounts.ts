@@ -56,6 +56,10 @@ export const accountsConfigSchema = z
       .min(1)
       .default(DEFAULTS.inviterRoles)
       .describe('Roles that may invite people (any one of them).'),
+    signInLinks: z
+      .boolean()
+      .default(DEFAULTS.signInLinks)
+      .describe('Sign-in by a link mailed to the address ("magic link", the magic-link function). Off by default: whoever reads the mailbox can then sign in without the password.'),
     pages: z
       .strictObject({
         forgotPassword: page.default(DEFAULT_PAGES.forgotPassword).describe('The "forgot your password?" form (posts an address to the recover function).'),
@@ -77,6 +81,7 @@ export const accountsConfigSchema = z
         signup: lifetime(EMAIL_TOKEN_LIFETIMES.signup, 'a sign-up confirmation link'),
         invite: lifetime(EMAIL_TOKEN_LIFETIMES.invite, 'an invitation link'),
         emailChange: lifetime(EMAIL_TOKEN_LIFETIMES.email_change, 'the link that confirms a new address'),
+        magicLink: lifetime(EMAIL_TOKEN_LIFETIMES.magic_link, 'a sign-in link'),
       })
       .default(DEFAULTS.linkLifetimes),
   })

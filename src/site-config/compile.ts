@@ -21,6 +21,6 @@ function accountSettings(config: unknown): AccountSettings {
   const parsed = parseGateConfig(config);
   const section = accountsConfigSchema.parse(parsed.accounts ?? {});
   return { ...section, verifyPath: parsed.friendlyPaths.verify, verifyPaths: [...new Set([parsed.functions.verify, parsed.friendlyPaths.verify])],
-    friendlyPaths: [parsed.friendlyPaths.recover, parsed.friendlyPaths.verify, parsed.friendlyPaths.signup, parsed.friendlyPaths.invite, parsed.friendlyPaths.account],
+    friendlyPaths: [parsed.friendlyPaths.recover, parsed.friendlyPaths.verify, parsed.friendlyPaths.signup, parsed.friendlyPaths.invite, parsed.friendlyPaths.account, parsed.friendlyPaths.magicLink],
   };
 }

@@ -55,6 +55,7 @@ const functionsSchema = z
     signup: exactPath.default('/.netlify/functions/signup'),
     invite: exactPath.default('/.netlify/functions/invite'),
     account: exactPath.default('/.netlify/functions/account'),
+    magicLink: exactPath.default('/.netlify/functions/magic-link'),
   })
   .describe('Where the auth functions are served.');
 
@@ -68,6 +69,7 @@ const friendlyPathsSchema = z
     signup: exactPath.default('/auth/signup'),
     invite: exactPath.default('/auth/invite'),
     account: exactPath.default('/auth/account'),
+    magicLink: exactPath.default('/auth/magic-link'),
   })
   .describe('Short public paths rewritten (200) to the auth functions.');
 
@@ -93,9 +95,10 @@ export const gateConfigSchema = z
       signup: '/.netlify/functions/signup',
       invite: '/.netlify/functions/invite',
       account: '/.netlify/functions/account',
+      magicLink: '/.netlify/functions/magic-link',
     }),
     friendlyPaths: friendlyPathsSchema.default({ login: '/auth/login', refresh: '/auth/refresh', logout: '/auth/logout', recover: '/auth/recover', verify: '/auth/verify',
-      signup: '/auth/signup', invite: '/auth/invite', account: '/auth/account' }),
+      signup: '/auth/signup', invite: '/auth/invite', account: '/auth/account', magicLink: '/auth/magic-link' }),
     roleClaimPath: z
       .string()
       .regex(/^[A-Za-z0-9_$-]+(?:\.[A-Za-z0-9_$-]+)*$/u, { error: 'must be a dotted claim path such as "app_metadata.authorization.roles"' })

@@ -62,11 +62,11 @@ describe('rolegate gates build', () => {
       stderr: `warning: ${REDIRECTS_MODE_WARNING}\n` + 'warning: gates[2] "/members/vip/*": in redirects mode Netlify\'s matcher under netlify dev (netlify-redirector 0.5, measured) does not apply this gate to /members///vip/…, where the static server serves the same page; "mode": "edge" decides on the page served (production Netlify not verified)\n',
     });
     // 11 path rules, and the 8 gate rules again for the host netlify dev reads out of a //-path, per scheme.
-    expect(first.stdout).toBe('wrote public/_redirects: 32 rolegate rules (hand-written rules kept from _redirects)\nwrote .netlify/v1/functions/: the functions login, logout, refresh, recover, verify, signup, invite, account, mail-background, mail-scheduled\n');
+    expect(first.stdout).toBe('wrote public/_redirects: 33 rolegate rules (hand-written rules kept from _redirects)\nwrote .netlify/v1/functions/: the functions login, logout, refresh, recover, verify, signup, invite, account, magic-link, mail-background, mail-scheduled\n');
     const written = await readFile(join(site, 'public', '_redirects'), 'utf8');
     expect(written).toContain('/members/vip/* /members/vip/:splat 200! Role=vip');
     expect(written.endsWith('/old /new 301\n')).toBe(true);
-    expect((await run(['build'])).stdout).toBe('public/_redirects is up to date (32 rolegate rules)\nup to date: .netlify/v1/functions/: the functions login, logout, refresh, recover, verify, signup, invite, account, mail-background, mail-scheduled\n');
+    expect((await run(['build'])).stdout).toBe('public/_redirects is up to date (33 rolegate rules)\nup to date: .netlify/v1/functions/: the functions login, logout, refresh, recover, verify, signup, invite, account, magic-link, mail-background, mail-scheduled\n');
   });
 
   it('refuses a mail template folder with a file it cannot use, before writing anything', async () => {
@@ -85,7 +85,7 @@ describe('rolegate gates build', () => {
     const { mkdir, readdir, writeFile: write } = await import('node:fs/promises');
     const { sameGateConfig } = await import('../../src/site-config/compiled.js');
     await writeConfig({ ...(config as object), identity: {} });
-    expect((await run(['build'])).stdout).toContain('wrote .netlify/v1/functions/: the functions login, logout, refresh, recover, verify, signup, invite, account, mail-background, mail-scheduled, identity-login, identity-signup, identity-validate, identity-webhook, identity-sync-background\n');
+    expect((await run(['build'])).stdout).toContain('wrote .netlify/v1/functions/: the functions login, logout, refresh, recover, verify, signup, invite, account, magic-link, mail-background, mail-scheduled, identity-login, identity-signup, identity-validate, identity-webhook, identity-sync-background\n');
     const login = await readFile(join(site, '.netlify', 'v1', 'functions', 'login.mjs'), 'utf8');
     expect(login).toContain("import { handlerFor } from 'rolegate/functions/login';\n");
     const table = JSON.parse(/handlerFor\((.*)\);\n$/.exec(login)![1]!);
@@ -95,7 +95,7 @@ describe('rolegate gates build', () => {
     await writeConfig();
     const second = await run(['build']);
     expect(second.stdout).toContain('removed .netlify/v1/functions/identity-webhook.mjs: the config has no "identity" section\n');
-    expect((await readdir(join(site, '.netlify', 'v1', 'functions'))).sort()).toEqual(['account.mjs', 'invite.mjs', 'login.mjs', 'logout.mjs', 'mail-background.mjs', 'mail-scheduled.mjs', 'other.mjs', 'recover.mjs', 'refresh.mjs', 'signup.mjs', 'verify.mjs']);
+    expect((await readdir(join(site, '.netlify', 'v1', 'functions'))).sort()).toEqual(['account.mjs', 'invite.mjs', 'login.mjs', 'logout.mjs', 'magic-link.mjs', 'mail-background.mjs', 'mail-scheduled.mjs', 'other.mjs', 'recover.mjs', 'refresh.mjs', 'signup.mjs', 'verify.mjs']);
     await mkdir(join(site, 'netlify', 'functions'), { recursive: true });
     expect((await run(['build'])).stdout).toContain('up to date: .netlify/v1/functions/');
   });

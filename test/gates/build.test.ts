@@ -42,8 +42,8 @@ describe('gates build', () => {
   it('writes only the marked block when the site has no hand-written rules', async () => {
     const result = await build();
     const text = await output();
-    // 12 path rules, and the 6 gate rules again for the host netlify dev reads out of a //-path, per scheme.
-    expect(result).toMatchObject({ outputPath: join(site, 'public', '_redirects'), sourcePath: null, changed: true, ruleCount: 26 });
+    // 13 path rules, and the 6 gate rules again for the host netlify dev reads out of a //-path, per scheme.
+    expect(result).toMatchObject({ outputPath: join(site, 'public', '_redirects'), sourcePath: null, changed: true, ruleCount: 27 });
     const lines = text.trimEnd().split('\n');
     expect(lines[0]).toBe(BEGIN_MARKER);
     expect(lines.at(-1)).toBe(END_MARKER);

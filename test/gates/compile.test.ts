@@ -85,6 +85,7 @@ describe('compileGates', () => {
       '/auth/signup /.netlify/functions/signup 200',
       '/auth/invite /.netlify/functions/invite 200',
       '/auth/account /.netlify/functions/account 200',
+      '/auth/magic-link /.netlify/functions/magic-link 200',
       '/members/board/index.html /members/board/index.html 200! Role=admin',
       '/members/board/index.html /.netlify/functions/refresh/members/board/index.html 302!',
       '/members/board/index /members/board/index 200! Role=admin',
@@ -139,6 +140,7 @@ describe('compileGates', () => {
       { from: '/auth/signup', to: '/.netlify/functions/signup', status: 200, force: false, Role: undefined },
       { from: '/auth/invite', to: '/.netlify/functions/invite', status: 200, force: false, Role: undefined },
       { from: '/auth/account', to: '/.netlify/functions/account', status: 200, force: false, Role: undefined },
+      { from: '/auth/magic-link', to: '/.netlify/functions/magic-link', status: 200, force: false, Role: undefined },
       ...['/members/board/index.html', '/members/board/index', '/members/board'].flatMap((from) => [
         { from, to: from, status: 200, force: true, Role: ['admin'] },
         { from, to: `/.netlify/functions/refresh${from}`, status: 302, force: true, Role: undefined },

@@ -41,7 +41,7 @@ describe('the starter through netlify build --offline', () => {
   it('builds with the plugin: the gates, the edge gate and every generated function bundled', () => {
     const build = netlifyBuild(site.root, DEPLOY_ENV);
     expect(build.code, build.output).toBe(0);
-    expect(build.output).toContain('wrote .netlify/v1/functions/: the functions login, logout, refresh, recover, verify, signup, invite, account, mail-background, mail-scheduled, identity-login');
+    expect(build.output).toContain('wrote .netlify/v1/functions/: the functions login, logout, refresh, recover, verify, signup, invite, account, magic-link, mail-background, mail-scheduled, identity-login');
     for (const fn of ['login', 'logout', 'refresh', 'recover', 'verify', 'mail-background', 'mail-scheduled', 'identity-signup', 'identity-webhook', 'identity-sync-background', 'whoami']) {
       expect(existsSync(join(site.root, '.netlify', 'functions', `${fn}.zip`)), fn).toBe(true);
     }

@@ -86,11 +86,12 @@ describe('rolegate.config.json errors name the entry and the reason', () => {
       newUserRoles: [],
       requireConfirmation: true,
       inviterRoles: ['admin'],
+      signInLinks: false,
       pages: { forgotPassword: '/forgot-password', checkEmail: '/check-email', choosePassword: '/choose-password', signup: '/signup', confirm: '/confirm', account: '/account' },
-      linkLifetimes: { recovery: 3600, signup: 86400, invite: 604800, emailChange: 86400 },
+      linkLifetimes: { recovery: 3600, signup: 86400, invite: 604800, emailChange: 86400, magicLink: 900 },
       verifyPath: '/auth/verify',
       verifyPaths: ['/.netlify/functions/verify', '/auth/verify'],
-      friendlyPaths: ['/auth/recover', '/auth/verify', '/auth/signup', '/auth/invite', '/auth/account'],
+      friendlyPaths: ['/auth/recover', '/auth/verify', '/auth/signup', '/auth/invite', '/auth/account', '/auth/magic-link'],
     });
     expect(compileSiteConfig({ gates: [], accounts: { linkLifetimes: { recovery: 900 } } }).accounts.linkLifetimes.recovery).toBe(900);
     expect(() => parseGateConfig({ gates: [], accounts: { linkLifetimes: { recovery: 7200 } } })).toThrow(/accounts\.linkLifetimes\.recovery/);
@@ -117,11 +118,11 @@ describe('rolegate.config.json errors name the entry and the reason', () => {
       functions: {
         login: '/.netlify/functions/login', refresh: '/.netlify/functions/refresh', logout: '/.netlify/functions/logout',
         recover: '/.netlify/functions/recover', verify: '/.netlify/functions/verify',
-        signup: '/.netlify/functions/signup', invite: '/.netlify/functions/invite', account: '/.netlify/functions/account',
+        signup: '/.netlify/functions/signup', invite: '/.netlify/functions/invite', account: '/.netlify/functions/account', magicLink: '/.netlify/functions/magic-link',
       },
       friendlyPaths: {
         login: '/auth/login', refresh: '/auth/refresh', logout: '/auth/logout', recover: '/auth/recover', verify: '/auth/verify',
-        signup: '/auth/signup', invite: '/auth/invite', account: '/auth/account',
+        signup: '/auth/signup', invite: '/auth/invite', account: '/auth/account', magicLink: '/auth/magic-link',
       },
       roleClaimPath: 'app_metadata.authorization.roles',
       publishDir: 'public',
