@@ -9,7 +9,7 @@ import { safeNextPath } from '../core/next-path.js';
 import { LINK_COOKIE, linkCookies } from '../http/cookies.js';
 import { clientIp, cookiesOf, header, parseBody, requireMethod, requireSameOrigin, wantsRedirects } from '../http/request.js';
 import { errorPage, errorResponse, json, linkErrorPage, redirect, retryAfterHeader, toAuthError } from '../http/respond.js';
-import { DEFAULT_ACCOUNT_SETTINGS, linkLifetime } from '../site-config/account-settings.js';
+import { DEFAULT_ACCOUNT_SETTINGS, linkLifetime, type AccountSettings } from '../site-config/account-settings.js';
 import { isUuid } from '../store/sql-store.js';
 import type { AuthDeps } from './deps.js';
 import type { GetDeps } from './handlers.js';
@@ -18,7 +18,7 @@ import { inviteUser } from './invite.js';
 import { requestRecovery, requestSignInLink } from './recover.js';
 import { requireRole } from './require-role.js';
 import { signUp } from './signup.js';
-import { choosesPassword, openMailedLink, useMailedLink } from './verify.js';
+import { choosesPassword, LinkRefusedError, openMailedLink, useMailedLink } from './verify.js';
 
 type Handler = (event: HandlerEvent) => Promise<HandlerResponse>;
 
@@ -106,7 +106,11 @@ export function signupHandler(getDeps: GetDeps): Handler {
   };
 }
 
-/** POST (a signed-in admin: one of the config's inviter roles) an address and roles → 201 and the invitation mailed. */
+/**
+ * POST (a signed-in admin: one of the config's inviter roles) an address and roles → 201 and
+ * the invitation mailed. A form goes back to the page `next` names with `?done=invited` or
+ * `?error=<code>`; a form without an admin's session, to sign-in.
+ */
 export function inviteHandler(getDeps: GetDeps): Handler {
   return async (event) => {
     try {
@@ -114,15 +118,22 @@ export function inviteHandler(getDeps: GetDeps): Handler {
       const deps = await getDeps();
       requireSameOrigin(event, deps.config.allowedOrigins);
       const accounts = deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS;
+      const body = parseBody(event);
+      const form = wantsRedirects(event, body);
+      const page = safeNextPath(typeof body.fields.next === 'string' ? body.fields.next : undefined, '/').split('?')[0]!;
       const auth = await requireRole(event, { roles: accounts.inviterRoles, config: deps.config, now: deps.now() });
-      if (!auth.ok) return auth.response;
+      if (!auth.ok) return form ? redirect(`${deps.gates.loginPage}?next=${encodeURIComponent(page)}`) : auth.response;
       // rolegate signs only user ids; anything else in `sub` names nobody who could invite.
       if (!isUuid(auth.user.id)) throw new AuthError('unauthenticated');
-      const body = parseBody(event);
-      const outcome = await inviteUser(deps, { fields: body.fields, inviterId: auth.user.id, ip: clientIp(event) });
-      const user = { id: outcome.user.id, email: outcome.user.email, roles: outcome.user.roles };
-      if (wantsRedirects(event, body)) return redirect(safeNextPath(typeof body.fields.next === 'string' ? body.fields.next : undefined, '/'));
-      return json(outcome.status === 'invited' ? 201 : 200, { status: outcome.status, user });
+      try {
+        const outcome = await inviteUser(deps, { fields: body.fields, inviterId: auth.user.id, ip: clientIp(event) });
+        if (form) return redirect(`${page}?done=invited`);
+        const user = { id: outcome.user.id, email: outcome.user.email, roles: outcome.user.roles };
+        return json(outcome.status === 'invited' ? 201 : 200, { status: outcome.status, user });
+      } catch (error) {
+        if (form) return formFailure(error, page);
+        throw error;
+      }
     } catch (error) {
       return errorResponse(error);
     }
@@ -170,6 +181,11 @@ export function accountHandler(getDeps: GetDeps): Handler {
   };
 }
 
+/** Where a dead link's page sends the visitor for a new one: a sign-up's to sign-up (which mails a new link), any other to "forgot your password?". */
+function newLinkHref(accounts: AccountSettings, error: unknown): string {
+  return error instanceof LinkRefusedError && error.purpose === 'signup' ? accounts.pages.signup : accounts.pages.forgotPassword;
+}
+
 /**
  * GET (the mailed link): a link that still works moves its token into an HttpOnly cookie
  * and leads to the page that uses it (choose a password, or confirm); a dead one gets a
@@ -179,13 +195,11 @@ export function accountHandler(getDeps: GetDeps): Handler {
  */
 export function verifyHandler(getDeps: GetDeps): Handler {
   return async (event) => {
-    let newLinkHref = DEFAULT_ACCOUNT_SETTINGS.pages.forgotPassword;
     let clearLink: string[] = [];
     try {
       requireMethod(event, ['GET', 'POST']);
       const deps = await getDeps();
       const accounts = deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS;
-      newLinkHref = accounts.pages.forgotPassword;
       clearLink = linkCookies(accounts.verifyPaths);
       if (event.httpMethod === 'GET') {
         try {
@@ -193,7 +207,7 @@ export function verifyHandler(getDeps: GetDeps): Handler {
           const cookies = linkCookies(accounts.verifyPaths, link.token, linkLifetime(accounts, link.purpose));
           return redirect(choosesPassword(link.purpose) ? accounts.pages.choosePassword : accounts.pages.confirm, cookies, NO_REFERRER);
         } catch (error) {
-          return linkErrorPage(error, newLinkHref, clearLink);
+          return linkErrorPage(error, newLinkHref(accounts, error), clearLink);
         }
       }
       requireSameOrigin(event, deps.config.allowedOrigins);
@@ -210,7 +224,7 @@ export function verifyHandler(getDeps: GetDeps): Handler {
         if (!form) throw authError;
         // The visitor's own input: back to the form, the link still in its cookie.
         if (authError.code === 'weak_password' || authError.code === 'bad_request') return redirect(`${accounts.pages.choosePassword}?error=${authError.code}`);
-        return linkErrorPage(authError, newLinkHref, authError.code.startsWith('link_') ? clearLink : []);
+        return linkErrorPage(authError, newLinkHref(accounts, error), authError.code.startsWith('link_') ? clearLink : []);
       }
     } catch (error) {
       const authError = toAuthError(error);

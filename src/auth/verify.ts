@@ -32,15 +32,24 @@ export function choosesPassword(purpose: UsableLinkPurpose): boolean {
   return (PASSWORD_LINKS as readonly string[]).includes(purpose);
 }
 
-/** The token of a link that still works and what it is for, or the AuthError that says why not. */
+/** Why a link cannot be used, and, when the token is known, what it was for (so the page can offer the right new link). */
+export class LinkRefusedError extends AuthError {
+  constructor(code: AuthError['code'], readonly purpose?: EmailTokenPurpose) {
+    super(code);
+    this.name = 'LinkRefusedError';
+  }
+}
+
+/** The token of a link that still works and what it is for, or the LinkRefusedError that says why not. */
 async function liveToken(deps: AuthDeps, token: unknown): Promise<{ token: string; hash: string; purpose: UsableLinkPurpose }> {
-  if (!looksLikeEmailToken(token)) throw new AuthError('link_invalid');
+  if (!looksLikeEmailToken(token)) throw new LinkRefusedError('link_invalid');
   const hash = emailTokenHash(token);
   const state: EmailTokenState = await deps.store.emailTokenStatus(hash);
-  if (state.status !== 'valid') throw new AuthError(REFUSALS[state.status]);
+  if (state.status === 'not_found') throw new LinkRefusedError('link_invalid');
+  if (state.status !== 'valid') throw new LinkRefusedError(REFUSALS[state.status], state.purpose);
   // A sign-in link the config has since turned off works no more.
   const turnedOff = state.purpose === 'magic_link' && !(deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).signInLinks;
-  if (!isUsable(state.purpose) || turnedOff) throw new AuthError('link_invalid');
+  if (!isUsable(state.purpose) || turnedOff) throw new LinkRefusedError('link_invalid', state.purpose);
   return { token, hash, purpose: state.purpose };
 }
 

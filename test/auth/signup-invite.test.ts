@@ -131,6 +131,8 @@ describe('sign-up: confirmation', () => {
     const again = await verify({ method: 'POST', path: '/auth/verify', form: {}, cookies: opened.cookies });
     expect([again.statusCode, again.headers?.['Content-Type']]).toEqual([410, 'text/html; charset=utf-8']);
     expect(again.body).toContain('This link was already used');
+    // A sign-up's dead link offers signing up again (which mails a new link), not password recovery.
+    expect(again.body).toContain('href="/signup"');
     expect((await login(email, PASSWORD)).statusCode).toBe(200);
   });
 
@@ -266,6 +268,21 @@ describe('invitations', () => {
     const existing = await invite({ json: { email }, cookies: admin });
     expect([existing.statusCode, body(existing).error.code]).toEqual([409, 'user_exists']);
     expect(await mailsTo(email)).toEqual([]);
+  });
+
+  it('answers the admin page\'s form with that page (?done= or ?error=), and a form without an admin\'s session with sign-in', async () => {
+    const admin = await signedInAdmin();
+    const email = uniqueEmail('form-invite');
+    const sent = await invite({ form: { email, roles: 'member, editor', next: '/admin/' }, cookies: admin });
+    expect([sent.statusCode, sent.headers?.Location]).toEqual([303, '/admin/?done=invited']);
+    expect((await userRow(email))?.roles).toEqual(['member', 'editor']);
+    const owner = await makeUser(store);
+    const exists = await invite({ form: { email: owner.email, next: '/admin/' }, cookies: admin });
+    expect(exists.headers?.Location).toBe('/admin/?error=user_exists');
+    const anonymous = await invite({ form: { email: uniqueEmail('nobody'), next: '/admin/' } });
+    expect(anonymous.headers?.Location).toBe('/login?next=%2Fadmin%2F');
+    const offsite = await invite({ form: { email: uniqueEmail('offsite'), next: 'https://evil.test/' }, cookies: admin });
+    expect(offsite.headers?.Location).toBe('/?done=invited');
   });
 
   it('refuses bad roles with 400 and nothing made', async () => {
