@@ -4,6 +4,7 @@
  * a real PostgreSQL, and a real SMTP server in the test process that captures the mail the
  * site sends through SMTP_URL. The test reads the link out of the captured message.
  */
+import pg from 'pg';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -133,6 +134,28 @@ describe('forgot password in Chromium, with real mail', () => {
     await submit(page);
     await nextMail(EMAIL, 1);
     expect(smtp.to('nobody-here@example.com')).toEqual([]);
+  });
+
+  it('shows a clear page for an expired link, and the way to a new one', async () => {
+    const page = await (await browser()).newPage();
+    const mailedBefore = smtp.to(EMAIL).length;
+    await page.goto(`${dev.url}/forgot-password`);
+    await page.fill('#email', EMAIL);
+    await submit(page);
+    expect(new URL(page.url()).pathname, page.url()).toBe('/check-email');
+    const mail = await nextMail(EMAIL, mailedBefore);
+    const link = /https?:\/\/[^\s]+\/auth\/verify\?token=[A-Za-z0-9_-]{43}/.exec(mail.text)![0];
+    const token = new URL(link).searchParams.get('token')!;
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      await pool.query(`update rolegate.email_tokens set expires_at = now() - interval '1 second' where token_hash = encode(sha256(convert_to($1, 'UTF8')), 'hex')`, [token]);
+    } finally {
+      await pool.end();
+    }
+    const response = await page.goto(`${dev.url}/auth/verify?token=${token}`);
+    expect(response?.status()).toBe(410);
+    expect(await page.textContent('h1')).toBe('This link has expired');
+    expect(await page.getAttribute('a[href="/forgot-password"]', 'href')).toBe('/forgot-password');
   });
 
   it('shows a clear page for a tampered link', async () => {
