@@ -123,10 +123,10 @@ export function inviteHandler(getDeps: GetDeps): Handler {
       const page = safeNextPath(typeof body.fields.next === 'string' ? body.fields.next : undefined, '/').split('?')[0]!;
       const auth = await requireRole(event, { roles: accounts.inviterRoles, config: deps.config, now: deps.now() });
       if (!auth.ok) return form ? redirect(`${deps.gates.loginPage}?next=${encodeURIComponent(page)}`) : auth.response;
-      // rolegate signs only user ids; anything else in `sub` names nobody who could invite.
-      if (!isUuid(auth.user.id)) throw new AuthError('unauthenticated');
+      // rolegate signs only user and session ids; anything else names nobody who could invite.
+      if (!isUuid(auth.user.id) || !isUuid(auth.user.sessionId)) throw new AuthError('unauthenticated');
       try {
-        const outcome = await inviteUser(deps, { fields: body.fields, inviterId: auth.user.id, ip: clientIp(event) });
+        const outcome = await inviteUser(deps, { fields: body.fields, inviterId: auth.user.id, inviterSessionId: auth.user.sessionId, ip: clientIp(event) });
         if (form) return redirect(`${page}?done=invited`);
         const user = { id: outcome.user.id, email: outcome.user.email, roles: outcome.user.roles };
         return json(outcome.status === 'invited' ? 201 : 200, { status: outcome.status, user });

@@ -8,8 +8,9 @@ import { mailThrottle, mailThrottled, requestedAddress, sealedLink } from './mai
 
 export interface InviteRequest {
   fields: Record<string, unknown>;
-  /** The signed-in admin who invites; absent at the terminal. */
+  /** The signed-in admin who invites, and the session they invite from; absent at the terminal. */
   inviterId?: string;
+  inviterSessionId?: string;
   ip?: string;
 }
 
@@ -53,9 +54,12 @@ export async function inviteUser(deps: AuthDeps, request: InviteRequest): Promis
     sealed: sealedLink(deps, token),
     throttle: mailThrottle(deps, email, request.inviterId === undefined ? undefined : `inviter:${request.inviterId}`),
     invitedBy: request.inviterId,
+    inviterSessionId: request.inviterSessionId,
     ip: request.ip,
   });
   if (result.status === 'throttled') throw mailThrottled(result.retryAfterSeconds);
+  // The admin was disabled or signed out since their access token was issued.
+  if (result.status === 'not_live') throw new AuthError('session_expired');
   if (result.status === 'exists') throw new AuthError('user_exists', { message: 'That address already has an account with a password (or a disabled one); nothing was sent.' });
   await deps.kickMail?.();
   return { status: result.status, user: result.user };

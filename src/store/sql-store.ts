@@ -370,6 +370,7 @@ export class SqlStore implements Store {
   }
 
   async inviteUser(request: InviteRequest): Promise<InviteResult> {
+    if ((request.invitedBy !== undefined && !isUuid(request.invitedBy)) || (request.inviterSessionId !== undefined && !isUuid(request.inviterSessionId))) return { status: 'not_live' };
     const row = asRow(await this.db.call('invite_user', {
       p_email: request.email,
       p_roles: request.roles,
@@ -378,8 +379,10 @@ export class SqlStore implements Store {
       p_sealed: request.sealed,
       ...throttleArguments(request.throttle),
       p_invited_by: request.invitedBy ?? null,
+      p_inviter_session: request.inviterSessionId ?? null,
       p_ip: request.ip ?? null,
     }), 'invite_user');
+    if (row.status === 'not_live') return { status: 'not_live' };
     if (row.status === 'invited' || row.status === 'resent') return { status: row.status, user: toUser(row.user) };
     if (row.status === 'exists') return { status: 'exists', user: row.user ? toUser(row.user) : null };
     if (row.status === 'throttled') return { status: 'throttled', retryAfterSeconds: Number(row.retry_after_seconds ?? 0) };

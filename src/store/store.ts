@@ -205,7 +205,9 @@ export interface InviteRequest {
   ttlSeconds: number;
   sealed: string;
   throttle: ThrottleQuery;
+  /** The inviting admin and the session they invite from (which must be live); both absent at the terminal. */
   invitedBy?: string;
+  inviterSessionId?: string;
   ip?: string;
 }
 
@@ -213,6 +215,7 @@ export interface InviteRequest {
 export type InviteResult =
   | { status: 'invited' | 'resent'; user: User }
   | { status: 'exists'; user: User | null }
+  | { status: 'not_live' }
   | { status: 'throttled'; retryAfterSeconds: number };
 
 /** A signed-in user's session, the proof every change to their own account needs. */

@@ -131,16 +131,34 @@ begin
   return jsonb_build_object('status', 'signed_in', 'purpose', t.purpose, 'session_id', new_session_id, 'user', rolegate.user_json(u));
 end $$;
 
+-- The session p_session_id of p_user_id, locked with its user, while it is live; else null.
+create function rolegate.live_session_user(p_user_id uuid, p_session_id uuid) returns rolegate.users
+language plpgsql as $$
+declare
+  u rolegate.users;
+  s rolegate.sessions;
+begin
+  select * into u from rolegate.users where id = p_user_id for update;
+  select * into s from rolegate.sessions where id = p_session_id and user_id = p_user_id;
+  if u.id is null or s.id is null or s.revoked_at is not null
+     or u.disabled_at is not null or s.token_version <> u.token_version then
+    return null;
+  end if;
+  return u;
+end $$;
+
 -- An admin invites an address. Counted against the throttle keys first (resends are limited
 -- like every mail). A new address becomes a user with p_roles, no password and an
 -- unconfirmed address ("invited"); a user who never chose a password (an earlier invitation,
 -- or a user imported from Identity who never signed in) gets a new link, roles unchanged
--- ("resent"); a user with a password, or a disabled one, is left alone ("exists").
+-- ("resent"); a user with a password, or a disabled one, is left alone ("exists"). An
+-- inviting admin (p_invited_by) must hold the live session p_inviter_session: an admin
+-- disabled or signed out since their access token was issued invites nobody ("not_live").
 -- Returns {status, user?, retry_after_seconds?}.
 create function rolegate.invite_user(
   p_email text, p_roles text[], p_token_hash text, p_ttl_seconds integer, p_sealed text,
   p_throttle_keys text[], p_throttle_limits integer[], p_window_seconds integer,
-  p_invited_by uuid default null, p_ip text default null
+  p_invited_by uuid default null, p_ip text default null, p_inviter_session uuid default null
 ) returns jsonb
 language plpgsql as $$
 declare
@@ -148,6 +166,9 @@ declare
   u rolegate.users;
   outcome text := 'invited';
 begin
+  if p_invited_by is not null and (rolegate.live_session_user(p_invited_by, p_inviter_session)).id is null then
+    return jsonb_build_object('status', 'not_live');
+  end if;
   throttle := rolegate.count_request(p_throttle_keys, p_throttle_limits, p_window_seconds);
   if (throttle->>'throttled')::boolean then
     return jsonb_build_object('status', 'throttled', 'retry_after_seconds', throttle->'retry_after_seconds');
@@ -220,7 +241,8 @@ begin
     'rolegate.queue_token_mail(uuid, text, text, text, integer, text, jsonb, text)',
     'rolegate.request_signup(text, text, text[], boolean, text, integer, text, text[], integer[], integer, text)',
     'rolegate.sign_in_with_token(text, text[], text, integer, text, text)',
-    'rolegate.invite_user(text, text[], text, integer, text, text[], integer[], integer, uuid, text)'
+    'rolegate.live_session_user(uuid, uuid)',
+    'rolegate.invite_user(text, text[], text, integer, text, text[], integer[], integer, uuid, text, uuid)'
   ] loop
     execute format('revoke all on function %s from public', fn);
     foreach browser_role in array array['anon', 'authenticated'] loop

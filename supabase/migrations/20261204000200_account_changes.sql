@@ -1,25 +1,9 @@
 -- A signed-in user changes their own password or address.
 --
--- Both need a live session (not revoked, its user enabled and its token_version current), so
--- a stolen access token of an ended session changes nothing. A new password ends every other
+-- Both need a live session (live_session_user: not revoked, its user enabled and its
+-- token_version current), so a stolen access token of an ended session changes nothing. A new password ends every other
 -- session of the user and keeps this one. A new address is only requested here: it takes
 -- effect when the link mailed to it is used, and the old address is told at once.
-
--- The session p_session_id of p_user_id, locked with its user, while it is live; else null.
-create function rolegate.live_session_user(p_user_id uuid, p_session_id uuid) returns rolegate.users
-language plpgsql as $$
-declare
-  u rolegate.users;
-  s rolegate.sessions;
-begin
-  select * into u from rolegate.users where id = p_user_id for update;
-  select * into s from rolegate.sessions where id = p_session_id and user_id = p_user_id;
-  if u.id is null or s.id is null or s.revoked_at is not null
-     or u.disabled_at is not null or s.token_version <> u.token_version then
-    return null;
-  end if;
-  return u;
-end $$;
 
 -- Sets the password (checked by the caller against the current one), ends every other session
 -- (their refresh tokens stop working: token_version moves on, and this session moves with it).
@@ -129,7 +113,6 @@ declare
   browser_role text;
 begin
   foreach fn in array array[
-    'rolegate.live_session_user(uuid, uuid)',
     'rolegate.change_password(uuid, uuid, text, text)',
     'rolegate.request_email_change(uuid, uuid, text, text, integer, text, text[], integer[], integer, text)',
     'rolegate.change_email_with_token(text, text, integer, text, text)'

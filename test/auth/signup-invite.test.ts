@@ -285,6 +285,17 @@ describe('invitations', () => {
     expect(offsite.headers?.Location).toBe('/?done=invited');
   });
 
+  it('takes no invitation from an admin disabled or signed out since their access token was issued', async () => {
+    const admin = await makeUser(store, ['admin']);
+    const cookies = cookieValues(await login(admin.email, PASSWORD));
+    await store.setUserDisabled(admin.id, true);
+    const email = uniqueEmail('after-disable');
+    const refused = await invite({ json: { email }, cookies });
+    expect([refused.statusCode, body(refused).error.code]).toEqual([401, 'session_expired']);
+    expect(await userRow(email)).toBeUndefined();
+    expect(await mailsTo(email)).toEqual([]);
+  });
+
   it('refuses bad roles with 400 and nothing made', async () => {
     const admin = await signedInAdmin();
     const email = uniqueEmail('badroles');

@@ -619,6 +619,18 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         expect((await store.findUserByEmail(email))?.emailConfirmedAt).toBeNull();
       });
 
+      it('takes an invitation from an admin only while their session is live', async () => {
+        const admin = await newUser();
+        const { sessionId } = await newSession(admin.id);
+        const email = uniqueEmail('by-admin');
+        const invited = await store.inviteUser({ email, roles: [], tokenHash: tokenHash(), ttlSeconds: 3600, sealed: 'v1.sealed', throttle: throttle(email), invitedBy: admin.id, inviterSessionId: sessionId });
+        expect(invited.status).toBe('invited');
+        await store.revokeSession({ sessionId });
+        const later = uniqueEmail('by-admin-later');
+        expect(await store.inviteUser({ email: later, roles: [], tokenHash: tokenHash(), ttlSeconds: 3600, sealed: 'v1.sealed', throttle: throttle(later), invitedBy: admin.id, inviterSessionId: sessionId })).toEqual({ status: 'not_live' });
+        expect(await store.findUserByEmail(later)).toBeNull();
+      });
+
       it('lists the enabled users without a password, by address, page by page', async () => {
         const prefix = `pending-${Date.now()}`;
         const pending = [`${prefix}-b@example.com`, `${prefix}-a@example.com`];
