@@ -298,13 +298,19 @@ export function requestArb(known: Known, options: { methods: string[]; body?: fc
  * stored), issued for another purpose (`magic`: a link sign-in token), and issued to a
  * user disabled since (`disabled`).
  */
-export type EmailTokenKind = 'live' | 'used' | 'expired' | 'unknown' | 'magic' | 'disabled' | `${LinkPurpose}-${LinkState}`;
-/** The other links verify takes: a sign-up confirmation (signs in) and an invitation (chooses a first password). */
-export type LinkPurpose = 'signup' | 'invite';
+export type EmailTokenKind = 'live' | 'used' | 'expired' | 'unknown' | 'magic' | 'disabled' | `${LinkPurpose}-${LinkState}` | 'change-taken';
+/**
+ * The other links verify takes: a sign-up confirmation (signs in), an invitation (chooses a
+ * first password) and an address change (`change`: moves the account to the address it was
+ * mailed to, and signs in). `change-taken` is a live address change link to an address
+ * another account holds by now.
+ */
+export type LinkPurpose = 'signup' | 'invite' | 'change';
 export type LinkState = 'live' | 'used' | 'expired';
 export const EMAIL_TOKEN_KINDS: readonly EmailTokenKind[] = [
   'live', 'used', 'expired', 'unknown', 'magic', 'disabled',
   'signup-live', 'signup-used', 'signup-expired', 'invite-live', 'invite-used', 'invite-expired',
+  'change-live', 'change-used', 'change-expired', 'change-taken',
 ];
 
 /**
@@ -322,8 +328,8 @@ const tokenChars = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmno
 /** A token as text: mostly one the database knows (the live one most of all), else look-alikes and junk. */
 export const emailTokenText: fc.Arbitrary<string> = fc.oneof(
   { weight: 6, arbitrary: fc.constant(emailTokenPlaceholder('live', 'none')) },
-  // The sign-up and invitation links that still work: their success paths must be reached too.
-  { weight: 3, arbitrary: fc.constantFrom<EmailTokenKind>('signup-live', 'invite-live').map((kind) => emailTokenPlaceholder(kind, 'none')) },
+  // The sign-up, invitation and address change links that still work: their success paths must be reached too.
+  { weight: 3, arbitrary: fc.constantFrom<EmailTokenKind>('signup-live', 'invite-live', 'change-live').map((kind) => emailTokenPlaceholder(kind, 'none')) },
   { weight: 3, arbitrary: fc.constantFrom(...EMAIL_TOKEN_KINDS).map((kind) => emailTokenPlaceholder(kind, 'none')) },
   { weight: 2, arbitrary: fc.constantFrom(...MANGLES).map((mangle) => emailTokenPlaceholder('live', mangle)) },
   // Valid-looking: exactly 43 base64url characters, and one off either way.
@@ -520,6 +526,98 @@ export function inviteBodyArb(addresses: AccountAddresses): fc.Arbitrary<BodyRec
     `{"email":"invitee0@${addresses.domain}","email":"${addresses.known[0]}","roles":["admin"]}`,
     `{"email":"invitee1@${addresses.domain}","roles":["member"],"roles":"admin"}`,
     `{"__proto__":{"roles":["admin"]},"email":"invitee2@${addresses.domain}"}`,
+  ];
+  return accountBody(fields, formPair, duplicated);
+}
+
+// ------------------------------------------------------------ the account page: a new password, a new address
+
+/** What the account fuzz knows: the signed-in user's address and password, addresses other accounts hold, and a domain for new ones. */
+export interface AccountChangeFixture {
+  ownEmail: string;
+  password: string;
+  taken: string[];
+  domain: string;
+}
+
+/** `action`: the two the function knows mostly, near misses, and non-strings. */
+const accountActionArb: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 10, arbitrary: fc.constantFrom('password', 'email') },
+  { weight: 1, arbitrary: fc.constantFrom('Password', 'EMAIL', ' password', 'email ', '', 'delete', 'password,email', '__proto__', 'constructor', 'roles') },
+  { weight: 1, arbitrary: fc.oneof(fc.constant(['password']), fc.integer(), fc.boolean(), fc.constant(null), fc.object({ maxDepth: 1 })) },
+);
+
+/** `current_password`: the right one mostly (the paths past bcrypt), look-alikes that must count as wrong, and what is no password at all. */
+function currentPasswordArb(f: AccountChangeFixture): fc.Arbitrary<unknown> {
+  return fc.oneof(
+    { weight: 8, arbitrary: fc.constant(f.password) },
+    { weight: 3, arbitrary: fc.constantFrom('wrong password', `${f.password} `, ` ${f.password}`, f.password.toUpperCase(), f.password.slice(0, -1), GOOD_NEW_PASSWORD, 'é'.repeat(40), 'x'.repeat(1024)) },
+    { weight: 1, arbitrary: fc.constantFrom('', 'x'.repeat(1025), 'x'.repeat(20_000)) },
+    { weight: 1, arbitrary: nastyString },
+    { weight: 1, arbitrary: fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.constant([f.password]), fc.object({ maxDepth: 2 })) },
+  );
+}
+
+/** The new address: new ones mostly, the account's own, another account's, invalid ones and non-strings. */
+function newAddressArb(f: AccountChangeFixture): fc.Arbitrary<unknown> {
+  return fc.oneof(
+    { weight: 6, arbitrary: freshAddress(f.domain, 'moved') },
+    { weight: 3, arbitrary: fc.constantFrom(...f.taken, ...f.taken.map((k) => k.toUpperCase()), ...f.taken.map((k) => ` ${k} `)) },
+    { weight: 1, arbitrary: fc.constantFrom(f.ownEmail, f.ownEmail.toUpperCase(), ` ${f.ownEmail}\t`) },
+    { weight: 2, arbitrary: fc.oneof(nastyString, fc.constantFrom('a@b', `@${f.domain}`, 'x@', `a@@${f.domain}`, `a b@${f.domain}`, `${'x'.repeat(250)}@${f.domain}`, `new\u0000@${f.domain}`, `\u202enew@${f.domain}`, `new@${f.domain}\r\n`, `moved\ud800@${f.domain}`)) },
+    { weight: 1, arbitrary: fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.array(freshAddress(f.domain, 'moved'), { minLength: 1, maxLength: 2 }), fc.object({ maxDepth: 2 })) },
+  );
+}
+
+/**
+ * The account page's two forms in one body: `action`, `current_password`, and the new
+ * `password` (with `password_confirm`) or the new `email`, each field sometimes missing, and `next`.
+ */
+export function accountChangeBodyArb(f: AccountChangeFixture): fc.Arbitrary<BodyRecipe> {
+  const confirmArb = fc.constantFrom('same', 'same', 'same', 'absent', 'absent', 'other', 'wrong-type');
+  const toFields = ({ action, current, password, confirm, email, next }: { action?: unknown; current?: unknown; password?: unknown; confirm: string; email?: unknown; next?: unknown }) => {
+    const out: Record<string, unknown> = {};
+    if (action !== undefined) out.action = action;
+    if (current !== undefined) out.current_password = current;
+    if (password !== undefined) out.password = password;
+    if (password !== undefined && confirm === 'same') out.password_confirm = password;
+    if (confirm === 'other') out.password_confirm = `${String(password)}x`;
+    if (confirm === 'wrong-type') out.password_confirm = [password];
+    if (email !== undefined) out.email = email;
+    if (next !== undefined) out.next = next;
+    return out;
+  };
+  // Mostly one of the page's two forms as it is sent, each field sometimes missing; else any mix.
+  const passwordForm = fc.record({
+    action: fc.constant('password'), current: fc.option(currentPasswordArb(f), { nil: undefined, freq: 12 }),
+    password: fc.option(newPasswordArb, { nil: undefined, freq: 12 }), confirm: confirmArb, next: nextFieldArb,
+  }, { requiredKeys: ['action', 'confirm'] });
+  const emailForm = fc.record({
+    action: fc.constant('email'), current: fc.option(currentPasswordArb(f), { nil: undefined, freq: 12 }),
+    email: fc.option(newAddressArb(f), { nil: undefined, freq: 12 }), confirm: fc.constant('absent'), next: nextFieldArb,
+  }, { requiredKeys: ['action', 'confirm'] });
+  const anyMix = fc.record({
+    action: fc.option(accountActionArb, { nil: undefined, freq: 8 }),
+    current: fc.option(currentPasswordArb(f), { nil: undefined, freq: 6 }),
+    password: fc.option(newPasswordArb, { nil: undefined, freq: 2 }),
+    confirm: confirmArb,
+    email: fc.option(newAddressArb(f), { nil: undefined, freq: 2 }),
+    next: nextFieldArb,
+  });
+  const fields = fc.oneof(
+    { weight: 5, arbitrary: passwordForm.map(toFields) },
+    { weight: 5, arbitrary: emailForm.map(toFields) },
+    { weight: 3, arbitrary: anyMix.map(toFields) },
+  );
+  const formPair = fc.tuple(
+    fc.constantFrom('action', 'current_password', 'password', 'password_confirm', 'email', 'next', 'Action', 'action[]', 'current_password[]', '__proto__', ''),
+    fc.oneof(fc.constantFrom('password', 'email', f.password, GOOD_NEW_PASSWORD, 'short', f.ownEmail, ...f.taken), freshAddress(f.domain, 'moved'), fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 20 }), hostileNext),
+  );
+  const duplicated = [
+    `{"action":"password","action":"email","current_password":"${f.password}","email":"moved0@${f.domain}","password":"${GOOD_NEW_PASSWORD}"}`,
+    `{"action":"email","email":"moved1@${f.domain}","email":"${f.taken[0]}","current_password":"${f.password}"}`,
+    `{"action":"password","current_password":"wrong","current_password":"${f.password}","password":"${GOOD_NEW_PASSWORD}"}`,
+    `{"__proto__":{"action":"password"},"current_password":"${f.password}","password":"${GOOD_NEW_PASSWORD}"}`,
   ];
   return accountBody(fields, formPair, duplicated);
 }

@@ -7,19 +7,20 @@
  * `unavailable` within a bound (DB_TIMEOUT_MS=2000, asserted under 10 s),
  * leave nothing half-written, and work again as soon as the database does.
  * The account flows too: recover and choosing a password, and sign-up, invitations and
- * the confirmation link (request_signup, invite_user, sign_in_with_token).
+ * the confirmation link (request_signup, invite_user, sign_in_with_token), and the account
+ * function's new password and new address (change_password, request_email_change,
+ * change_email_with_token).
  *
  * The functions are built as src/auth/runtime.ts builds them when deployed:
  * readConfig(env) reads DATABASE_URL and DB_TIMEOUT_MS, and the store is
  * opened on first use and kept for the life of the instance.
  */
-import { randomUUID } from 'node:crypto';
 import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
 import bcrypt from 'bcryptjs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import gateConfig from '../../rolegate.config.json' with { type: 'json' };
-import { inviteHandler, recoverHandler, signupHandler, verifyHandler } from '../../src/auth/account-handlers.js';
+import { accountHandler, inviteHandler, recoverHandler, signupHandler, verifyHandler } from '../../src/auth/account-handlers.js';
 import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
 import type { AuthDeps } from '../../src/auth/deps.js';
 import { signAccessTokenWithJose } from '../../src/core/access-token.js';
@@ -47,7 +48,7 @@ const linkTokens = new Set<string>();
 
 type Handler = (event: HandlerEvent) => Promise<HandlerResponse>;
 
-describe('database faults during login, refresh, logout, recover, verify, sign-up and invite', () => {
+describe('database faults during login, refresh, logout, recover, verify, sign-up, invite and account', () => {
   let cluster: RestartableCluster;
   let proxy: CuttingProxy;
   let url: string;
@@ -60,6 +61,8 @@ describe('database faults during login, refresh, logout, recover, verify, sign-u
   /** Sign-up and invite under an open registration (new users get "member"); an admin's access token for the invitations. */
   let signup: Handler;
   let invite: Handler;
+  /** The account function (a new password, a new address), on the same instance as sign-up. */
+  let account: Handler;
   let adminAccessToken: string;
   let recover: Handler;
   let verify: Handler;
@@ -118,10 +121,16 @@ describe('database faults during login, refresh, logout, recover, verify, sign-u
     const openRuntime = runtimeFor(env(url), { ...DEFAULT_ACCOUNT_SETTINGS, registration: 'open', newUserRoles: ['member'] });
     signup = signupHandler(openRuntime);
     invite = inviteHandler(openRuntime);
+    account = accountHandler(openRuntime);
     const adminId = (await admin.query(`select (rolegate.create_user('faults-admin@example.com', $1, '{admin}')->'user'->>'id') as id`, [passwordHash])).rows[0].id;
     const auth = readConfig(env(url)).auth;
+    // An invitation needs the admin's live session (0eeee79), so the token names a real one.
+    const adminRefresh = newRefreshToken();
+    issuedTokens.add(adminRefresh);
+    const adminSession = await (await runtime()).store.createSession({ userId: adminId, refreshTokenHash: refreshTokenHash(adminRefresh), refreshTtlSeconds: 3600 });
+    if (adminSession.status !== 'created') throw new Error('fixture session');
     ({ token: adminAccessToken } = await signAccessTokenWithJose({
-      subject: { id: adminId, email: 'faults-admin@example.com', roles: ['admin'] }, sessionId: randomUUID(),
+      subject: { id: adminId, email: 'faults-admin@example.com', roles: ['admin'] }, sessionId: adminSession.sessionId,
       secret: auth.jwtSecret, issuer: auth.jwtIssuer, ttlSeconds: 3600, now: Math.floor(Date.now() / 1000),
     }));
   });
@@ -809,6 +818,174 @@ describe('database faults during login, refresh, logout, recover, verify, sign-u
     expect(await confirmationState(link)).toEqual(CONFIRMED);
     const retry = await viaProxy.verify(confirmEvent(link.token));
     expect([retry.statusCode, body(retry).error.code]).toEqual([410, 'link_used']);
+    await expectConsistentTree();
+  });
+
+  // ------------------------------------------------------------ the account function: a new password, a new address
+
+  const NEW_PASSWORD = 'a new passphrase for faults';
+  /** A signed-in user: this session (its access token), another live one a new password must end, and an unused recovery link. */
+  async function freshAccount(what: string) {
+    const address = newAddress(what);
+    const id = (await admin.query(`select (rolegate.create_user($1, $2, '{member}')->'user'->>'id') as id`, [address, passwordHash])).rows[0].id as string;
+    const { store } = await runtime();
+    const [mine, other] = [newRefreshToken(), newRefreshToken()];
+    issuedTokens.add(mine);
+    issuedTokens.add(other);
+    const own = await store.createSession({ userId: id, refreshTokenHash: refreshTokenHash(mine), refreshTtlSeconds: 3600 });
+    const elsewhere = await store.createSession({ userId: id, refreshTokenHash: refreshTokenHash(other), refreshTtlSeconds: 3600 });
+    if (own.status !== 'created' || elsewhere.status !== 'created') throw new Error('fixture session');
+    const recovery = newEmailToken();
+    linkTokens.add(recovery);
+    await admin.query(`insert into rolegate.email_tokens (token_hash, purpose, user_id, email, expires_at) values ($1, 'recovery', $2, $3, now() + interval '1 hour')`, [sha256Hex(recovery), id, address]);
+    const auth = readConfig(env(url)).auth;
+    const { token: accessToken } = await signAccessTokenWithJose({
+      subject: { id, email: address, roles: ['member'] }, sessionId: own.sessionId,
+      secret: auth.jwtSecret, issuer: auth.jwtIssuer, ttlSeconds: 3600, now: Math.floor(Date.now() / 1000),
+    });
+    return { id, email: address, sessionId: own.sessionId, otherSessionId: elsewhere.sessionId, recovery, accessToken };
+  }
+  type Account = Awaited<ReturnType<typeof freshAccount>>;
+
+  const accountEvent = (a: Account, fields: Record<string, string>, form: boolean) => form
+    ? event({ path: '/auth/account', form: fields, cookies: { nf_jwt: a.accessToken } })
+    : event({ path: '/.netlify/functions/account', json: fields, cookies: { nf_jwt: a.accessToken } });
+  const passwordEvent = (a: Account, form = false) => accountEvent(a, { action: 'password', current_password: PASSWORD, password: NEW_PASSWORD, password_confirm: NEW_PASSWORD }, form);
+  const emailEvent = (a: Account, address: string, current = PASSWORD, form = false) => accountEvent(a, { action: 'email', email: address, current_password: current }, form);
+
+  /** Everything a new password or a new address touches, and what every throttle (login and mail) has counted. */
+  async function accountState(a: Account, newEmail = '') {
+    const { rows } = await admin.query(`select
+      (select password_hash from rolegate.users where id = $1) as password_hash,
+      (select token_version from rolegate.users where id = $1) as token_version,
+      (select email from rolegate.users where id = $1) as email,
+      (select revoked_at is not null from rolegate.sessions where id = $2) as own_ended,
+      (select token_version from rolegate.sessions where id = $2) as own_version,
+      (select revoked_at is not null from rolegate.sessions where id = $3) as other_ended,
+      (select used_at is not null from rolegate.email_tokens where token_hash = $4) as recovery_used,
+      (select count(*)::int from rolegate.email_tokens where user_id = $1 and purpose = 'email_change') as change_links,
+      (select count(*)::int from rolegate.mail_outbox where recipient = any($5::text[])) as mails,
+      (select count(*)::int from rolegate.audit_log where user_id = $1 and event in ('password_changed', 'email_change_requested', 'email_changed')) as audited,
+      (select coalesce(sum(failures), 0)::int from rolegate.login_throttle) as counted`,
+    [a.id, a.sessionId, a.otherSessionId, sha256Hex(a.recovery), [a.email, newEmail]]);
+    const { password_hash: hash, ...row } = rows[0];
+    return { ...row, oldPassword: bcrypt.compareSync(PASSWORD, hash), newPassword: bcrypt.compareSync(NEW_PASSWORD, hash) };
+  }
+
+  /** The state after one new password, from `before`: set once, the other sessions ended, this one kept (its version following), the recovery link retired. */
+  const changedOnce = (before: Awaited<ReturnType<typeof accountState>>) => ({
+    ...before, oldPassword: false, newPassword: true, token_version: before.token_version + 1, own_version: before.token_version + 1,
+    own_ended: false, other_ended: true, recovery_used: true, audited: before.audited + 1,
+  });
+
+  it('server stopped: a new password and a new address (as JSON and as the form: a page) answer 503 in bounded time, nothing changed or counted; both work once it is back', async () => {
+    const a = await freshAccount('account-stopped');
+    const newEmail = newAddress('account-stopped-new');
+    const before = await accountState(a, newEmail);
+    cluster.stop();
+    let elapsed: number[];
+    try {
+      elapsed = [
+        await expectUnavailable(account(passwordEvent(a))),
+        await expectUnavailablePage(account(passwordEvent(a, true))),
+        await expectUnavailable(account(emailEvent(a, newEmail))),
+        await expectUnavailablePage(account(emailEvent(a, newEmail, PASSWORD, true))),
+      ];
+    } finally {
+      cluster.start();
+    }
+    console.log(`fault account-server-stopped: 503 after ${elapsed.join(' / ')} ms (password / password form / address / address form)`);
+    expect(await accountState(a, newEmail)).toEqual(before);
+    const changed = await answered(() => account(passwordEvent(a)));
+    expect([changed.statusCode, body(changed)]).toEqual([200, { ok: true, sessions_ended: 1 }]);
+    expect(await accountState(a, newEmail)).toEqual(changedOnce(before));
+    // The session that changed the password goes on: it asks for the new address (with the new password).
+    const asked = await answered(() => account(emailEvent(a, newEmail, NEW_PASSWORD)));
+    expect(asked.statusCode, asked.body ?? '').toBe(202);
+    expect(await accountState(a, newEmail)).toEqual({ ...changedOnce(before), change_links: 1, mails: before.mails + 2, audited: before.audited + 2, counted: before.counted + 2 });
+    await expectConsistentTree();
+  });
+
+  it('a new password, terminated inside change_password after it set the password: 503, all rolled back (the old password signs in), and the change then works once', async () => {
+    const a = await freshAccount('account-terminated');
+    const before = await accountState(a);
+    const holder = await admin.connect();
+    holder.on('error', () => undefined);
+    await holder.query('begin');
+    // change_password sets the password and token_version, then ends the other sessions: this lock holds it there.
+    await holder.query('select 1 from rolegate.sessions where id = $1 for update', [a.otherSessionId]);
+    try {
+      const pending = account(passwordEvent(a));
+      const pid = await blockedBackend('change_password');
+      await admin.query('select pg_terminate_backend($1)', [pid]);
+      const elapsed = await expectUnavailable(pending);
+      console.log(`fault change-password-terminated-mid-call: 503 after ${elapsed} ms`);
+    } finally {
+      await holder.query('rollback');
+      holder.release();
+    }
+    expect(await accountState(a)).toEqual(before);
+    // The old password still signs in (a third session, which the change must end too).
+    const signedIn = await answered(() => login(event({ path: '/.netlify/functions/login', json: { email: a.email, password: PASSWORD } })));
+    expect(signedIn.statusCode, signedIn.body ?? '').toBe(200);
+    remember(signedIn);
+    const changed = await answered(() => account(passwordEvent(a)));
+    expect([changed.statusCode, body(changed)]).toEqual([200, { ok: true, sessions_ended: 2 }]);
+    expect(await accountState(a)).toEqual(changedOnce(before));
+    await expectConsistentTree();
+  });
+
+  it('an address change terminated inside request_email_change after it counted the request: 503, no link, no mail and not counted; the same request then works', async () => {
+    const a = await freshAccount('account-ask');
+    const newEmail = newAddress('account-ask-new');
+    const before = await accountState(a, newEmail);
+    const holder = await admin.connect();
+    holder.on('error', () => undefined);
+    await holder.query('begin');
+    // The request is counted first, then the user row locked (live_session_user): this lock holds it there.
+    await holder.query('select 1 from rolegate.users where id = $1 for update', [a.id]);
+    try {
+      const pending = account(emailEvent(a, newEmail));
+      const pid = await blockedBackend('request_email_change');
+      await admin.query('select pg_terminate_backend($1)', [pid]);
+      const elapsed = await expectUnavailable(pending);
+      console.log(`fault email-change-terminated-mid-call: 503 after ${elapsed} ms`);
+    } finally {
+      await holder.query('rollback');
+      holder.release();
+    }
+    expect(await accountState(a, newEmail)).toEqual(before);
+    const asked = await answered(() => account(emailEvent(a, newEmail)));
+    expect(asked.statusCode, asked.body ?? '').toBe(202);
+    expect(await accountState(a, newEmail)).toEqual({ ...before, change_links: 1, mails: before.mails + 2, audited: before.audited + 1, counted: before.counted + 2 });
+  });
+
+  it('an address change link whose answer is lost after the commit: 503, the account moved once (one new session); a retry says used, and the new address signs in', async () => {
+    const a = await freshAccount('account-link');
+    const newEmail = newAddress('account-link-new');
+    const token = newEmailToken();
+    linkTokens.add(token);
+    await admin.query(`insert into rolegate.email_tokens (token_hash, purpose, user_id, email, expires_at) values ($1, 'email_change', $2, $3, now() + interval '1 hour')`, [sha256Hex(token), a.id, newEmail]);
+    const moved = async () => (await admin.query(`select
+      (select used_at is not null from rolegate.email_tokens where token_hash = $1) as used,
+      (select count(*)::int from rolegate.users where lower(email) = $2) as at_new,
+      (select count(*)::int from rolegate.users where lower(email) = $3) as at_old,
+      (select id from rolegate.users where lower(email) = $2) as user_id,
+      (select count(*)::int from rolegate.sessions where user_id = $4 and revoked_at is null) as sessions,
+      (select count(*)::int from rolegate.audit_log where user_id = $4 and event = 'email_changed') as changes`, [sha256Hex(token), newEmail, a.email, a.id])).rows[0];
+    const cut = proxy.cutAfterReplyTo('change_email_with_token');
+    const elapsed = await expectUnavailable(viaProxy.verify(confirmEvent(token)));
+    await cut;
+    console.log(`fault email-change-answer-lost-after-commit: 503 after ${elapsed} ms`);
+    // Committed whole: the link used, the account at the new address, one session more than its two.
+    const MOVED = { used: true, at_new: 1, at_old: 0, user_id: a.id, sessions: 3, changes: 1 };
+    expect(await moved()).toEqual(MOVED);
+    const retry = await viaProxy.verify(confirmEvent(token));
+    expect([retry.statusCode, body(retry).error.code]).toEqual([410, 'link_used']);
+    expect(await moved()).toEqual(MOVED);
+    const signedIn = await login(event({ path: '/.netlify/functions/login', json: { email: newEmail, password: PASSWORD } }));
+    expect(signedIn.statusCode, signedIn.body ?? '').toBe(200);
+    remember(signedIn);
     await expectConsistentTree();
   });
 

@@ -19,6 +19,9 @@
  * member's and an admin's. Their writes are checked against the account the address had
  * before the request, and login_throttle apart: a request refused before the store is
  * asked counts nowhere, one the store took counts once for its address and its sender.
+ * The account function (a new password, a new address) is sent with no session, a live
+ * one, and one ended, gone stale, disabled or naming another user's session; a wrong
+ * current password counts as a failed login does, and nothing else of a refusal is written.
  *
  * The seed is fixed (FUZZ_SEED overrides it) and fast-check prints it with
  * the shrunk counterexample on failure; FUZZ_RUNS changes the case count.
@@ -30,16 +33,18 @@ import fc from 'fast-check';
 import { SignJWT, decodeJwt } from 'jose';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { inviteHandler, recoverHandler, signupHandler, verifyHandler } from '../../src/auth/account-handlers.js';
+import { accountHandler, inviteHandler, recoverHandler, signupHandler, verifyHandler } from '../../src/auth/account-handlers.js';
 import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
 import type { AuthDeps } from '../../src/auth/deps.js';
+import { requestedAddress } from '../../src/auth/mailed-link.js';
+import { requireRole } from '../../src/auth/require-role.js';
 import { signAccessTokenWithJose, verifyAccessToken } from '../../src/core/access-token.js';
 import { emailTokenHash, newEmailToken } from '../../src/core/email-token.js';
 import { isSafeNextPath } from '../../src/core/next-path.js';
 import { bcryptHasher, type PasswordHasher } from '../../src/core/password.js';
 import { Secret } from '../../src/core/secret.js';
 import { newRefreshToken, refreshTokenHash } from '../../src/core/refresh-token.js';
-import { parseBody } from '../../src/http/request.js';
+import { clientIp, parseBody } from '../../src/http/request.js';
 import { STATUS } from '../../src/http/respond.js';
 import { openMailSecret } from '../../src/mail/seal.js';
 import { DEFAULT_ACCOUNT_SETTINGS, type AccountSettings } from '../../src/site-config/account-settings.js';
@@ -48,8 +53,8 @@ import { PASSWORD, SECRET, makeDeps } from '../auth/support.js';
 import { openTestStore, type TestStore } from '../support/databases.js';
 import { captureLogs, leakedSecrets } from '../support/log-capture.js';
 import {
-  EMAIL_TOKEN_PLACEHOLDER, SITE, cookiesArb, inviteBodyArb, requestArb, signupBodyArb, verifyBodyArb, verifyCookiesArb, verifyQueryArb,
-  type AccountAddresses, type CookieValueRecipe, type EmailTokenKind, type Known, type LinkPurpose, type LinkState, type Mangle, type RequestRecipe,
+  EMAIL_TOKEN_PLACEHOLDER, SITE, accountChangeBodyArb, cookiesArb, inviteBodyArb, requestArb, signupBodyArb, verifyBodyArb, verifyCookiesArb, verifyQueryArb,
+  type AccountAddresses, type AccountChangeFixture, type CookieValueRecipe, type EmailTokenKind, type Known, type LinkPurpose, type LinkState, type Mangle, type RequestRecipe,
 } from './arbitraries.js';
 import { ACCOUNT_MAIL_TABLES, LOG_TABLES, diff, rawTokensAtRest, rolegateTables, rowCount, snapshot, tokensIn, type Snapshot, type TableDiff } from './tables.js';
 
@@ -106,7 +111,15 @@ describe('fuzzing every function handler', () => {
    * and both go back to that state after every case. `pending` signed up and never confirmed
    * (a new sign-up for it keeps no password and mails a link to choose one).
    */
-  let accountUsers: { reset: User; old: User; gone: User; confirm: User; invitee: User; pending: User };
+  let accountUsers: { reset: User; old: User; gone: User; confirm: User; invitee: User; pending: User; holder: User };
+  /**
+   * The account function, and its fixture: `holder` (accountUsers) signs in and changes the
+   * password or the address; every case leaves it as `holderRow` says (the address, the
+   * password, token_version, confirmed), and the address change links verify takes are its too.
+   */
+  let accountChange: (event: HandlerEvent) => Promise<HandlerResponse>;
+  let accountFixture: AccountChangeFixture;
+  let holderRow: { email: string; password_hash: string; token_version: number; email_confirmed_at: string };
   /** Sign-up under each registration policy, and invite; the fixture users every case leaves as it found them. */
   const signupHandlers = {} as Record<SignupPolicy, (event: HandlerEvent) => Promise<HandlerResponse>>;
   let invite: (event: HandlerEvent) => Promise<HandlerResponse>;
@@ -192,6 +205,13 @@ describe('fuzzing every function handler', () => {
     accountUsers.confirm = await make('confirm@fuzz.example', ['member'], passwordHash);
     accountUsers.invitee = await make('invitee@fuzz.example', ['editor'], null);
     accountUsers.pending = await make('pending@fuzz.example', ['member'], passwordHash);
+    accountUsers.holder = await make('account@fuzz.example', ['member'], passwordHash);
+    holderRow = (await sql.query('select email, password_hash, token_version, email_confirmed_at from rolegate.users where id = $1', [accountUsers.holder.id])).rows[0];
+    accountChange = accountHandler(async () => accountDeps);
+    accountFixture = {
+      ownEmail: accountUsers.holder.email, password: PASSWORD, domain: 'fuzz.example',
+      taken: [users.member.email, users.admin.email, users.disabled.email, accountUsers.invitee.email],
+    };
     fixtureUserIds = [...Object.values(users), ...Object.values(accountUsers)].map((u) => u.id);
     await resetAccountFixtures();
     addresses = {
@@ -518,9 +538,10 @@ describe('fuzzing every function handler', () => {
 
   // ------------------------------------------------------------ the account flows: recover and verify
 
-  type AccountKind = 'recover' | 'verify' | 'signup' | 'invite';
+  type AccountKind = 'recover' | 'verify' | 'signup' | 'invite' | 'account';
   const accountCounts: Record<AccountKind, { cases: number; outcomes: Record<string, number> }> = {
     recover: { cases: 0, outcomes: {} }, verify: { cases: 0, outcomes: {} }, signup: { cases: 0, outcomes: {} }, invite: { cases: 0, outcomes: {} },
+    account: { cases: 0, outcomes: {} },
   };
   const countOutcome = (kind: AccountKind, key: string) => { accountCounts[kind].outcomes[key] = (accountCounts[kind].outcomes[key] ?? 0) + 1; };
   /** Every email token that existed during the run, and every look-alike sent: none may be logged or stored raw. */
@@ -531,13 +552,24 @@ describe('fuzzing every function handler', () => {
     verify: ['method_not_allowed', 'bad_origin', 'bad_request', 'unsupported_media_type', 'payload_too_large', 'weak_password', 'link_invalid', 'link_used', 'link_expired'],
     signup: ['method_not_allowed', 'bad_origin', 'bad_request', 'unsupported_media_type', 'payload_too_large', 'weak_password', 'throttled', 'signup_disabled', 'email_not_allowed'],
     invite: ['method_not_allowed', 'bad_origin', 'bad_request', 'unsupported_media_type', 'payload_too_large', 'throttled', 'unauthenticated', 'session_expired', 'forbidden', 'user_exists'],
+    account: ['method_not_allowed', 'bad_origin', 'bad_request', 'unsupported_media_type', 'payload_too_large', 'weak_password', 'throttled', 'unauthenticated', 'session_expired', 'wrong_password'],
   };
 
   /** The sign-up and invitation fixtures as they wait for their links: unconfirmed, `confirm` and `pending` with the fixture password, `invitee` with none. */
   async function resetAccountFixtures(): Promise<void> {
     await sql.query('update rolegate.users set password_hash = $1, email_confirmed_at = null where id = any($2::uuid[])', [passwordHash, [accountUsers.confirm.id, accountUsers.pending.id]]);
     await sql.query('update rolegate.users set password_hash = null, email_confirmed_at = null where id = $1', [accountUsers.invitee.id]);
+    await resetHolder();
   }
+
+  /** The account function's user as it was made: its address, password and token_version, confirmed and enabled. */
+  async function resetHolder(): Promise<void> {
+    await sql.query('update rolegate.users set email = $2, password_hash = $3, token_version = $4, email_confirmed_at = $5, disabled_at = null where id = $1',
+      [accountUsers.holder.id, holderRow.email, holderRow.password_hash, holderRow.token_version, holderRow.email_confirmed_at]);
+  }
+
+  /** Where the address change links verify takes move the holder to (change-taken's goes to the admin's address). */
+  const LINK_NEW_ADDRESS = 'moved-by-link@fuzz.example';
 
   /** Makes a token in the state `kind` names (see EmailTokenKind), as the store would have after a recovery request. */
   async function emailToken(kind: EmailTokenKind): Promise<string> {
@@ -545,13 +577,15 @@ describe('fuzzing every function handler', () => {
     emailTokens.add(token);
     if (kind === 'unknown') return token;
     if (kind.includes('-')) {
-      // A sign-up or invitation link in the state named, as request_signup and invite_user store it.
-      const [purpose, state] = kind.split('-') as [LinkPurpose, LinkState];
-      const user = purpose === 'signup' ? accountUsers.confirm : accountUsers.invitee;
+      // A sign-up, invitation or address change link in the state named, as request_signup,
+      // invite_user and request_email_change store it (an address change's email is the new address).
+      const [purpose, state] = kind.split('-') as [LinkPurpose, LinkState | 'taken'];
+      const user = purpose === 'signup' ? accountUsers.confirm : purpose === 'invite' ? accountUsers.invitee : accountUsers.holder;
+      const address = purpose !== 'change' ? user.email : state === 'taken' ? users.admin.email : LINK_NEW_ADDRESS;
       await sql.query(
         `insert into rolegate.email_tokens (token_hash, purpose, user_id, email, expires_at, used_at)
          values ($1, $2, $3, $4, now() + make_interval(secs => $5), case when $6 then now() end)`,
-        [emailTokenHash(token), purpose, user.id, user.email, state === 'expired' ? -1 : 3600, state === 'used']);
+        [emailTokenHash(token), purpose === 'change' ? 'email_change' : purpose, user.id, address, state === 'expired' ? -1 : 3600, state === 'used']);
       return token;
     }
     // Each state has its own user: a newer recovery token retires the older ones of its user.
@@ -755,6 +789,26 @@ describe('fuzzing every function handler', () => {
     expect(changes.refresh_tokens!).toMatchObject({ added: [{ token_hash: sha256(refreshTokenOf(live)!), session_id: sessions.added[0]!.id, parent_id: null }], changed: [], removed: [] });
   }
 
+  /**
+   * An address change link used: that token used, the holder moved to the address it was
+   * mailed to (and that address confirmed) and nothing else of the user, one new session; no
+   * other session ended, no mail.
+   */
+  function checkAddressMovedTables(changes: Record<string, TableDiff>, live: Map<string, string>, body: any) {
+    const user = accountUsers.holder.id;
+    expect(Object.keys(changes).sort()).toEqual(['email_tokens', 'refresh_tokens', 'sessions', 'users']);
+    const tokens = changes.email_tokens!;
+    expect([tokens.added.length, tokens.removed.length, tokens.changed.length]).toEqual([0, 0, 1]);
+    expect([tokens.changed[0]!.columns, tokens.changed[0]!.before.user_id, tokens.changed[0]!.before.purpose, tokens.changed[0]!.before.email]).toEqual([['used_at'], user, 'email_change', LINK_NEW_ADDRESS]);
+    const [row] = userRowsChanged(changes);
+    expect([row!.before.id, row!.before.email, row!.after.email, row!.columns.sort()]).toEqual([user, holderRow.email, LINK_NEW_ADDRESS, ['email', 'email_confirmed_at', 'updated_at']]);
+    const sessions = changes.sessions!;
+    expect([sessions.added.length, sessions.removed.length, sessions.changed.length]).toEqual([1, 0, 0]);
+    expect(sessions.added[0]).toMatchObject({ user_id: user, revoked_at: null, token_version: row!.after.token_version });
+    expect(changes.refresh_tokens!).toMatchObject({ added: [{ token_hash: sha256(refreshTokenOf(live)!), session_id: sessions.added[0]!.id, parent_id: null }], changed: [], removed: [] });
+    if (body) expect(body.user).toMatchObject({ id: user, email: LINK_NEW_ADDRESS });
+  }
+
   /** Which of the case's tokens `token` is (undefined: none the test made). */
   function kindOf(made: Map<EmailTokenKind, string>, token: string | undefined): EmailTokenKind | undefined {
     for (const [kind, value] of made) if (value === token) return kind;
@@ -922,6 +976,8 @@ describe('fuzzing every function handler', () => {
     expect(tokensIn(stored, issuedTokens), 'raw refresh tokens at rest').toEqual([]);
     await sql.query('delete from rolegate.sessions; delete from rolegate.email_tokens; delete from rolegate.mail_outbox');
     if (kind === 'recover') return;
+    // The account function makes no user and changes none but its own (its oracle checks that).
+    if (kind === 'account') return resetHolder();
     await sql.query('delete from rolegate.users where not (id = any($1::uuid[]))', [fixtureUserIds]);
     await resetAccountFixtures();
   }
@@ -953,37 +1009,43 @@ describe('fuzzing every function handler', () => {
       const opened = kindOf(made, liveCookies.get('rolegate_link'));
       // A live link, or one whose user was disabled since: the page opens for it, and the
       // POST refuses it (email_token_status does not look at the user).
-      expect(['live', 'disabled', 'signup-live', 'invite-live']).toContain(opened);
-      // A confirmation leads to the page that confirms, the others to the one that chooses a password.
-      expect(response.headers?.Location).toBe(opened === 'signup-live' ? '/confirm' : '/choose-password');
+      expect(['live', 'disabled', 'signup-live', 'invite-live', 'change-live', 'change-taken']).toContain(opened);
+      // A confirmation (of a sign-up or a new address) leads to the page that confirms, the others to the one that chooses a password.
+      expect(response.headers?.Location).toBe(['signup-live', 'change-live', 'change-taken'].includes(opened!) ? '/confirm' : '/choose-password');
       if (opened === 'disabled') countOutcome(kind, '(opened a disabled user\'s link)');
-      if (opened === 'signup-live' || opened === 'invite-live') countOutcome(kind, `(opened a ${opened} link)`);
+      if (opened !== 'live' && opened !== 'disabled') countOutcome(kind, `(opened a ${opened} link)`);
       expect(changes, 'opening a link changes nothing').toEqual({});
     } else if (liveCookies.has('nf_jwt')) {
       expect(event.httpMethod).toBe('POST');
       expect(response.statusCode === 200 || (response.statusCode === 303 && !code)).toBe(true);
       const usedHash = changes.email_tokens?.changed[0]?.before.token_hash;
       const usedKind = [...made].find(([, token]) => sha256(token) === usedHash)?.[0];
-      // Only a live link signs in: a recovery, an invitation (the password chosen) or a confirmation.
-      expect(['live', 'invite-live', 'signup-live'], 'the link that signed in').toContain(usedKind);
-      const user = usedKind === 'live' ? accountUsers.reset : usedKind === 'invite-live' ? accountUsers.invitee : accountUsers.confirm;
+      // Only a live link signs in: a recovery, an invitation (the password chosen), a confirmation or an address change.
+      expect(['live', 'invite-live', 'signup-live', 'change-live'], 'the link that signed in').toContain(usedKind);
+      const user = usedKind === 'live' ? accountUsers.reset : usedKind === 'invite-live' ? accountUsers.invitee : usedKind === 'change-live' ? accountUsers.holder : accountUsers.confirm;
       if (response.statusCode === 200) expect(body.user.id).toBe(user.id);
       if (usedKind === 'live') checkResetTables(changes, event, liveCookies, sessionBefore);
       else if (usedKind === 'invite-live') checkResetTables(changes, event, liveCookies, undefined, user, 'invite');
+      else if (usedKind === 'change-live') checkAddressMovedTables(changes, liveCookies, body);
       else checkConfirmTables(changes, liveCookies);
       if (usedKind !== 'live') countOutcome(kind, `(used a ${usedKind} link)`);
     } else {
       expect(liveCookies.size, `${key} sets no live cookie`).toBe(0);
-      if (used.has('disabled') && code === 'link_invalid' && changes.email_tokens) {
+      if ((used.has('disabled') || used.has('change-taken')) && code === 'link_invalid' && changes.email_tokens) {
         // A link to a user disabled since the mail is refused after use, by design
-        // (reset_password_with_token: "the token stays used"): that one write only.
+        // (reset_password_with_token: "the token stays used"), and so is an address change
+        // to an address another account holds by now (change_email_with_token: "the link
+        // used"): that one write only, the account as it was.
         expect(Object.keys(changes)).toEqual(['email_tokens']);
-        expect(changes.email_tokens.changed.map((c) => [c.columns, c.before.user_id])).toEqual([[['used_at'], accountUsers.gone.id]]);
-        countOutcome(kind, '(used a disabled user\'s link)');
+        const [c] = changes.email_tokens.changed;
+        const consumed = [...made].find(([, token]) => sha256(token) === c?.before.token_hash)?.[0];
+        expect(['disabled', 'change-taken']).toContain(consumed);
+        expect(changes.email_tokens.changed.map((c) => [c.columns, c.before.user_id])).toEqual([[['used_at'], consumed === 'disabled' ? accountUsers.gone.id : accountUsers.holder.id]]);
+        countOutcome(kind, consumed === 'disabled' ? '(used a disabled user\'s link)' : '(used a change-taken link)');
       } else {
         expect(changes, `verify answered ${key} and must change nothing`).toEqual({});
       }
-      // A dead link is refused before any bcrypt work (only the disabled user's is known dead after).
+      // A dead link is refused before any bcrypt work (only the disabled user's is known dead after; an address change hashes nothing).
       if (code?.startsWith('link_') && !used.has('disabled')) expect(hashes, 'bcrypt work for a dead link').toBe(hashesBefore);
     }
     // Using a link counts nowhere.
@@ -1036,8 +1098,11 @@ describe('fuzzing every function handler', () => {
     if (authorization !== undefined) event.headers.authorization = authorization;
     const { response, body, live: liveCookies, code, key, before, after, changes, throttle } = await sendAccountRequest('invite', invite, event);
     expect(liveCookies.size, 'an invitation sets no cookie').toBe(0);
-    const accepted = [200, 201].includes(response.statusCode) || (response.statusCode === 303 && !code);
-    countOutcome('invite', `(${inviter === 'none' ? 'no session' : `${inviter}'s token`}) ${accepted ? 'accepted' : code ?? 'refused'}`);
+    // A form without an admin's session goes to sign in (aef303b), with no code: a refusal, not an invitation.
+    const toSignIn = response.statusCode === 303 && !code && /^\/login\?next=/.test(String(response.headers?.Location));
+    const accepted = !toSignIn && ([200, 201].includes(response.statusCode) || (response.statusCode === 303 && !code));
+    if (accepted && response.statusCode === 303) expect(String(response.headers?.Location)).toMatch(/\?done=invited$/);
+    countOutcome('invite', `(${inviter === 'none' ? 'no session' : `${inviter}'s token`}) ${accepted ? 'accepted' : toSignIn ? 'to sign in' : code ?? 'refused'}`);
     if (accepted) {
       countOutcome('invite', checkInviteTables(before, changes, event, response, body));
     } else {
@@ -1052,6 +1117,278 @@ describe('fuzzing every function handler', () => {
     for (const k of keys.filter((k) => k.startsWith('mail:inviter:'))) expect(rightSigned).toContain(k.slice('mail:inviter:'.length));
     if (inviter !== 'admin' && accepted) expect(rightSigned.size, 'an invitation without an admin token').toBeGreaterThan(inviter === 'member' ? 1 : 0);
     await endAccountCase(after, 'invite');
+  }
+
+  // ------------------------------------------------------------ the account function: a new password, a new address
+
+  /**
+   * Who sends the request: nobody we signed a token for, the holder's live session, or a
+   * token of ours that names a session no longer live (ended, gone stale when token_version
+   * moved on, its user disabled) or another user's session.
+   */
+  type Caller = 'none' | 'live' | 'ended' | 'stale' | 'disabled' | 'foreign-sid';
+  interface AccountChangeCase {
+    caller: Caller;
+    carrier: Carrier;
+    /** Other live sessions of the holder (a new password ends them), and one ended already. */
+    others: number;
+    endedOther: boolean;
+    /** Links of the holder waiting: recovery ones (live, expired, used), a sign-up and an address change. */
+    links: boolean;
+    /** The login throttle at its limit for the holder, or the mail throttle for the address asked. */
+    preThrottle: 'none' | 'login' | 'mail';
+    request: RequestRecipe;
+  }
+  const EMPTY_DIFF: TableDiff = { added: [], removed: [], changed: [] };
+  /** Codes the handler answers before it reads who is signed in, or anything of the body's meaning. */
+  const EARLY_CODES = ['method_not_allowed', 'bad_origin', 'unsupported_media_type', 'payload_too_large'];
+
+  /**
+   * `live` other sessions of the holder and `ended` ended ones (their refresh tokens revoked
+   * with them, as revoke_session leaves them), each with one refresh token nobody holds.
+   */
+  async function otherSessions(live: number, ended: boolean): Promise<void> {
+    await sql.query(
+      `with s as (
+         insert into rolegate.sessions (user_id, token_version, revoked_at, revoked_reason)
+         select u.id, u.token_version, case when g > $2::int then now() end, case when g > $2::int then 'fixture' end
+         from rolegate.users u, generate_series(1, $2::int + $3::int) g where u.id = $1
+         returning id, revoked_at)
+       insert into rolegate.refresh_tokens (token_hash, session_id, expires_at, revoked_at)
+       select encode(sha256(convert_to(gen_random_uuid()::text, 'UTF8')), 'hex'), id, now() + interval '1 hour', revoked_at from s`,
+      [accountUsers.holder.id, live, ended ? 1 : 0]);
+  }
+
+  async function holderLinks(): Promise<void> {
+    const rows: Array<[string, string, string, number, boolean]> = [
+      ['recovery', holderRow.email, 'live', 3600, false], ['recovery', holderRow.email, 'expired', -1, false], ['recovery', holderRow.email, 'used', 3600, true],
+      ['signup', holderRow.email, 'live', 3600, false], ['email_change', 'pending@elsewhere.example', 'live', 3600, false],
+    ].map(([purpose, email, , ttl, used]) => {
+      const token = newEmailToken();
+      emailTokens.add(token);
+      return [emailTokenHash(token), purpose, email, ttl, used] as [string, string, string, number, boolean];
+    });
+    await sql.query(
+      `insert into rolegate.email_tokens (token_hash, purpose, user_id, email, expires_at, used_at)
+       select h, p, $1, e, now() + make_interval(secs => t), case when u then now() end
+       from unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::boolean[]) as x(h, p, e, t, u)`,
+      [accountUsers.holder.id, rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2]), rows.map((r) => r[3]), rows.map((r) => r[4])]);
+  }
+
+  /** The new address as the account function reads it, or undefined when it refuses it. */
+  function addressAsked(fields: Record<string, unknown>): string | undefined {
+    try {
+      return requestedAddress(fields);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function auditSince(id: number): Promise<Array<Record<string, unknown>>> {
+    return (await sql.query('select event, user_id, session_id, ip, detail from rolegate.audit_log where id > $1 order by id', [id])).rows;
+  }
+
+  /** One failed login counted, as record_login_failure counts it: once for the holder's account key and once for the client's. */
+  function checkLoginCounted(throttle: TableDiff | undefined, email: string, ip: string) {
+    expect(throttle?.removed ?? []).toEqual([]);
+    const keys = [...throttle?.added ?? [], ...(throttle?.changed ?? []).map((c) => c.after)].map((row) => String(row.key)).sort();
+    expect(keys).toEqual([`account:${email}`, `ip:${ip}`].sort());
+    for (const row of throttle?.added ?? []) expect(row.failures).toBe(1);
+    for (const c of throttle?.changed ?? []) expect([Number(c.before.failures) + 1, 1]).toContain(c.after.failures);
+  }
+
+  /**
+   * A password changed from the caller's live session: the holder's password_hash (the one
+   * sent), token_version (one up) and updated_at, nothing else of it; every other session that
+   * was live ended (password_changed) with its refresh tokens, the caller's kept, its
+   * token_version following; the holder's unused recovery links retired, no other link (an
+   * address change link may be retired too: see account-change.pending.ts). Returns how many
+   * sessions ended.
+   */
+  function checkPasswordChangeTables(before: Snapshot, changes: Record<string, TableDiff>, event: HandlerEvent, callerSession: string): number {
+    const holder = accountUsers.holder.id;
+    expect(Object.keys(changes).filter((t) => !['users', 'sessions', 'refresh_tokens', 'email_tokens'].includes(t))).toEqual([]);
+    const [row] = userRowsChanged(changes);
+    expect([row!.before.id, row!.columns.sort()]).toEqual([holder, ['password_hash', 'token_version', 'updated_at']]);
+    expect(row!.after.token_version).toBe(Number(row!.before.token_version) + 1);
+    expect(bcrypt.compareSync(fieldsOf(event).password as string, String(row!.after.password_hash)), 'the password sent is the one set').toBe(true);
+    const sessionsBefore = [...before.get('sessions')!.values()];
+    const others = sessionsBefore.filter((s) => s.user_id === holder && s.id !== callerSession);
+    const othersLive = others.filter((s) => s.revoked_at === null).map((s) => String(s.id)).sort();
+    const sessions = changes.sessions ?? EMPTY_DIFF;
+    expect(sessions.added.length + sessions.removed.length).toBe(0);
+    const ended = sessions.changed.filter((c) => c.before.id !== callerSession);
+    expect(ended.map((c) => String(c.before.id)).sort(), 'the other live sessions, and only those, end').toEqual(othersLive);
+    for (const c of ended) expect([c.columns.sort(), c.after.revoked_reason]).toEqual([['revoked_at', 'revoked_reason'], 'password_changed']);
+    const own = sessions.changed.find((c) => c.before.id === callerSession);
+    expect(own?.columns, 'the caller\'s session goes on, its token_version following').toEqual(['token_version']);
+    expect([own!.after.token_version, own!.after.revoked_at]).toEqual([row!.after.token_version, null]);
+    const othersIds = new Set(others.map((s) => s.id));
+    const liveTokens = [...before.get('refresh_tokens')!.values()].filter((t) => othersIds.has(t.session_id) && t.revoked_at === null).map((t) => String(t.id)).sort();
+    const tokens = changes.refresh_tokens ?? EMPTY_DIFF;
+    expect(tokens.added.length + tokens.removed.length).toBe(0);
+    expect(tokens.changed.map((c) => String(c.before.id)).sort(), 'the other sessions\' refresh tokens, and only those, stop').toEqual(liveTokens);
+    for (const c of tokens.changed) expect(c.columns).toEqual(['revoked_at']);
+    const unused = [...before.get('email_tokens')!.values()].filter((t) => t.user_id === holder && t.used_at === null);
+    const recovery = unused.filter((t) => t.purpose === 'recovery').map((t) => String(t.token_hash)).sort();
+    const retirable = new Set(unused.filter((t) => t.purpose === 'recovery' || t.purpose === 'email_change').map((t) => t.token_hash));
+    const links = changes.email_tokens ?? EMPTY_DIFF;
+    expect(links.added.length + links.removed.length).toBe(0);
+    for (const c of links.changed) {
+      expect(c.columns).toEqual(['used_at']);
+      expect(retirable.has(c.before.token_hash), `a ${String(c.before.purpose)} link retired by a new password`).toBe(true);
+    }
+    expect(links.changed.filter((c) => c.before.purpose === 'recovery').map((c) => String(c.before.token_hash)).sort(), 'every unused recovery link retired').toEqual(recovery);
+    return othersLive.length;
+  }
+
+  /**
+   * An address change asked for a free address: one email_change link to it (an older one
+   * retired), the link mailed to it sealed, and a notice with no link to the old address.
+   */
+  function checkEmailChangeRequestTables(before: Snapshot, changes: Record<string, TableDiff>, address: string) {
+    const holder = accountUsers.holder.id;
+    expect(Object.keys(changes).sort()).toEqual(['email_tokens', 'mail_outbox']);
+    const tokens = changes.email_tokens!;
+    expect([tokens.added.length, tokens.removed.length]).toEqual([1, 0]);
+    const token = tokens.added[0]!;
+    expect(token).toMatchObject({ purpose: 'email_change', user_id: holder, email: address, used_at: null });
+    const pending = [...before.get('email_tokens')!.values()].filter((t) => t.user_id === holder && t.purpose === 'email_change' && t.used_at === null).map((t) => String(t.token_hash)).sort();
+    expect(tokens.changed.map((c) => String(c.before.token_hash)).sort(), 'only the older address change links are retired').toEqual(pending);
+    for (const c of tokens.changed) expect(c.columns).toEqual(['used_at']);
+    const mails = changes.mail_outbox!;
+    expect([mails.changed.length, mails.removed.length, mails.added.length]).toEqual([0, 0, 2]);
+    const link = mails.added.find((m) => m.template === 'email_change');
+    const notice = mails.added.find((m) => m.template === 'email_change_notice');
+    const variables = { email: holderRow.email, new_email: address };
+    expect(link).toMatchObject({ recipient: address, sent_at: null, attempts: 0, variables });
+    expect(notice).toMatchObject({ recipient: holderRow.email, sealed: null, sent_at: null, attempts: 0, variables });
+    const sealed = JSON.parse(openMailSecret([new Secret(SECRET)], String(link!.sealed))!) as { url: string; token: string };
+    emailTokens.add(sealed.token);
+    expect(sha256(sealed.token)).toBe(token.token_hash);
+    expect(sealed.url).toBe(`${SITE}/auth/verify?token=${sealed.token}`);
+  }
+
+  async function runAccountChangeCase(c: AccountChangeCase): Promise<void> {
+    accountCounts.account.cases += 1;
+    const holder = accountUsers.holder;
+    await otherSessions(c.others, c.endedOther);
+    if (c.links) await holderLinks();
+    const { pairs, live, authorization: hostile } = await accountCookies(c.request, c.caller === 'none' ? undefined : holder, new Set());
+    let authorization = hostile;
+    let liveSessionId: string | undefined;
+    if (c.caller !== 'none') {
+      const session = await live();
+      liveSessionId = session.sessionId;
+      let { accessToken } = session;
+      if (c.caller === 'ended') await store.revokeSession({ sessionId: session.sessionId, reason: 'fixture' });
+      if (c.caller === 'stale') await sql.query('update rolegate.users set token_version = token_version + 1 where id = $1', [holder.id]);
+      if (c.caller === 'disabled') await store.setUserDisabled(holder.id, true);
+      if (c.caller === 'foreign-sid') {
+        // Signed by us for the holder, naming the member's live session.
+        const other = await liveSession(users.member);
+        ({ token: accessToken } = await signAccessTokenWithJose({
+          subject: { id: holder.id, email: holder.email, roles: holder.roles }, sessionId: other.sessionId,
+          secret: deps.config.jwtSecret, issuer: deps.config.jwtIssuer, ttlSeconds: 900, now: deps.now(),
+        }));
+      }
+      if (c.carrier === 'cookie') {
+        pairs.unshift(`nf_jwt=${accessToken}`);
+        authorization = undefined;
+      } else if (c.carrier === 'bearer') {
+        authorization = `Bearer ${accessToken}`;
+      } else {
+        pairs.push(`nf_jwt=${accessToken}`);
+      }
+    }
+    const event = toEvent(c.request.method, '/.netlify/functions/account', c.request, pairs.join('; ') + c.request.cookieTail);
+    if (authorization !== undefined) event.headers.authorization = authorization;
+    const fields = fieldsOf(event);
+    const address = addressAsked(fields);
+    if (c.preThrottle !== 'none' && (c.preThrottle === 'login' || address)) {
+      const [key, limit] = c.preThrottle === 'login' ? [`account:${holderRow.email}`, deps.config.loginMaxFailuresPerAccount] : [`mail:address:${address}`, 5];
+      await sql.query(`insert into rolegate.login_throttle (key, window_started_at, failures) values ($1, now(), $2)
+        on conflict (key) do update set window_started_at = now(), failures = $2`, [key, limit]);
+    }
+    // Who the handler will take the caller for: requireRole is pure (no store), so asking it here is asking the handler.
+    const auth = await requireRole(event, { config: deps.config, now: deps.now() });
+    const authedAsHolder = auth.ok && auth.user.id === holder.id;
+    const callerSession = auth.ok ? auth.user.sessionId : undefined;
+    const ip = clientIp(event);
+    const auditBefore = Number((await sql.query('select coalesce(max(id), 0) as id from rolegate.audit_log')).rows[0].id);
+    const { response, body, live: liveCookies, code, key, before, after, changes, throttle } = await sendAccountRequest('account', accountChange, event);
+    const audit = await auditSince(auditBefore);
+    expect(liveCookies.size, 'the account function sets no cookie').toBe(0);
+    const action = fields.action;
+    const rightPassword = fields.current_password === PASSWORD;
+    const accepted = response.statusCode === 200 || response.statusCode === 202 || (response.statusCode === 303 && !code);
+    if (response.statusCode === 303 && code === 'session_expired' && !auth.ok) {
+      // A form with no session of ours goes to sign in, and comes back to the account page.
+      expect(response.headers?.Location).toBe('/login?error=session_expired&next=%2Faccount');
+    } else if (response.statusCode === 303) {
+      expect(String(response.headers?.Location)).toMatch(/^\/account\?(done=(password|email)|error=[a-z_]+)$/);
+    }
+    let what: string;
+    if (accepted) {
+      expect([c.caller, authedAsHolder, callerSession, rightPassword], 'accepted: the holder\'s live session and the right current password').toEqual(['live', true, liveSessionId, true]);
+      if (action === 'password') {
+        const ended = checkPasswordChangeTables(before, changes, event, callerSession!);
+        if (response.statusCode === 303) expect(response.headers?.Location).toBe('/account?done=password');
+        else expect([response.statusCode, body]).toEqual([200, { ok: true, sessions_ended: ended }]);
+        expect(audit).toMatchObject([{ event: 'password_changed', user_id: holder.id, session_id: callerSession, ip, detail: { sessions_ended: ended } }]);
+        expect(audit).toHaveLength(1);
+        expect(throttle, 'a new password counts nowhere').toBeUndefined();
+        what = ended === 0 ? '(password changed, no other session)' : '(password changed, others ended)';
+      } else {
+        expect(action).toBe('email');
+        if (response.statusCode === 303) expect(response.headers?.Location).toBe('/account?done=email');
+        else expect([response.statusCode, body]).toEqual([202, { ok: true, message: expect.any(String) }]);
+        expect(address).toBeDefined();
+        const owner = userByEmail(before, address!);
+        if (owner) {
+          // Another account's address: the same answer, and nothing written or mailed.
+          expect(owner.id).not.toBe(holder.id);
+          expect(changes, 'an address another account holds gets nothing').toEqual({});
+          expect(audit).toEqual([]);
+          what = '(address taken: nothing)';
+        } else {
+          checkEmailChangeRequestTables(before, changes, address!);
+          expect(audit).toMatchObject([{ event: 'email_change_requested', user_id: holder.id, session_id: callerSession, ip }]);
+          expect(audit).toHaveLength(1);
+          what = '(link to the new address, notice to the old)';
+        }
+        checkCounted(throttle, { email: address!, sender: /^mail:ip:/ });
+      }
+    } else {
+      expect(changes, `account answered ${key} and must change nothing`).toEqual({});
+      // The store is asked for an address change only for the holder's token, the right current password and an address it takes.
+      const storeAsked = !EARLY_CODES.includes(code!) && action === 'email' && authedAsHolder && rightPassword && address !== undefined && c.preThrottle !== 'login';
+      if (code === 'wrong_password') {
+        // Counted like a failed login (record_login_failure: the two keys and its audit row), nothing else.
+        expect([authedAsHolder, rightPassword]).toEqual([true, false]);
+        checkLoginCounted(throttle, holderRow.email, ip);
+        expect(audit).toEqual([{ event: 'login_failed', user_id: holder.id, session_id: null, ip, detail: {} }]);
+        what = '(wrong password counted)';
+      } else if (storeAsked) {
+        // request_email_change counts the request first: an address change refused there counts for the address and the sender, and writes nothing else.
+        expect(['throttled', 'session_expired', 'bad_request']).toContain(code);
+        if (code === 'session_expired') expect(['ended', 'stale', 'disabled', 'foreign-sid']).toContain(c.caller);
+        if (code === 'bad_request') expect(address, 'refused by the store: the address is already the account\'s').toBe(holderRow.email);
+        checkCounted(throttle, { email: address!, sender: /^mail:ip:/ });
+        expect(audit).toEqual([]);
+        what = `(store refused: ${code})`;
+      } else {
+        expect(throttle, `account answered ${key} and counts nowhere`).toBeUndefined();
+        expect(audit, `account answered ${key} and audits nothing`).toEqual([]);
+        if (code === 'throttled') expect([c.preThrottle, authedAsHolder]).toEqual(['login', true]);
+        what = authedAsHolder && code === 'session_expired' ? '(session not live)' : `(${code ?? 'refused'})`;
+      }
+    }
+    countOutcome('account', `(${c.caller}) ${what}`);
+    // The login throttle's counts of a case go with it; the mail limits' window runs on, as for
+    // sign-up (counters whose 2 s window is long over count nothing: they go too, to keep snapshots small).
+    await sql.query(`delete from rolegate.login_throttle where key like 'account:%' or key like 'ip:%' or window_started_at < now() - interval '10 seconds'`);
+    await endAccountCase(after, 'account');
   }
 
   function fuzzAccount<T>(kind: AccountKind, arb: () => fc.Arbitrary<T>, run: (input: T) => Promise<void>, reached: string[], runs = RUNS) {
@@ -1071,7 +1408,8 @@ describe('fuzzing every function handler', () => {
     ['POST 202', 'POST 303 /check-email', 'POST 400 bad_request', 'POST 403 bad_origin']);
   fuzzAccount('verify', () => requestArb(known, { methods: ['GET', 'POST'], body: verifyBodyArb(), query: verifyQueryArb, cookies: verifyCookiesArb }), (recipe) => runAccountCase('verify', recipe),
     ['GET 303 /choose-password', 'GET 303 /confirm', 'POST 200', 'GET 400 link_invalid', 'GET 410 link_used', 'GET 410 link_expired', 'POST 422 weak_password',
-      '(opened a signup-live link)', '(opened a invite-live link)', '(used a signup-live link)', '(used a invite-live link)']);
+      '(opened a signup-live link)', '(opened a invite-live link)', '(used a signup-live link)', '(used a invite-live link)',
+      '(opened a change-live link)', '(used a change-live link)']);
   // Sign-up under every registration policy (open most often), from hostile clients.
   fuzzAccount('signup', () => fc.record({ policy: signupPolicyArb, request: requestArb(known, { methods: ['POST'], body: signupBodyArb(addresses) }) }), runSignupCase,
     ['POST 202', 'POST 303 /check-email', 'POST 200', 'POST 400 bad_request', 'POST 403 bad_origin', 'POST 403 signup_disabled', 'POST 403 email_not_allowed', 'POST 422 weak_password',
@@ -1083,6 +1421,20 @@ describe('fuzzing every function handler', () => {
     request: requestArb(known, { methods: ['POST'], body: inviteBodyArb(addresses), cookies: cookiesArb }),
   }), runInviteCase,
     ['POST 201', 'POST 200', 'POST 303 next', 'POST 400 bad_request', 'POST 401 unauthenticated', 'POST 403 forbidden', 'POST 403 bad_origin', 'POST 409 user_exists', '(invited)', '(resent)']);
+
+  // The account function: no session, the holder's (live, ended, stale, disabled, another's session id), in a cookie or a header.
+  fuzzAccount('account', () => fc.record({
+    caller: fc.constantFrom<Caller>('none', 'live', 'live', 'live', 'live', 'live', 'ended', 'stale', 'disabled', 'foreign-sid'),
+    carrier: fc.constantFrom<Carrier>('cookie', 'cookie', 'cookie', 'bearer', 'bearer', 'hostile'),
+    others: fc.integer({ min: 0, max: 2 }),
+    endedOther: fc.boolean(),
+    links: fc.boolean(),
+    preThrottle: fc.constantFrom<AccountChangeCase['preThrottle']>('none', 'none', 'none', 'none', 'none', 'none', 'none', 'none', 'login', 'mail'),
+    request: requestArb(known, { methods: ['POST'], body: accountChangeBodyArb(accountFixture), cookies: cookiesArb }),
+  }), runAccountChangeCase,
+    ['POST 200', 'POST 202', 'POST 303 next', 'POST 400 bad_request', 'POST 401 unauthenticated', 'POST 401 session_expired', 'POST 403 bad_origin', 'POST 403 wrong_password', 'POST 422 weak_password', 'POST 429 throttled',
+      '(live) (password changed, no other session)', '(live) (password changed, others ended)', '(live) (link to the new address, notice to the old)', '(live) (address taken: nothing)',
+      '(live) (wrong password counted)', '(ended) (session not live)', '(stale) (session not live)', '(disabled) (session not live)', '(foreign-sid) (session not live)', '(live) (store refused: throttled)']);
 
   it('logged no secret and stored no raw refresh or email token during the whole run', async () => {
     expect(issuedTokens.size).toBeGreaterThan(100);
