@@ -216,6 +216,10 @@ begin
   if u.id is null then
     return jsonb_build_object('status', 'user_unavailable');
   end if;
+  -- A new password ends the account's other mailed links: a sign-in link or an address
+  -- change asked by whoever the owner is locking out.
+  update rolegate.email_tokens set used_at = now()
+  where user_id = u.id and purpose in ('recovery', 'magic_link', 'email_change') and used_at is null;
   insert into rolegate.audit_log (event, user_id, ip)
   values (case when t.purpose = 'invite' then 'invitation_accepted' else 'password_reset' end, u.id, left(p_ip, 64));
   perform rolegate.revoke_user_sessions(u.id, case when t.purpose = 'invite' then 'invitation_accepted' else 'password_reset' end);

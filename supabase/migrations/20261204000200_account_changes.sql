@@ -6,7 +6,8 @@
 -- effect when the link mailed to it is used, and the old address is told at once.
 
 -- Sets the password (checked by the caller against the current one), ends every other session
--- (their refresh tokens stop working: token_version moves on, and this session moves with it).
+-- (their refresh tokens stop working: token_version moves on, and this session moves with it)
+-- and every link mailed for the account that a password change should end.
 -- Returns {status: "changed", sessions_ended} or {status: "not_live"}.
 create function rolegate.change_password(p_user_id uuid, p_session_id uuid, p_password_hash text, p_ip text default null) returns jsonb
 language plpgsql as $$
@@ -25,8 +26,10 @@ begin
   from rolegate.sessions s
   where t.session_id = s.id and s.user_id = u.id and s.id <> p_session_id and t.revoked_at is null;
   update rolegate.sessions set token_version = u.token_version where id = p_session_id;
-  -- Recovery links mailed before now would undo the change: they stop working.
-  update rolegate.email_tokens set used_at = now() where user_id = u.id and purpose = 'recovery' and used_at is null;
+  -- Links mailed before now (recovery, sign-in, an address change asked with the old
+  -- password) would undo the change or go around it: they stop working.
+  update rolegate.email_tokens set used_at = now()
+  where user_id = u.id and purpose in ('recovery', 'magic_link', 'email_change') and used_at is null;
   insert into rolegate.audit_log (event, user_id, session_id, ip, detail)
   values ('password_changed', u.id, p_session_id, left(p_ip, 64), jsonb_build_object('sessions_ended', ended));
   return jsonb_build_object('status', 'changed', 'sessions_ended', ended);

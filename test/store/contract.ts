@@ -676,7 +676,11 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         const here = await newSession(user.id);
         const other = await newSession(user.id);
         const password = `$2b$10$${'C'.repeat(53)}`;
+        const changeAsked = tokenHash();
+        await ask(user.id, here.sessionId, uniqueEmail('asked-before'), changeAsked);
         expect(await store.changePassword({ userId: user.id, sessionId: here.sessionId, passwordHash: password })).toEqual({ status: 'changed', sessionsEnded: 1 });
+        // An address change asked before the new password works no more.
+        expect(await use(changeAsked)).toEqual({ status: 'used' });
         expect((await store.findUserForLogin(user.email))?.passwordHash).toBe(password);
         expect((await rotate(other.first, tokenHash())).status).toBe('revoked');
         expect((await rotate(here.first, tokenHash())).status).toBe('rotated');
