@@ -24,6 +24,8 @@ async function checkCurrentPassword(deps: AuthDeps, request: AccountRequest): Pr
   if (typeof current !== 'string' || current.length < 1 || current.length > 1024) {
     throw new AuthError('bad_request', { message: 'Send your current password.' });
   }
+  // An ended session learns nothing, not even whether the password it sends is right.
+  if (!(await deps.store.sessionIsLive({ userId: request.session.id, sessionId: request.session.sessionId }))) throw new AuthError('session_expired');
   const user = await deps.store.findUserById(request.session.id);
   if (!user) throw new AuthError('session_expired');
   const keys = throttleKeys(deps, user.email, request.ip);

@@ -389,6 +389,11 @@ export class SqlStore implements Store {
     throw new StoreContractError('rolegate.invite_user returned an unknown status');
   }
 
+  async sessionIsLive(session: LiveSession): Promise<boolean> {
+    if (!isUuid(session.userId) || !isUuid(session.sessionId)) return false;
+    return (await this.db.call('session_is_live', { p_user_id: session.userId, p_session_id: session.sessionId })) === true;
+  }
+
   async changePassword(change: LiveSession & { passwordHash: string; ip?: string }): Promise<ChangePasswordResult> {
     if (!isUuid(change.userId) || !isUuid(change.sessionId)) return { status: 'not_live' };
     const row = asRow(await this.db.call('change_password', {

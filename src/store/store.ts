@@ -316,6 +316,8 @@ export interface Store {
   signInWithToken(request: TokenSignIn): Promise<TokenSignInResult>;
   /** Counts the request, then makes the invitee (or renews a passwordless user's link) with its token and mail. */
   inviteUser(request: InviteRequest): Promise<InviteResult>;
+  /** Whether `sessionId` is a live session of `userId` (not revoked, the user enabled, its token_version current). */
+  sessionIsLive(session: LiveSession): Promise<boolean>;
   /** Sets a new password while `sessionId` is live; every other session of the user ends. */
   changePassword(change: LiveSession & { passwordHash: string; ip?: string }): Promise<ChangePasswordResult>;
   /** Counts the request, then mails a confirmation link to the new address and a notice to the old one. */

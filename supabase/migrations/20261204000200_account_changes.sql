@@ -5,6 +5,17 @@
 -- session of the user and keeps this one. A new address is only requested here: it takes
 -- effect when the link mailed to it is used, and the old address is told at once.
 
+-- Whether p_session_id is a live session of p_user_id: asked before a current password is
+-- checked, so an ended session's access token learns nothing about the password.
+-- (A read: nothing is locked; the change that follows checks again under its lock.)
+create function rolegate.session_is_live(p_user_id uuid, p_session_id uuid) returns boolean
+language sql stable as $$
+  select exists (
+    select 1 from rolegate.users u join rolegate.sessions s on s.user_id = u.id
+    where u.id = p_user_id and s.id = p_session_id and s.revoked_at is null
+      and u.disabled_at is null and s.token_version = u.token_version)
+$$;
+
 -- Sets the password (checked by the caller against the current one), ends every other session
 -- (their refresh tokens stop working: token_version moves on, and this session moves with it)
 -- and every link mailed for the account that a password change should end.
@@ -116,6 +127,7 @@ declare
   browser_role text;
 begin
   foreach fn in array array[
+    'rolegate.session_is_live(uuid, uuid)',
     'rolegate.change_password(uuid, uuid, text, text)',
     'rolegate.request_email_change(uuid, uuid, text, text, integer, text, text[], integer[], integer, text)',
     'rolegate.change_email_with_token(text, text, integer, text, text)'

@@ -82,6 +82,19 @@ describe('account: changing the password', () => {
     expect((await login(user.email, PASSWORD)).statusCode).toBe(200);
   });
 
+  it('answers an ended session session_expired whether its current password is right or wrong, counting nothing', async () => {
+    const user = await makeUser(store);
+    const here = await signedIn(user.email);
+    await store.revokeUserSessions(user.id);
+    const before = (await sql('select count(*)::int as n from rolegate.login_throttle where key = $1', [`account:${user.email}`])).rows[0]?.n;
+    for (const current of [PASSWORD, 'a wrong guess here']) {
+      const answer = await account({ json: { action: 'password', current_password: current, password: NEW_PASSWORD }, cookies: here });
+      expect([answer.statusCode, body(answer).error.code], current).toEqual([401, 'session_expired']);
+    }
+    expect((await sql('select count(*)::int as n from rolegate.login_throttle where key = $1', [`account:${user.email}`])).rows[0]?.n).toBe(before);
+    expect((await login(user.email, PASSWORD)).statusCode).toBe(200);
+  });
+
   it('answers a form with the account page, and a form without a session with the sign-in page', async () => {
     const user = await makeUser(store);
     const here = await signedIn(user.email);

@@ -684,6 +684,8 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         expect((await store.findUserForLogin(user.email))?.passwordHash).toBe(password);
         expect((await rotate(other.first, tokenHash())).status).toBe('revoked');
         expect((await rotate(here.first, tokenHash())).status).toBe('rotated');
+        expect(await store.sessionIsLive({ userId: user.id, sessionId: here.sessionId })).toBe(true);
+        expect(await store.sessionIsLive({ userId: user.id, sessionId: other.sessionId })).toBe(false);
         expect(await store.changePassword({ userId: user.id, sessionId: other.sessionId, passwordHash: FAKE_HASH })).toEqual({ status: 'not_live' });
         expect(await store.changePassword({ userId: user.id, sessionId: 'not-a-uuid', passwordHash: FAKE_HASH })).toEqual({ status: 'not_live' });
         expect((await store.findUserForLogin(user.email))?.passwordHash).toBe(password);
