@@ -33,7 +33,7 @@ import fc from 'fast-check';
 import { SignJWT, decodeJwt } from 'jose';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { accountHandler, inviteHandler, recoverHandler, signupHandler, verifyHandler } from '../../src/auth/account-handlers.js';
+import { accountHandler, inviteHandler, magicLinkHandler, recoverHandler, signupHandler, verifyHandler } from '../../src/auth/account-handlers.js';
 import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
 import type { AuthDeps } from '../../src/auth/deps.js';
 import { requestedAddress } from '../../src/auth/mailed-link.js';
@@ -104,7 +104,7 @@ describe('fuzzing every function handler', () => {
   let known: Known;
   const handlers = {} as Record<Kind, (event: HandlerEvent) => Promise<HandlerResponse>>;
   /** Recover and verify, and the users their links are for: one live link each, one used or expired, one disabled since. */
-  const accountHandlers = {} as Record<'recover' | 'verify', (event: HandlerEvent) => Promise<HandlerResponse>>;
+  const accountHandlers = {} as Record<'recover' | 'magic-link' | 'verify', (event: HandlerEvent) => Promise<HandlerResponse>>;
   /**
    * `confirm` has a sign-up link waiting (a password, the address unconfirmed), `invitee` an
    * invitation (no password, unconfirmed): verify's sign-up and invitation links are theirs,
@@ -194,6 +194,8 @@ describe('fuzzing every function handler', () => {
     };
     accountHandlers.recover = recoverHandler(async () => accountDeps);
     accountHandlers.verify = verifyHandler(async () => accountDeps);
+    // Sign-in links on for their own function (verify keeps the default, links off).
+    accountHandlers['magic-link'] = magicLinkHandler(async () => ({ ...accountDeps, accounts: { ...DEFAULT_ACCOUNT_SETTINGS, signInLinks: true } }));
     // Sign-up and invite on the same deps, one instance per registration policy.
     for (const [policy, settings] of Object.entries(SIGNUP_POLICIES) as Array<[SignupPolicy, Partial<AccountSettings>]>) {
       const policyDeps: AuthDeps = { ...accountDeps, accounts: { ...DEFAULT_ACCOUNT_SETTINGS, ...settings } };
@@ -538,9 +540,9 @@ describe('fuzzing every function handler', () => {
 
   // ------------------------------------------------------------ the account flows: recover and verify
 
-  type AccountKind = 'recover' | 'verify' | 'signup' | 'invite' | 'account';
+  type AccountKind = 'recover' | 'magic-link' | 'verify' | 'signup' | 'invite' | 'account';
   const accountCounts: Record<AccountKind, { cases: number; outcomes: Record<string, number> }> = {
-    recover: { cases: 0, outcomes: {} }, verify: { cases: 0, outcomes: {} }, signup: { cases: 0, outcomes: {} }, invite: { cases: 0, outcomes: {} },
+    recover: { cases: 0, outcomes: {} }, 'magic-link': { cases: 0, outcomes: {} }, verify: { cases: 0, outcomes: {} }, signup: { cases: 0, outcomes: {} }, invite: { cases: 0, outcomes: {} },
     account: { cases: 0, outcomes: {} },
   };
   const countOutcome = (kind: AccountKind, key: string) => { accountCounts[kind].outcomes[key] = (accountCounts[kind].outcomes[key] ?? 0) + 1; };
@@ -549,6 +551,7 @@ describe('fuzzing every function handler', () => {
   /** The codes each endpoint may answer with: anything else is a new code nobody maps, or a bug. */
   const ACCOUNT_CODES: Record<AccountKind, string[]> = {
     recover: ['method_not_allowed', 'bad_origin', 'bad_request', 'unsupported_media_type', 'payload_too_large', 'throttled'],
+    'magic-link': ['method_not_allowed', 'bad_origin', 'bad_request', 'unsupported_media_type', 'payload_too_large', 'throttled'],
     verify: ['method_not_allowed', 'bad_origin', 'bad_request', 'unsupported_media_type', 'payload_too_large', 'weak_password', 'link_invalid', 'link_used', 'link_expired'],
     signup: ['method_not_allowed', 'bad_origin', 'bad_request', 'unsupported_media_type', 'payload_too_large', 'weak_password', 'throttled', 'signup_disabled', 'email_not_allowed'],
     invite: ['method_not_allowed', 'bad_origin', 'bad_request', 'unsupported_media_type', 'payload_too_large', 'throttled', 'unauthenticated', 'session_expired', 'forbidden', 'user_exists'],
@@ -723,13 +726,13 @@ describe('fuzzing every function handler', () => {
   }
 
   /** A recovery request changes, at most, one new token (older ones of its user retired) and its mail. */
-  function checkRecoverTables(changes: Record<string, TableDiff>, event: HandlerEvent) {
+  function checkRecoverTables(changes: Record<string, TableDiff>, event: HandlerEvent, purpose: 'recovery' | 'magic_link' = 'recovery') {
     if (Object.keys(changes).length === 0) return;
     expect(Object.keys(changes).sort()).toEqual(['email_tokens', 'mail_outbox']);
     const token = changes.email_tokens!.added[0];
     expect(enabledUserIds()).toContain(token?.user_id);
     expect(storedAddress(event)).toBe(String(token!.email).toLowerCase());
-    checkLinkWrites(changes, 'recovery', token!.user_id, String(token!.email));
+    checkLinkWrites(changes, purpose, token!.user_id, String(token!.email));
   }
 
   /**
@@ -981,14 +984,14 @@ describe('fuzzing every function handler', () => {
     expect(tokensIn(stored, emailTokens), 'raw email tokens at rest').toEqual([]);
     expect(tokensIn(stored, issuedTokens), 'raw refresh tokens at rest').toEqual([]);
     await sql.query('delete from rolegate.sessions; delete from rolegate.email_tokens; delete from rolegate.mail_outbox');
-    if (kind === 'recover') return;
+    if (kind === 'recover' || kind === 'magic-link') return;
     // The account function makes no user and changes none but its own (its oracle checks that).
     if (kind === 'account') return resetHolder();
     await sql.query('delete from rolegate.users where not (id = any($1::uuid[]))', [fixtureUserIds]);
     await resetAccountFixtures();
   }
 
-  async function runAccountCase(kind: 'recover' | 'verify', raw: RequestRecipe): Promise<void> {
+  async function runAccountCase(kind: 'recover' | 'magic-link' | 'verify', raw: RequestRecipe): Promise<void> {
     accountCounts[kind].cases += 1;
     const rightSigned = new Set<unknown>();
     // Session cookies are made only when a refresh or access token recipe asks, as in runCase.
@@ -999,12 +1002,13 @@ describe('fuzzing every function handler', () => {
     const event = toEvent(recipe.method, `/.netlify/functions/${kind}`, recipe, cookieHeader);
     const { response, body, live: liveCookies, code, key, after, changes, throttle, hashesBefore } = await sendAccountRequest(kind, accountHandlers[kind], event);
 
-    if (kind === 'recover') {
+    if (kind === 'recover' || kind === 'magic-link') {
+      const purpose = kind === 'recover' ? 'recovery' : 'magic_link';
       const accepted = response.statusCode === 202 || (response.statusCode === 303 && !code);
       if (accepted) {
-        if (response.statusCode === 303) expect(response.headers?.Location).toBe('/check-email?sent=recovery');
+        if (response.statusCode === 303) expect(response.headers?.Location).toBe(`/check-email?sent=${purpose}`);
         else expect(body).toEqual({ ok: true, message: expect.any(String) });
-        checkRecoverTables(changes, event);
+        checkRecoverTables(changes, event, purpose);
       } else {
         expect(changes, `recover answered ${key} and must change nothing`).toEqual({});
       }
@@ -1412,6 +1416,8 @@ describe('fuzzing every function handler', () => {
   }
 
   fuzzAccount('recover', () => requestArb(known, { methods: ['POST'] }), (recipe) => runAccountCase('recover', recipe),
+    ['POST 202', 'POST 303 /check-email', 'POST 400 bad_request', 'POST 403 bad_origin']);
+  fuzzAccount('magic-link', () => requestArb(known, { methods: ['POST'] }), (recipe) => runAccountCase('magic-link', recipe),
     ['POST 202', 'POST 303 /check-email', 'POST 400 bad_request', 'POST 403 bad_origin']);
   fuzzAccount('verify', () => requestArb(known, { methods: ['GET', 'POST'], body: verifyBodyArb(), query: verifyQueryArb, cookies: verifyCookiesArb }), (recipe) => runAccountCase('verify', recipe),
     ['GET 303 /choose-password', 'GET 303 /confirm', 'POST 200', 'GET 400 link_invalid', 'GET 410 link_used', 'GET 410 link_expired', 'POST 422 weak_password',
