@@ -7,7 +7,7 @@ import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
 import { AuthError } from '../core/auth-errors.js';
 import { safeNextPath } from '../core/next-path.js';
 import { LINK_COOKIE, linkCookies } from '../http/cookies.js';
-import { clientIp, cookiesOf, header, parseBody, requireMethod, requireSameOrigin, wantsRedirects } from '../http/request.js';
+import { clientIp, cookiesOf, header, parseBody, requireMethod, requireSameOrigin, wantsRedirects, type ParsedBody } from '../http/request.js';
 import { errorPage, errorResponse, json, linkErrorPage, redirect, retryAfterHeader, toAuthError } from '../http/respond.js';
 import { DEFAULT_ACCOUNT_SETTINGS, linkLifetime, type AccountSettings } from '../site-config/account-settings.js';
 import { isUuid } from '../store/sql-store.js';
@@ -35,35 +35,58 @@ function formFailure(error: unknown, page: string): HandlerResponse {
   return redirect(`${page}?error=${authError.code}`, [], retryAfterHeader(authError));
 }
 
+/** One POST to an account endpoint, checked for its method and Origin and parsed. */
+interface Post {
+  deps: AuthDeps;
+  event: HandlerEvent;
+  body: ParsedBody;
+  /** An HTML form (answered with redirects), not a script (answered with JSON). */
+  form: boolean;
+}
+
 /**
- * POST an address → the same answer for every address: 202, or a form redirected to the
- * check-your-email page (`?sent=<what>`); a form's mistake goes back to its own page.
+ * The frame of every POST endpoint here: the method, the Origin, the body, then `answer`. A
+ * failure inside `answer` goes back to `formPage` for a form (formFailure) and is JSON for a
+ * script; a failure before it is JSON either way.
  */
-function linkRequestHandler(getDeps: GetDeps, use: typeof requestRecovery, sent: string, formPage: (deps: AuthDeps) => string, message: string): Handler {
+function postEndpoint(getDeps: GetDeps, formPage: (post: Post) => string, answer: (post: Post) => Promise<HandlerResponse>): Handler {
   return async (event) => {
     try {
       requireMethod(event, ['POST']);
       const deps = await getDeps();
       requireSameOrigin(event, deps.config.allowedOrigins);
       const body = parseBody(event);
-      const form = wantsRedirects(event, body);
+      const post = { deps, event, body, form: wantsRedirects(event, body) };
       try {
-        await use(deps, { fields: body.fields, ip: clientIp(event) });
+        return await answer(post);
       } catch (error) {
-        if (form) return formFailure(error, formPage(deps));
+        if (post.form) return formFailure(error, formPage(post));
         throw error;
       }
-      if (form) return redirect(`${(deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).pages.checkEmail}?sent=${sent}`);
-      return json(202, { ok: true, message });
     } catch (error) {
       return errorResponse(error);
     }
   };
 }
 
+const accountsOf = (deps: AuthDeps) => deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS;
+const nextField = (body: ParsedBody) => (typeof body.fields.next === 'string' ? body.fields.next : undefined);
+
+/**
+ * POST an address → the same answer for every address: 202, or a form redirected to the
+ * check-your-email page (`?sent=<what>`); a form's mistake goes back to its own page.
+ */
+function linkRequestHandler(getDeps: GetDeps, use: typeof requestRecovery, sent: string, formPage: (deps: AuthDeps) => string, message: string): Handler {
+  return postEndpoint(getDeps, ({ deps }) => formPage(deps), async ({ deps, event, body, form }) => {
+    await use(deps, { fields: body.fields, ip: clientIp(event) });
+    if (form) return redirect(`${accountsOf(deps).pages.checkEmail}?sent=${sent}`);
+    return json(202, { ok: true, message });
+  });
+}
+
 /** "Forgot your password?": a link to choose a new one. */
 export function recoverHandler(getDeps: GetDeps): Handler {
-  return linkRequestHandler(getDeps, requestRecovery, 'recovery', (deps) => (deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).pages.forgotPassword,
+  return linkRequestHandler(getDeps, requestRecovery, 'recovery', (deps) => accountsOf(deps).pages.forgotPassword,
     'If an account uses that address, a link to choose a new password is on its way.');
 }
 
@@ -79,31 +102,16 @@ export function magicLinkHandler(getDeps: GetDeps): Handler {
  * confirmation, 200 and signed in.
  */
 export function signupHandler(getDeps: GetDeps): Handler {
-  return async (event) => {
-    try {
-      requireMethod(event, ['POST']);
-      const deps = await getDeps();
-      requireSameOrigin(event, deps.config.allowedOrigins);
-      const body = parseBody(event);
-      const pages = (deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).pages;
-      const form = wantsRedirects(event, body);
-      try {
-        const outcome = await signUp(deps, { fields: body.fields, ip: clientIp(event), userAgent: header(event, 'user-agent') });
-        if (outcome.status === 'signed_in') {
-          const { login } = outcome;
-          if (form) return redirect(safeNextPath(typeof body.fields.next === 'string' ? body.fields.next : undefined, '/'), login.cookies);
-          return json(200, { user: login.user, expires_at: login.expiresAt }, login.cookies);
-        }
-      } catch (error) {
-        if (form) return formFailure(error, pages.signup);
-        throw error;
-      }
-      if (form) return redirect(`${pages.checkEmail}?sent=signup`);
-      return json(202, { ok: true, message: 'Check your email: a link to confirm the address is on its way.' });
-    } catch (error) {
-      return errorResponse(error);
+  return postEndpoint(getDeps, ({ deps }) => accountsOf(deps).pages.signup, async ({ deps, event, body, form }) => {
+    const outcome = await signUp(deps, { fields: body.fields, ip: clientIp(event), userAgent: header(event, 'user-agent') });
+    if (outcome.status === 'signed_in') {
+      const { login } = outcome;
+      if (form) return redirect(safeNextPath(nextField(body), '/'), login.cookies);
+      return json(200, { user: login.user, expires_at: login.expiresAt }, login.cookies);
     }
-  };
+    if (form) return redirect(`${accountsOf(deps).pages.checkEmail}?sent=signup`);
+    return json(202, { ok: true, message: 'Check your email: a link to confirm the address is on its way.' });
+  });
 }
 
 /**
@@ -112,32 +120,17 @@ export function signupHandler(getDeps: GetDeps): Handler {
  * `?error=<code>`; a form without an admin's session, to sign-in.
  */
 export function inviteHandler(getDeps: GetDeps): Handler {
-  return async (event) => {
-    try {
-      requireMethod(event, ['POST']);
-      const deps = await getDeps();
-      requireSameOrigin(event, deps.config.allowedOrigins);
-      const accounts = deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS;
-      const body = parseBody(event);
-      const form = wantsRedirects(event, body);
-      const page = safeNextPath(typeof body.fields.next === 'string' ? body.fields.next : undefined, '/').split('?')[0]!;
-      const auth = await requireRole(event, { roles: accounts.inviterRoles, config: deps.config, now: deps.now() });
-      if (!auth.ok) return form ? redirect(`${deps.gates.loginPage}?next=${encodeURIComponent(page)}`) : auth.response;
-      // rolegate signs only user and session ids; anything else names nobody who could invite.
-      if (!isUuid(auth.user.id) || !isUuid(auth.user.sessionId)) throw new AuthError('unauthenticated');
-      try {
-        const outcome = await inviteUser(deps, { fields: body.fields, inviterId: auth.user.id, inviterSessionId: auth.user.sessionId, ip: clientIp(event) });
-        if (form) return redirect(`${page}?done=invited`);
-        const user = { id: outcome.user.id, email: outcome.user.email, roles: outcome.user.roles };
-        return json(outcome.status === 'invited' ? 201 : 200, { status: outcome.status, user });
-      } catch (error) {
-        if (form) return formFailure(error, page);
-        throw error;
-      }
-    } catch (error) {
-      return errorResponse(error);
-    }
-  };
+  const pageOf = (body: ParsedBody) => safeNextPath(nextField(body), '/').split('?')[0]!;
+  return postEndpoint(getDeps, ({ body }) => pageOf(body), async ({ deps, event, body, form }) => {
+    const auth = await requireRole(event, { roles: accountsOf(deps).inviterRoles, config: deps.config, now: deps.now() });
+    if (!auth.ok) return form ? redirect(`${deps.gates.loginPage}?next=${encodeURIComponent(pageOf(body))}`) : auth.response;
+    // rolegate signs only user and session ids; anything else names nobody who could invite.
+    if (!isUuid(auth.user.id) || !isUuid(auth.user.sessionId)) throw new AuthError('unauthenticated');
+    const outcome = await inviteUser(deps, { fields: body.fields, inviterId: auth.user.id, inviterSessionId: auth.user.sessionId, ip: clientIp(event) });
+    if (form) return redirect(`${pageOf(body)}?done=invited`);
+    const user = { id: outcome.user.id, email: outcome.user.email, roles: outcome.user.roles };
+    return json(outcome.status === 'invited' ? 201 : 200, { status: outcome.status, user });
+  });
 }
 
 /**
@@ -147,38 +140,24 @@ export function inviteHandler(getDeps: GetDeps): Handler {
  * the account page with `?done=` or `?error=`; a form whose session has run out, to sign-in.
  */
 export function accountHandler(getDeps: GetDeps): Handler {
-  return async (event) => {
-    try {
-      requireMethod(event, ['POST']);
-      const deps = await getDeps();
-      requireSameOrigin(event, deps.config.allowedOrigins);
-      const page = (deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).pages.account;
-      const body = parseBody(event);
-      const form = wantsRedirects(event, body);
-      const auth = await requireRole(event, { config: deps.config, now: deps.now() });
-      if (!auth.ok) return form ? redirect(`${deps.gates.loginPage}?error=session_expired&next=${encodeURIComponent(page)}`) : auth.response;
-      const request = { session: auth.user, fields: body.fields, ip: clientIp(event) };
-      const action = body.fields.action;
-      try {
-        if (action === 'password') {
-          const { sessionsEnded } = await changePassword(deps, request);
-          if (form) return redirect(`${page}?done=password`);
-          return json(200, { ok: true, sessions_ended: sessionsEnded });
-        }
-        if (action === 'email') {
-          await requestEmailChange(deps, request);
-          if (form) return redirect(`${page}?done=email`);
-          return json(202, { ok: true, message: 'A link to confirm the new address is on its way to it; the address changes once it is used.' });
-        }
-        throw new AuthError('bad_request', { message: 'Send action "password" or "email".' });
-      } catch (error) {
-        if (form) return formFailure(error, page);
-        throw error;
-      }
-    } catch (error) {
-      return errorResponse(error);
+  return postEndpoint(getDeps, ({ deps }) => accountsOf(deps).pages.account, async ({ deps, event, body, form }) => {
+    const page = accountsOf(deps).pages.account;
+    const auth = await requireRole(event, { config: deps.config, now: deps.now() });
+    if (!auth.ok) return form ? redirect(`${deps.gates.loginPage}?error=session_expired&next=${encodeURIComponent(page)}`) : auth.response;
+    const request = { session: auth.user, fields: body.fields, ip: clientIp(event) };
+    const action = body.fields.action;
+    if (action === 'password') {
+      const { sessionsEnded } = await changePassword(deps, request);
+      if (form) return redirect(`${page}?done=password`);
+      return json(200, { ok: true, sessions_ended: sessionsEnded });
     }
-  };
+    if (action === 'email') {
+      await requestEmailChange(deps, request);
+      if (form) return redirect(`${page}?done=email`);
+      return json(202, { ok: true, message: 'A link to confirm the new address is on its way to it; the address changes once it is used.' });
+    }
+    throw new AuthError('bad_request', { message: 'Send action "password" or "email".' });
+  });
 }
 
 /** Where a dead link's page sends the visitor for a new one: a sign-up's to sign-up (which mails a new link), any other to "forgot your password?". */

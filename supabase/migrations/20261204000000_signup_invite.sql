@@ -89,6 +89,26 @@ begin
   return jsonb_build_object('status', 'exists');
 end $$;
 
+-- A new session of u, its first refresh token and its audit row: where every link that signs
+-- in ends. p_via (the link's purpose) goes into the audit row's detail; null leaves it empty.
+create function rolegate.start_link_session(
+  u rolegate.users, p_refresh_token_hash text, p_refresh_ttl_seconds integer, p_user_agent text, p_ip text, p_via text
+) returns uuid
+language plpgsql as $$
+declare
+  new_session_id uuid;
+begin
+  insert into rolegate.sessions (user_id, token_version, user_agent, ip)
+  values (u.id, u.token_version, left(p_user_agent, 512), left(p_ip, 64))
+  returning id into new_session_id;
+  insert into rolegate.refresh_tokens (token_hash, session_id, expires_at)
+  values (p_refresh_token_hash, new_session_id, now() + make_interval(secs => p_refresh_ttl_seconds));
+  insert into rolegate.audit_log (event, user_id, session_id, ip, detail)
+  values ('login_succeeded', u.id, new_session_id, left(p_ip, 64),
+          case when p_via is null then '{}'::jsonb else jsonb_build_object('via', p_via) end);
+  return new_session_id;
+end $$;
+
 -- A link that signs its user in (a sign-up confirmation, a link sign-in): the token is
 -- consumed in one statement (of two uses exactly one gets past it), the address confirmed
 -- (the mail reached it), and a session started, all or nothing.
@@ -121,13 +141,7 @@ begin
   if t.purpose = 'signup' then
     insert into rolegate.audit_log (event, user_id, ip) values ('email_confirmed', u.id, left(p_ip, 64));
   end if;
-  insert into rolegate.sessions (user_id, token_version, user_agent, ip)
-  values (u.id, u.token_version, left(p_user_agent, 512), left(p_ip, 64))
-  returning id into new_session_id;
-  insert into rolegate.refresh_tokens (token_hash, session_id, expires_at)
-  values (p_refresh_token_hash, new_session_id, now() + make_interval(secs => p_refresh_ttl_seconds));
-  insert into rolegate.audit_log (event, user_id, session_id, ip, detail)
-  values ('login_succeeded', u.id, new_session_id, left(p_ip, 64), jsonb_build_object('via', t.purpose));
+  new_session_id := rolegate.start_link_session(u, p_refresh_token_hash, p_refresh_ttl_seconds, p_user_agent, p_ip, t.purpose);
   return jsonb_build_object('status', 'signed_in', 'purpose', t.purpose, 'session_id', new_session_id, 'user', rolegate.user_json(u));
 end $$;
 
@@ -224,13 +238,7 @@ begin
   values (case when t.purpose = 'invite' then 'invitation_accepted' else 'password_reset' end, u.id, left(p_ip, 64));
   perform rolegate.revoke_user_sessions(u.id, case when t.purpose = 'invite' then 'invitation_accepted' else 'password_reset' end);
   select * into u from rolegate.users where id = u.id;
-  insert into rolegate.sessions (user_id, token_version, user_agent, ip)
-  values (u.id, u.token_version, left(p_user_agent, 512), left(p_ip, 64))
-  returning id into new_session_id;
-  insert into rolegate.refresh_tokens (token_hash, session_id, expires_at)
-  values (p_refresh_token_hash, new_session_id, now() + make_interval(secs => p_refresh_ttl_seconds));
-  insert into rolegate.audit_log (event, user_id, session_id, ip)
-  values ('login_succeeded', u.id, new_session_id, left(p_ip, 64));
+  new_session_id := rolegate.start_link_session(u, p_refresh_token_hash, p_refresh_ttl_seconds, p_user_agent, p_ip, null);
   return jsonb_build_object('status', 'reset', 'session_id', new_session_id, 'user', rolegate.user_json(u));
 end $$;
 
@@ -246,6 +254,7 @@ begin
     'rolegate.request_signup(text, text, text[], boolean, text, integer, text, text[], integer[], integer, text)',
     'rolegate.sign_in_with_token(text, text[], text, integer, text, text)',
     'rolegate.live_session_user(uuid, uuid)',
+    'rolegate.start_link_session(rolegate.users, text, integer, text, text, text)',
     'rolegate.invite_user(text, text[], text, integer, text, text[], integer[], integer, uuid, text, uuid)'
   ] loop
     execute format('revoke all on function %s from public', fn);

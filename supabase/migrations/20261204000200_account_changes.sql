@@ -110,13 +110,7 @@ begin
     return jsonb_build_object('status', 'user_unavailable');
   end if;
   insert into rolegate.audit_log (event, user_id, ip) values ('email_changed', u.id, left(p_ip, 64));
-  insert into rolegate.sessions (user_id, token_version, user_agent, ip)
-  values (u.id, u.token_version, left(p_user_agent, 512), left(p_ip, 64))
-  returning id into new_session_id;
-  insert into rolegate.refresh_tokens (token_hash, session_id, expires_at)
-  values (p_refresh_token_hash, new_session_id, now() + make_interval(secs => p_refresh_ttl_seconds));
-  insert into rolegate.audit_log (event, user_id, session_id, ip, detail)
-  values ('login_succeeded', u.id, new_session_id, left(p_ip, 64), jsonb_build_object('via', 'email_change'));
+  new_session_id := rolegate.start_link_session(u, p_refresh_token_hash, p_refresh_ttl_seconds, p_user_agent, p_ip, 'email_change');
   return jsonb_build_object('status', 'changed', 'session_id', new_session_id, 'user', rolegate.user_json(u));
 end $$;
 
