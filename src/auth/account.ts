@@ -3,7 +3,7 @@ import { emailTokenHash, newEmailToken } from '../core/email-token.js';
 import { bcryptHasher, verifyPasswordEvenly } from '../core/password.js';
 import { DEFAULT_ACCOUNT_SETTINGS, linkLifetime } from '../site-config/account-settings.js';
 import type { AuthDeps } from './deps.js';
-import { throttleKeys } from './login.js';
+import { countWrongPassword, refuseIfThrottled, throttleKeys } from './login.js';
 import { chosenPassword, mailThrottle, mailThrottled, requestedAddress, sealedLink } from './mailed-link.js';
 import type { AuthenticatedUser } from './require-role.js';
 
@@ -29,16 +29,12 @@ async function checkCurrentPassword(deps: AuthDeps, request: AccountRequest): Pr
   const user = await deps.store.findUserById(request.session.id);
   if (!user) throw new AuthError('session_expired');
   const keys = throttleKeys(deps, user.email, request.ip);
-  const windowSeconds = deps.config.loginThrottleWindowSeconds;
-  const throttle = await deps.store.loginThrottleStatus({ keys, windowSeconds });
-  if (throttle.throttled) throw new AuthError('throttled', { retryAfterSeconds: throttle.retryAfterSeconds });
+  await refuseIfThrottled(deps, keys);
   const withHash = await deps.store.findUserForLogin(user.email);
   const hash = withHash?.id === user.id ? withHash.passwordHash : null;
   const hasher = deps.passwords ?? bcryptHasher;
   if (await verifyPasswordEvenly({ password: current, hash, workCost: deps.config.bcryptCost, hasher })) return;
-  // As at login: counted with each limit one higher, so a burst learns no more than the limit allows.
-  const counted = await deps.store.recordLoginFailure({ keys: keys.map((k) => ({ ...k, maxFailures: k.maxFailures + 1 })), windowSeconds, userId: user.id, ip: request.ip });
-  if (counted.throttled) throw new AuthError('throttled', { retryAfterSeconds: counted.retryAfterSeconds });
+  await countWrongPassword(deps, keys, { userId: user.id, ip: request.ip });
   throw new AuthError('wrong_password');
 }
 

@@ -26,6 +26,26 @@ export interface LoginResult {
   cookies: string[];
 }
 
+/** `throttled` when any of `keys` is past its limit now. */
+export async function refuseIfThrottled(deps: AuthDeps, keys: ThrottleKey[]): Promise<void> {
+  const status = await deps.store.loginThrottleStatus({ keys, windowSeconds: deps.config.loginThrottleWindowSeconds });
+  if (status.throttled) throw new AuthError('throttled', { retryAfterSeconds: status.retryAfterSeconds });
+}
+
+/**
+ * Counts one wrong password against `keys`, and answers `throttled` if that went past a limit.
+ * Parallel requests all pass refuseIfThrottled before any failure is counted. The count itself
+ * is atomic, so it is asked with each limit one higher whether this failure went past the
+ * limit; past it the answer is `throttled`, the same as for the right password, so a burst
+ * learns the outcome of no more guesses than the limit allows.
+ */
+export async function countWrongPassword(deps: AuthDeps, keys: ThrottleKey[], who: { userId?: string; ip: string }): Promise<void> {
+  const counted = await deps.store.recordLoginFailure({
+    keys: keys.map((k) => ({ ...k, maxFailures: k.maxFailures + 1 })), windowSeconds: deps.config.loginThrottleWindowSeconds, ...who,
+  });
+  if (counted.throttled) throw new AuthError('throttled', { retryAfterSeconds: counted.retryAfterSeconds });
+}
+
 /** The login throttle's keys for `email` from `ip`: every check of a password counts against them. */
 export function throttleKeys(deps: AuthDeps, email: string, ip: string): ThrottleKey[] {
   return [
@@ -63,10 +83,7 @@ export async function login(deps: AuthDeps, request: LoginRequest): Promise<Logi
   const startedMs = Date.now();
   const email = normalizeEmail(rawEmail);
   const keys = throttleKeys(deps, email, request.ip);
-  const windowSeconds = deps.config.loginThrottleWindowSeconds;
-
-  const throttle = await deps.store.loginThrottleStatus({ keys, windowSeconds });
-  if (throttle.throttled) throw new AuthError('throttled', { retryAfterSeconds: throttle.retryAfterSeconds });
+  await refuseIfThrottled(deps, keys);
 
   const found = await deps.store.findUserForLogin(email);
   const user = checksIdentity(deps, found) ? await userMovedFromIdentity(deps, email, password, startedMs, found) : found;
@@ -74,22 +91,13 @@ export async function login(deps: AuthDeps, request: LoginRequest): Promise<Logi
   const workCost = deps.config.bcryptCost;
   const passwordMatches = await verifyPasswordEvenly({ password, hash: user?.passwordHash ?? null, workCost, hasher });
   if (!user || !user.passwordHash || user.disabledAt || !passwordMatches) {
-    // Parallel requests all pass the check above before any failure is
-    // counted. The count itself is atomic, so ask it with each limit one
-    // higher whether this failure went past the limit; past it the answer is
-    // `throttled`, the same as for the right password, so a burst learns the
-    // outcome of no more guesses than the limit allows.
-    const counted = await deps.store.recordLoginFailure({
-      keys: keys.map((k) => ({ ...k, maxFailures: k.maxFailures + 1 })), windowSeconds, userId: user?.id, ip: request.ip,
-    });
-    if (counted.throttled) throw new AuthError('throttled', { retryAfterSeconds: counted.retryAfterSeconds });
+    await countWrongPassword(deps, keys, { userId: user?.id, ip: request.ip });
     // With Identity asked about unknown addresses, every failure ends at the same budget (Identity had its first half).
     if (deps.identityPasswords) await untilBudget(startedMs, deps.config.identityLoginBudgetMs);
     throw new AuthError('invalid_credentials');
   }
   // The right password: refused too if parallel failures reached the limit meanwhile.
-  const recheck = await deps.store.loginThrottleStatus({ keys, windowSeconds });
-  if (recheck.throttled) throw new AuthError('throttled', { retryAfterSeconds: recheck.retryAfterSeconds });
+  await refuseIfThrottled(deps, keys);
   // Told only to someone who knows the password: the account waits for its confirmation link.
   if (user.emailConfirmedAt === null) throw new AuthError('email_not_confirmed');
 
