@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inviteHandler, signupHandler, verifyHandler } from '../../src/auth/account-handlers.js';
 import type { AuthDeps } from '../../src/auth/deps.js';
 import { loginHandler } from '../../src/auth/handlers.js';
+import { bcryptHasher } from '../../src/core/password.js';
 import { Secret } from '../../src/core/secret.js';
 import { openMailSecret } from '../../src/mail/seal.js';
 import { DEFAULT_ACCOUNT_SETTINGS, type AccountSettings } from '../../src/site-config/account-settings.js';
@@ -151,8 +152,13 @@ describe('sign-up: confirmation', () => {
     const owner = await makeUser(store);
     const fresh = uniqueEmail('fresh');
     const before = await userRow(owner.email);
-    const known = await signup(OPEN, { json: { email: owner.email, password: NEW_PASSWORD } });
-    const unknown = await signup(OPEN, { json: { email: fresh, password: NEW_PASSWORD } });
+    // The same work for both: one bcrypt hash each, counted.
+    const hashes: string[] = [];
+    const counting: AuthDeps = { ...OPEN, passwords: { hash: (p, cost) => { hashes.push(p); return bcryptHasher.hash(p, cost); }, compare: bcryptHasher.compare } };
+    const known = await signup(counting, { json: { email: owner.email, password: NEW_PASSWORD } });
+    const knownHashes = hashes.length;
+    const unknown = await signup(counting, { json: { email: fresh, password: NEW_PASSWORD } });
+    expect([knownHashes, hashes.length]).toEqual([1, 2]);
     expect([known.statusCode, known.body, known.headers]).toEqual([unknown.statusCode, unknown.body, unknown.headers]);
     expect(await userRow(owner.email)).toEqual(before);
     expect(await mailsTo(owner.email)).toEqual([{ template: 'signup_existing', link: null }]);
