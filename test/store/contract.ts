@@ -678,9 +678,12 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         const password = `$2b$10$${'C'.repeat(53)}`;
         const changeAsked = tokenHash();
         await ask(user.id, here.sessionId, uniqueEmail('asked-before'), changeAsked);
+        const recoveryAsked = tokenHash();
+        await store.requestAccountMail({ purpose: 'recovery', email: user.email, tokenHash: recoveryAsked, ttlSeconds: 3600, sealed: 'v1.x', throttle: throttle(user.email) });
         expect(await store.changePassword({ userId: user.id, sessionId: here.sessionId, passwordHash: password })).toEqual({ status: 'changed', sessionsEnded: 1 });
-        // An address change asked before the new password works no more.
+        // An address change or a recovery asked before the new password works no more.
         expect(await use(changeAsked)).toEqual({ status: 'used' });
+        expect(await store.emailTokenStatus(recoveryAsked)).toMatchObject({ status: 'used' });
         expect((await store.findUserForLogin(user.email))?.passwordHash).toBe(password);
         expect((await rotate(other.first, tokenHash())).status).toBe('revoked');
         expect((await rotate(here.first, tokenHash())).status).toBe('rotated');
