@@ -12,7 +12,15 @@ export interface AccountRequest {
   session: Pick<AuthenticatedUser, 'id' | 'sessionId'>;
   fields: Record<string, unknown>;
   ip: string;
+  /**
+   * What proves the change is the owner's: the current password (the default), or, for
+   * Identity's clients, which never send it, a session started in the last RECENT_SESSION_SECONDS.
+   */
+  proof?: 'current_password' | 'recent_session';
 }
+
+/** How young a session must be to change the password or address without the current one (Identity's clients). */
+export const RECENT_SESSION_SECONDS = 600;
 
 /**
  * The current password, checked like a login checks one (the same throttle keys and the same
@@ -20,6 +28,11 @@ export interface AccountRequest {
  * the account without it.
  */
 async function checkCurrentPassword(deps: AuthDeps, request: AccountRequest): Promise<void> {
+  if (request.proof === 'recent_session') {
+    const recent = await deps.store.sessionIsRecent({ userId: request.session.id, sessionId: request.session.sessionId, seconds: RECENT_SESSION_SECONDS });
+    if (!recent) throw new AuthError('reauthentication_required');
+    return;
+  }
   const current = request.fields.current_password;
   if (typeof current !== 'string' || current.length < 1 || current.length > 1024) {
     throw new AuthError('bad_request', { message: 'Send your current password.' });
@@ -75,7 +88,7 @@ export async function requestEmailChange(deps: AuthDeps, request: AccountRequest
     newEmail,
     tokenHash: emailTokenHash(token),
     ttlSeconds: linkLifetime(accounts, 'email_change'),
-    sealed: sealedLink(deps, token),
+    sealed: sealedLink(deps, token, 'email_change'),
     throttle: mailThrottle(deps, newEmail, `ip:${request.ip}`),
     ip: request.ip,
   });

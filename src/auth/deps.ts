@@ -1,4 +1,5 @@
 import type { AuthConfig, MailConfig } from '../core/environment.js';
+import type { EmailTokenPurpose } from '../core/email-token.js';
 import { DEFAULT_ACCOUNT_SETTINGS, type AccountSettings } from '../site-config/account-settings.js';
 import type { PasswordHasher } from '../core/password.js';
 import type { GateTable } from '../gates/table.js';
@@ -24,12 +25,16 @@ export interface AuthDeps {
   mail?: MailConfig;
   /** Called after every request that may have queued mail: starts delivery, settling within a bound (src/mail/kick.ts). */
   kickMail?: () => Promise<void>;
+  /** The URL a mailed link carries for `token`; absent: the verify path (`?token=`). The Identity API gives Identity's `#confirmation_token=` form. */
+  linkUrl?: (token: string, purpose: EmailTokenPurpose) => string;
 }
 
 /** How this site's cookies are set and deleted: COOKIE_DOMAIN, lifetimes, and the friendly auth paths from the gate table. */
 export function cookiePolicy(deps: Pick<AuthDeps, 'config' | 'gates' | 'accounts'>): CookiePolicy {
   const { config, gates } = deps;
-  const accountPaths = (deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).friendlyPaths;
+  const accounts = deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS;
+  // The Identity API reads bearer tokens only: the refresh cookie has no business there either.
+  const accountPaths = [...accounts.friendlyPaths, `${accounts.identityApi.basePath}/*`];
   return {
     domain: config.cookieDomain,
     accessTtlSeconds: config.accessTokenTtlSeconds,

@@ -19,7 +19,7 @@ export type InviteOutcome = { status: 'invited' | 'resent'; user: User };
 const MAX_ROLES = 32;
 
 /** `roles` as a script (an array) or a form (one comma-separated field) sends it; absent: the configured roles for new users. */
-function requestedRoles(value: unknown, fallback: string[]): string[] {
+export function requestedRoles(value: unknown, fallback: string[]): string[] {
   if (value === undefined) return fallback;
   const list = typeof value === 'string' ? value.split(',').map((r) => r.trim()).filter(Boolean) : value;
   if (!Array.isArray(list) || list.length > MAX_ROLES || !list.every((r) => typeof r === 'string')) {
@@ -51,7 +51,7 @@ export async function inviteUser(deps: AuthDeps, request: InviteRequest): Promis
     roles,
     tokenHash: emailTokenHash(token),
     ttlSeconds: linkLifetime(accounts, 'invite'),
-    sealed: sealedLink(deps, token),
+    sealed: sealedLink(deps, token, 'invite'),
     throttle: mailThrottle(deps, email, request.inviterId === undefined ? undefined : `inviter:${request.inviterId}`),
     invitedBy: request.inviterId,
     inviterSessionId: request.inviterSessionId,

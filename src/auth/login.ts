@@ -24,6 +24,8 @@ export interface LoginResult {
   user: { id: string; email: string; roles: string[] };
   expiresAt: number;
   cookies: string[];
+  /** The same tokens the cookies carry, for an API that hands them to its client (the Identity API). */
+  tokens: { access: string; refresh: string };
 }
 
 /** `throttled` when any of `keys` is past its limit now. */
@@ -122,6 +124,7 @@ export async function login(deps: AuthDeps, request: LoginRequest): Promise<Logi
     user: { id: signedIn.id, email: signedIn.email, roles: signedIn.roles },
     expiresAt: issued.expiresAt,
     cookies: issued.cookies,
+    tokens: { access: issued.accessToken, refresh: refreshToken },
   };
 }
 

@@ -1,4 +1,5 @@
 import { AuthError } from '../core/auth-errors.js';
+import type { EmailTokenPurpose } from '../core/email-token.js';
 import { emailProblem, normalizeEmail } from '../core/email.js';
 import { passwordProblem } from '../core/password.js';
 import { sealMailSecret } from '../mail/seal.js';
@@ -29,11 +30,17 @@ export function chosenPassword(fields: Record<string, unknown>): string {
   return password;
 }
 
-/** The link a mail carries for `token` (the verify path), sealed for the outbox: only delivery opens it. */
-export function sealedLink(deps: AuthDeps, token: string): string {
-  const url = new URL((deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).verifyPath, deps.config.siteUrl);
-  url.searchParams.set('token', token);
-  return sealMailSecret(deps.config.jwtSecret, JSON.stringify({ url: url.href, token }));
+/** The link a mail carries for `token` (the verify path, unless deps say otherwise), sealed for the outbox: only delivery opens it. */
+export function sealedLink(deps: AuthDeps, token: string, purpose: EmailTokenPurpose): string {
+  let href: string;
+  if (deps.linkUrl) {
+    href = deps.linkUrl(token, purpose);
+  } else {
+    const url = new URL((deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).verifyPath, deps.config.siteUrl);
+    url.searchParams.set('token', token);
+    href = url.href;
+  }
+  return sealMailSecret(deps.config.jwtSecret, JSON.stringify({ url: href, token }));
 }
 
 /**

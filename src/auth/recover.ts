@@ -24,7 +24,7 @@ async function requestLinkForAccount(deps: AuthDeps, request: RecoverRequest, pu
     email,
     tokenHash: emailTokenHash(token),
     ttlSeconds: linkLifetime(deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS, purpose),
-    sealed: sealedLink(deps, token),
+    sealed: sealedLink(deps, token, purpose),
     ip: request.ip,
     throttle: mailThrottle(deps, email, `ip:${request.ip}`),
   });

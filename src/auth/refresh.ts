@@ -15,6 +15,8 @@ export interface RefreshResult {
   sessionId: string;
   expiresAt: number;
   cookies: string[];
+  /** The tokens the cookies carry (see LoginResult). */
+  tokens: { access: string; refresh: string };
 }
 
 /** What the refreshing request says about who sends it; the handlers pass its User-Agent. */
@@ -42,10 +44,19 @@ function clientKey(fingerprint: string | undefined, client: RefreshClient | unde
  * successor was rotated too (the store has then already revoked the session).
  */
 export async function refresh(deps: AuthDeps, cookies: Record<string, string>, client?: RefreshClient): Promise<RefreshResult> {
-  const { config } = deps;
-  const token = readRefreshToken(cookies, { domain: config.cookieDomain });
+  const token = readRefreshToken(cookies, { domain: deps.config.cookieDomain });
   if (!token || !looksLikeRefreshToken(token)) throw new AuthError('session_expired');
-  const fingerprint = config.tokenFingerprint ? await checkFingerprint(deps, cookies) : undefined;
+  const fingerprint = deps.config.tokenFingerprint ? await checkFingerprint(deps, cookies) : undefined;
+  return rotateSession(deps, token, fingerprint, client);
+}
+
+/**
+ * The rotation itself, for a refresh token however it came (the cookie above, or the body of
+ * the Identity API's `grant_type=refresh_token`): the same family, the same reuse detection.
+ */
+export async function rotateSession(deps: AuthDeps, token: unknown, fingerprint: string | undefined, client?: RefreshClient): Promise<RefreshResult> {
+  const { config } = deps;
+  if (typeof token !== 'string' || !looksLikeRefreshToken(token)) throw new AuthError('session_expired');
   const successor = successorRefreshToken(token, config.jwtSecret);
   const result = await deps.store.rotateRefreshToken({
     tokenHash: refreshTokenHash(token),
@@ -58,7 +69,7 @@ export async function refresh(deps: AuthDeps, cookies: Record<string, string>, c
     case 'rotated': {
       const user = await withIdentityRoles(deps, result.user);
       const issued = await issueSession(deps, user, result.sessionId, successor, fingerprint);
-      return { user, sessionId: result.sessionId, expiresAt: issued.expiresAt, cookies: issued.cookies };
+      return { user, sessionId: result.sessionId, expiresAt: issued.expiresAt, cookies: issued.cookies, tokens: { access: issued.accessToken, refresh: successor } };
     }
     case 'reused':
       throw new AuthError('refresh_token_reused');

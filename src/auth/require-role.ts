@@ -49,23 +49,28 @@ function tokenOf(event: HandlerEvent): string | undefined {
  * if (!auth.ok) return auth.response; // ready 401 or 403
  */
 export async function requireRole(event: HandlerEvent, options: RequireRoleOptions = {}): Promise<RequireRoleResult> {
-  const roles = options.roles ?? [];
   const config = options.config ?? (envConfig ??= readConfig(process.env).auth);
-  const token = tokenOf(event);
-  if (!token) return { ok: false, response: errorResponse(new AuthError('unauthenticated')) };
+  const checked = checkAccessToken(tokenOf(event), cookiesOf(event)[fingerprintCookieName({ domain: config.cookieDomain })], { ...options, config });
+  if (typeof checked === 'string') return { ok: false, response: errorResponse(new AuthError(checked)) };
+  return { ok: true, user: checked };
+}
+
+/**
+ * requireRole's check of one token, for a caller that finds the token itself (the Identity
+ * API reads a bearer header only): the user, or the code of the refusal.
+ */
+export function checkAccessToken(token: string | undefined, fingerprint: string | undefined, options: RequireRoleOptions & { config: AuthConfig }): AuthenticatedUser | 'unauthenticated' | 'session_expired' | 'forbidden' {
+  const roles = options.roles ?? [];
+  const { config } = options;
+  if (!token) return 'unauthenticated';
   let claims: AccessTokenClaims;
   try {
     claims = verifyAccessTokenSync(token, { secrets: verificationSecrets(config), issuer: config.jwtIssuer, now: options.now ?? nowSeconds() });
   } catch (error) {
-    const code = error instanceof AccessTokenError && error.code === 'token_expired' ? 'session_expired' : 'unauthenticated';
-    return { ok: false, response: errorResponse(new AuthError(code)) };
+    return error instanceof AccessTokenError && error.code === 'token_expired' ? 'session_expired' : 'unauthenticated';
   }
-  if (!fingerprintMatches(config.tokenFingerprint, cookiesOf(event)[fingerprintCookieName({ domain: config.cookieDomain })], claims)) {
-    return { ok: false, response: errorResponse(new AuthError('unauthenticated')) };
-  }
+  if (!fingerprintMatches(config.tokenFingerprint, fingerprint, claims)) return 'unauthenticated';
   const held = rolesAtClaimPath(claims);
-  if (roles.length && !roles.some((role) => held.includes(role))) {
-    return { ok: false, response: errorResponse(new AuthError('forbidden')) };
-  }
-  return { ok: true, user: { id: claims.sub, email: claims.email, roles: held, sessionId: claims.sid, claims } };
+  if (roles.length && !roles.some((role) => held.includes(role))) return 'forbidden';
+  return { id: claims.sub, email: claims.email, roles: held, sessionId: claims.sid, claims };
 }

@@ -3,14 +3,18 @@ import { emailTokenHash, newEmailToken } from '../core/email-token.js';
 import { bcryptHasher } from '../core/password.js';
 import { newRefreshToken, refreshTokenHash } from '../core/refresh-token.js';
 import { DEFAULT_ACCOUNT_SETTINGS, type AccountSettings, linkLifetime } from '../site-config/account-settings.js';
+import type { User } from '../store/store.js';
 import type { AuthDeps } from './deps.js';
 import { withIdentityRoles } from './identity-roles.js';
 import { issueSession } from './issue.js';
 import type { LoginResult, LoginRequest } from './login.js';
 import { chosenPassword, mailThrottle, mailThrottled, requestedAddress, sealedLink } from './mailed-link.js';
 
-/** `mailed`: a confirmation (or, for a known address, a notice to its owner) is on its way; `signed_in`: no confirmation asked. */
-export type SignupOutcome = { status: 'mailed' } | { status: 'signed_in'; login: LoginResult };
+/**
+ * `mailed`: a confirmation (or, for a known address, a notice to its owner) is on its way; `signed_in`: no confirmation
+ * asked; `created`: the same, for a caller that asked for no session.
+ */
+export type SignupOutcome = { status: 'mailed' } | { status: 'signed_in'; login: LoginResult } | { status: 'created'; user: User };
 
 /** Whether the policy takes a sign-up from `email`, or the AuthError that says why not. */
 function checkPolicy(accounts: AccountSettings, email: string): void {
@@ -33,7 +37,7 @@ function checkPolicy(accounts: AccountSettings, email: string): void {
  * @example
  * const outcome = await signUp(deps, { fields: { email, password }, ip });
  */
-export async function signUp(deps: AuthDeps, request: LoginRequest): Promise<SignupOutcome> {
+export async function signUp(deps: AuthDeps, request: LoginRequest, options: { session?: boolean } = {}): Promise<SignupOutcome> {
   const accounts = deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS;
   const email = requestedAddress(request.fields);
   checkPolicy(accounts, email);
@@ -47,7 +51,7 @@ export async function signUp(deps: AuthDeps, request: LoginRequest): Promise<Sig
     confirmed: !accounts.requireConfirmation,
     tokenHash: emailTokenHash(token),
     ttlSeconds: linkLifetime(accounts, 'signup'),
-    sealed: sealedLink(deps, token),
+    sealed: sealedLink(deps, token, 'signup'),
     throttle: mailThrottle(deps, email, `ip:${request.ip}`),
     ip: request.ip,
   });
@@ -56,6 +60,7 @@ export async function signUp(deps: AuthDeps, request: LoginRequest): Promise<Sig
     await deps.kickMail?.();
     return { status: 'mailed' };
   }
+  if (options.session === false) return { status: 'created', user: result.user };
   const refreshToken = newRefreshToken();
   const session = await deps.store.createSession({
     userId: result.user.id,
@@ -68,5 +73,6 @@ export async function signUp(deps: AuthDeps, request: LoginRequest): Promise<Sig
   if (session.status !== 'created') throw new AuthError('invalid_credentials');
   const user = await withIdentityRoles(deps, session.user);
   const issued = await issueSession(deps, user, session.sessionId, refreshToken);
-  return { status: 'signed_in', login: { user: { id: user.id, email: user.email, roles: user.roles }, expiresAt: issued.expiresAt, cookies: issued.cookies } };
+  const login = { user: { id: user.id, email: user.email, roles: user.roles }, expiresAt: issued.expiresAt, cookies: issued.cookies, tokens: { access: issued.accessToken, refresh: refreshToken } };
+  return { status: 'signed_in', login };
 }

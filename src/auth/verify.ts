@@ -71,8 +71,15 @@ export interface UseLinkRequest {
   userAgent?: string;
 }
 
-function signedIn(user: User, issued: { expiresAt: number; cookies: string[] }): LoginResult {
-  return { user: { id: user.id, email: user.email, roles: user.roles }, expiresAt: issued.expiresAt, cookies: issued.cookies };
+function signedIn(user: User, issued: { accessToken: string; expiresAt: number; cookies: string[] }, refreshToken: string): LoginResult {
+  return { user: { id: user.id, email: user.email, roles: user.roles }, expiresAt: issued.expiresAt, cookies: issued.cookies, tokens: { access: issued.accessToken, refresh: refreshToken } };
+}
+
+/** How a client uses links: which kinds it may use here, and whether a password link may sign in before a password is chosen. */
+export interface LinkUse {
+  purposes?: readonly UsableLinkPurpose[];
+  /** Identity's clients sign in with a recovery link first and send the new password after (PUT /user). */
+  passwordLater?: boolean;
 }
 
 /**
@@ -85,10 +92,11 @@ function signedIn(user: User, issued: { expiresAt: number; cookies: string[] }):
  * @example
  * const { cookies } = await useMailedLink(deps, { token, fields: { password }, ip });
  */
-export async function useMailedLink(deps: AuthDeps, request: UseLinkRequest): Promise<LoginResult> {
+export async function useMailedLink(deps: AuthDeps, request: UseLinkRequest, use: LinkUse = {}): Promise<LoginResult> {
   // A password sent is checked before the link, so a form's mistake is answered as one.
   const password = request.fields.password === undefined ? undefined : chosenPassword(request.fields);
   const link = await liveToken(deps, request.token);
+  if (use.purposes && !use.purposes.includes(link.purpose)) throw new LinkRefusedError('link_invalid', link.purpose);
   const refreshToken = newRefreshToken();
   const session = {
     tokenHash: link.hash,
@@ -97,23 +105,29 @@ export async function useMailedLink(deps: AuthDeps, request: UseLinkRequest): Pr
     userAgent: request.userAgent,
     ip: request.ip,
   };
+  if (choosesPassword(link.purpose) && password === undefined && use.passwordLater) {
+    const result = await deps.store.signInWithPasswordLink({ ...session, purposes: [link.purpose as (typeof PASSWORD_LINKS)[number]] });
+    if (result.status !== 'signed_in') throw new AuthError(REFUSALS[result.status]);
+    const user = await withIdentityRoles(deps, result.user);
+    return signedIn(user, await issueSession(deps, user, result.sessionId, refreshToken), refreshToken);
+  }
   if (choosesPassword(link.purpose)) {
     // No password sent: chosenPassword answers that one is needed.
     const passwordHash = await (deps.passwords ?? bcryptHasher).hash(password ?? chosenPassword(request.fields), deps.config.bcryptCost);
     const result = await deps.store.resetPasswordWithToken({ ...session, passwordHash });
     if (result.status !== 'reset') throw new AuthError(REFUSALS[result.status]);
     const user = await withIdentityRoles(deps, result.user);
-    return signedIn(user, await issueSession(deps, user, result.sessionId, refreshToken));
+    return signedIn(user, await issueSession(deps, user, result.sessionId, refreshToken), refreshToken);
   }
   if (link.purpose === 'email_change') {
     const result = await deps.store.changeEmailWithToken(session);
     if (result.status === 'email_taken') throw new AuthError('link_invalid', { message: 'That address belongs to another account now, so nothing was changed.' });
     if (result.status !== 'changed') throw new AuthError(REFUSALS[result.status]);
     const user = await withIdentityRoles(deps, result.user);
-    return signedIn(user, await issueSession(deps, user, result.sessionId, refreshToken));
+    return signedIn(user, await issueSession(deps, user, result.sessionId, refreshToken), refreshToken);
   }
   const result = await deps.store.signInWithToken({ ...session, purposes: [...SIGN_IN_LINKS] });
   if (result.status !== 'signed_in') throw new AuthError(REFUSALS[result.status]);
   const user = await withIdentityRoles(deps, result.user);
-  return signedIn(user, await issueSession(deps, user, result.sessionId, refreshToken));
+  return signedIn(user, await issueSession(deps, user, result.sessionId, refreshToken), refreshToken);
 }

@@ -41,7 +41,8 @@ export interface AccessTokenClaims extends JWTPayload {
   sid: string;
   iat: number;
   exp: number;
-  app_metadata: { authorization: { roles: string[] } };
+  /** `authorization.roles` for Netlify's gate; `roles` too, where Identity's clients (widget, gotrue-js, Decap) read them. */
+  app_metadata: { authorization: { roles: string[] }; roles: string[] };
   user_metadata: Record<string, unknown>;
   fph?: string;
 }
@@ -77,7 +78,7 @@ export function accessTokenClaims(options: SignAccessTokenOptions): AccessTokenC
   const claims: Record<string, unknown> = {
     email: subject.email,
     sid: options.sessionId,
-    app_metadata: { authorization: { roles: [...subject.roles] } },
+    app_metadata: { authorization: { roles: [...subject.roles] }, roles: [...subject.roles] },
     user_metadata: subject.userMetadata ?? {},
   };
   if (options.fingerprintHash) claims.fph = options.fingerprintHash;

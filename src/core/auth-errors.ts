@@ -27,6 +27,8 @@ export type AuthErrorCode =
   | 'user_exists'
   | 'wrong_password'
   | 'sign_in_links_off'
+  | 'reauthentication_required'
+  | 'not_found'
   | 'unavailable'
   | 'internal';
 
@@ -52,6 +54,8 @@ const MESSAGES: Record<AuthErrorCode, string> = {
   user_exists: 'That address already has an account.',
   wrong_password: 'Your current password is not right.',
   sign_in_links_off: 'This site does not sign in by emailed link. Sign in with your password.',
+  reauthentication_required: 'Sign in again first: this change needs a session started in the last few minutes, or your current password.',
+  not_found: 'There is nothing here.',
   unavailable: 'The service is temporarily unavailable. Try again shortly.',
   internal: 'Something went wrong on our side.',
 };

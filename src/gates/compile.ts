@@ -73,9 +73,18 @@ function orderGates(config: GateConfig): OrderedGate[] {
   return gates.sort((a, b) => specificity(b.pattern) - specificity(a.pattern));
 }
 
+/** Where the Identity-compatible API answers when the config turns it on, and the function behind it. */
+export const IDENTITY_API_PATH = '/auth/identity';
+export const IDENTITY_API_FUNCTION = '/.netlify/functions/identity-api';
+
+function identityApiOn(config: GateConfig): boolean {
+  return config.identityApi?.enabled === true;
+}
+
 function buildTable(config: GateConfig, gates: OrderedGate[]): GateTable {
   const rules: GateTableRule[] = [];
   for (const from of Object.values(config.friendlyPaths)) rules.push({ from, access: 'public', reason: 'friendly-path' });
+  if (identityApiOn(config)) rules.push({ from: `${IDENTITY_API_PATH}/*`, access: 'public', reason: 'friendly-path' });
   for (const gate of gates) {
     for (const exception of exceptionsOf(gate)) {
       rules.push({ from: exception.path, access: 'public', reason: 'public-exception', gate: gate.path });
@@ -328,6 +337,7 @@ export function compileGates(config: GateConfig): CompiledGates {
   for (const [name, from] of Object.entries(config.friendlyPaths)) {
     rules.push(`${from} ${config.functions[name as keyof GateConfig['functions']]} 200`);
   }
+  if (identityApiOn(config)) rules.push(`${IDENTITY_API_PATH}/* ${IDENTITY_API_FUNCTION}/:splat 200`);
   if (publishesSiteRoot(config.publishDir)) {
     rules.push('# the site\'s own files, which publishing the site root (publishDir ".") would serve');
     for (const path of SITE_ROOT_FILES) rules.push(`${path} /404.html 404!`);

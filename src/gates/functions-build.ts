@@ -20,6 +20,8 @@ export const GENERATED_FUNCTIONS_DIR = '.netlify/v1/functions';
 export const AUTH_FUNCTIONS = ['login', 'logout', 'refresh', 'recover', 'verify', 'signup', 'invite', 'account', 'magic-link'] as const;
 /** The Identity sync functions, generated only for a config with an `identity` section. */
 export const IDENTITY_FUNCTIONS = ['identity-login', 'identity-signup', 'identity-validate', 'identity-webhook', 'identity-sync-background'] as const;
+/** The Identity-compatible API's function, generated only for a config whose `identityApi` is enabled. */
+export const IDENTITY_API_FUNCTIONS = ['identity-api'] as const;
 /**
  * What delivers the mail outbox, for every site: a background function kicked after mail is
  * queued, and a scheduled one that sends what waits for a retry.
@@ -53,7 +55,9 @@ export interface BuildFunctionsResult {
 /** The function names a config gets. */
 export function functionNames(rawConfig: unknown): string[] {
   const hasIdentity = Boolean(rawConfig && typeof rawConfig === 'object' && 'identity' in rawConfig);
-  return [...AUTH_FUNCTIONS, ...MAIL_FUNCTIONS, ...(hasIdentity ? IDENTITY_FUNCTIONS : [])];
+  const identityApi = (rawConfig as { identityApi?: { enabled?: unknown } } | null)?.identityApi;
+  const hasIdentityApi = Boolean(identityApi && typeof identityApi === 'object' && identityApi.enabled === true);
+  return [...AUTH_FUNCTIONS, ...MAIL_FUNCTIONS, ...(hasIdentity ? IDENTITY_FUNCTIONS : []), ...(hasIdentityApi ? IDENTITY_API_FUNCTIONS : [])];
 }
 
 /** The content of one generated function file; the mail functions also get the site's own templates. */
@@ -112,7 +116,7 @@ export async function buildFunctions(options: { siteRoot: string; rawConfig: unk
     written.push(relative(siteRoot, path));
   }
   const removed: string[] = [];
-  for (const name of [...AUTH_FUNCTIONS, ...MAIL_FUNCTIONS, ...IDENTITY_FUNCTIONS].filter((n) => !names.includes(n))) {
+  for (const name of [...AUTH_FUNCTIONS, ...MAIL_FUNCTIONS, ...IDENTITY_FUNCTIONS, ...IDENTITY_API_FUNCTIONS].filter((n) => !names.includes(n))) {
     const path = join(dir, `${name}.mjs`);
     // Only a file this build wrote, never a function of the same name from elsewhere.
     if ((await readIfExists(path))?.startsWith(HEADER)) {

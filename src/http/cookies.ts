@@ -88,6 +88,20 @@ export function sessionCookies(policy: CookiePolicy, issued: IssuedCookies): str
 }
 
 /**
+ * Set-Cookie values for a client that keeps its own refresh token (the Identity API's
+ * `X-Use-Cookie`): the access token and the readable session hint only, so gated paths open,
+ * while the refresh token stays with the one client that rotates it. `persistent: false` (Identity's
+ * `X-Use-Cookie: session`) makes them end with the browser session.
+ */
+export function accessOnlyCookies(policy: CookiePolicy, accessToken: string, session: SessionInfo, persistent: boolean): string[] {
+  const lifetime = (maxAge: number) => (persistent ? { maxAge } : {});
+  return [
+    serialize(ACCESS_COOKIE, accessToken, { ...base(policy), httpOnly: true, ...lifetime(policy.accessTtlSeconds) }),
+    serialize(SESSION_COOKIE, JSON.stringify(session), { ...base(policy), ...lifetime(policy.accessTtlSeconds) }),
+  ];
+}
+
+/**
  * Set-Cookie values that delete every cookie rolegate sets, with the same
  * Domain and Path they were set with (a deletion with other attributes would
  * leave the original in place). Both refresh-cookie variants go, in case

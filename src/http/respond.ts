@@ -29,6 +29,8 @@ export const STATUS: Record<AuthErrorCode, number> = {
   user_exists: 409,
   wrong_password: 403,
   sign_in_links_off: 403,
+  reauthentication_required: 403,
+  not_found: 404,
   unavailable: 503,
   internal: 500,
 };

@@ -3,6 +3,17 @@ import { EMAIL_TOKEN_LIFETIMES, type EmailTokenPurpose } from '../core/email-tok
 /** Who may create an account: nobody but admins and their invitations (`closed`, `invite`), or any visitor (`open`). */
 export type RegistrationPolicy = 'closed' | 'invite' | 'open';
 
+/** The Identity-compatible API (src/auth/identity-api-handler.ts): off unless the config's `identityApi` turns it on. */
+export interface IdentityApiSettings {
+  enabled: boolean;
+  /** Where it answers: `<basePath>/token`, `<basePath>/user`, … (a friendly path rewritten to the identity-api function). */
+  basePath: string;
+  /** Who may use its admin endpoints (any one of these roles). */
+  adminRoles: string[];
+  /** The page a mailed link opens, with Identity's `#confirmation_token=…` (and the like) for the widget there to read. */
+  linkPage: string;
+}
+
 /**
  * What the account functions need from the `accounts` section (src/site-config/accounts.ts),
  * compiled at build time like the gate table; plain data, so the functions never load zod.
@@ -28,6 +39,7 @@ export interface AccountSettings {
   verifyPaths: string[];
   /** The friendly paths of the account functions (recover, verify, signup, invite, account, magic-link): the refresh cookie is never sent to them. */
   friendlyPaths: string[];
+  identityApi: IdentityApiSettings;
 }
 
 /** The settings when a site's config says nothing. */
@@ -46,6 +58,7 @@ export const DEFAULT_ACCOUNT_SETTINGS: AccountSettings = {
   verifyPath: '/auth/verify',
   verifyPaths: ['/.netlify/functions/verify', '/auth/verify'],
   friendlyPaths: ['/auth/recover', '/auth/verify', '/auth/signup', '/auth/invite', '/auth/account', '/auth/magic-link'],
+  identityApi: { enabled: false, basePath: '/auth/identity', adminRoles: ['admin'], linkPage: '/' },
 };
 
 /** Seconds a link for `purpose` works here: the config's lifetime, never longer than rolegate's own limit. */

@@ -10,11 +10,11 @@ import { DEFAULT_ACCOUNT_SETTINGS } from './account-settings.js';
  * how long mailed links work.
  */
 
-const page = z.string().regex(new RegExp(EXACT_PATH_PATTERN, 'u'), {
+export const page = z.string().regex(new RegExp(EXACT_PATH_PATTERN, 'u'), {
   error: (iss) => (typeof iss.input === 'string' ? (pathPatternProblem(iss.input, { allowSplat: false }) ?? 'is invalid') : 'must be a string'),
 });
 
-const roleName = z.string().regex(new RegExp(ROLE_NAME_PATTERN, 'u'), {
+export const roleName = z.string().regex(new RegExp(ROLE_NAME_PATTERN, 'u'), {
   error: (iss) => (typeof iss.input === 'string' ? (roleNameProblem(iss.input) ?? 'is invalid') : 'must be a string'),
 });
 

@@ -3,6 +3,8 @@ import { accountsConfigSchema } from './accounts.js';
 import type { AccountSettings } from './account-settings.js';
 import { parseGateConfig } from './schema.js';
 import { identityConfigSchema } from './identity.js';
+import { identityApiConfigSchema } from './identity-api.js';
+import { IDENTITY_API_PATH } from '../gates/compile.js';
 import type { CompiledSiteConfig } from './compiled.js';
 
 /**
@@ -22,5 +24,6 @@ function accountSettings(config: unknown): AccountSettings {
   const section = accountsConfigSchema.parse(parsed.accounts ?? {});
   return { ...section, verifyPath: parsed.friendlyPaths.verify, verifyPaths: [...new Set([parsed.functions.verify, parsed.friendlyPaths.verify])],
     friendlyPaths: [parsed.friendlyPaths.recover, parsed.friendlyPaths.verify, parsed.friendlyPaths.signup, parsed.friendlyPaths.invite, parsed.friendlyPaths.account, parsed.friendlyPaths.magicLink],
+    identityApi: { ...identityApiConfigSchema.parse(parsed.identityApi ?? {}), basePath: IDENTITY_API_PATH },
   };
 }

@@ -6,6 +6,7 @@ import type {
   PasswordReset, PasswordResetResult, TokenRefusal, OutboxMail, MailOutcome,
   SignupRequest, SignupResult, TokenSignIn, TokenSignInResult, InviteRequest, InviteResult,
   LiveSession, ChangePasswordResult, EmailChangeRequest, EmailChangeResult, EmailChangeWithTokenResult,
+  PasswordLinkSignIn, PasswordLinkSignInResult, MetadataUpdateResult,
 } from './store.js';
 import type { EmailTokenPurpose } from '../core/email-token.js';
 import type { IdentityUser } from '../core/identity-user.js';
@@ -433,6 +434,49 @@ export class SqlStore implements Store {
     if (row.status === 'email_taken' || row.status === 'user_unavailable') return { status: row.status };
     if (TOKEN_REFUSALS.has(String(row.status))) return { status: row.status as TokenRefusal };
     throw new StoreContractError('rolegate.change_email_with_token returned an unknown status');
+  }
+
+  async signInWithPasswordLink(request: PasswordLinkSignIn): Promise<PasswordLinkSignInResult> {
+    const row = asRow(await this.db.call('sign_in_with_password_link', {
+      p_token_hash: request.tokenHash,
+      p_purposes: request.purposes,
+      p_refresh_token_hash: request.refreshTokenHash,
+      p_refresh_ttl_seconds: request.refreshTtlSeconds,
+      p_user_agent: request.userAgent ?? null,
+      p_ip: request.ip ?? null,
+    }), 'sign_in_with_password_link');
+    if (row.status === 'signed_in' && (row.purpose === 'recovery' || row.purpose === 'invite')) {
+      return { status: 'signed_in', purpose: row.purpose, sessionId: String(row.session_id), user: toUser(row.user) };
+    }
+    if (row.status === 'user_unavailable') return { status: 'user_unavailable' };
+    if (TOKEN_REFUSALS.has(String(row.status))) return { status: row.status as TokenRefusal };
+    throw new StoreContractError('rolegate.sign_in_with_password_link returned an unknown status');
+  }
+
+  async sessionIsRecent(session: LiveSession & { seconds: number }): Promise<boolean> {
+    if (!isUuid(session.userId) || !isUuid(session.sessionId)) return false;
+    const seconds = Math.max(0, Math.floor(session.seconds));
+    return (await this.db.call('session_is_recent', { p_user_id: session.userId, p_session_id: session.sessionId, p_seconds: seconds })) === true;
+  }
+
+  async updateUserMetadata(update: { userId: string; patch: Record<string, unknown>; sessionId?: string }): Promise<MetadataUpdateResult> {
+    if (!isUuid(update.userId)) return { status: 'not_found' };
+    if (update.sessionId !== undefined && !isUuid(update.sessionId)) return { status: 'not_live' };
+    const row = asRow(await this.db.call('update_user_metadata', {
+      p_user_id: update.userId, p_patch: new Json(update.patch), p_session_id: update.sessionId ?? null,
+    }), 'update_user_metadata');
+    if (row.status === 'updated') return { status: 'updated', user: toUser(row.user) };
+    if (row.status === 'not_live' || row.status === 'not_found') return { status: row.status };
+    throw new StoreContractError('rolegate.update_user_metadata returned an unknown status');
+  }
+
+  async deleteUser(which: { userId: string; by?: string; ip?: string }): Promise<{ status: 'deleted' | 'not_found' }> {
+    if (!isUuid(which.userId)) return { status: 'not_found' };
+    const row = asRow(await this.db.call('delete_user', {
+      p_user_id: which.userId, p_by: which.by !== undefined && isUuid(which.by) ? which.by : null, p_ip: which.ip ?? null,
+    }), 'delete_user');
+    if (row.status === 'deleted' || row.status === 'not_found') return { status: row.status };
+    throw new StoreContractError('rolegate.delete_user returned an unknown status');
   }
 
   async claimMail(claim: { limit: number; leaseSeconds: number }): Promise<OutboxMail[]> {

@@ -198,6 +198,18 @@ export type TokenSignInResult =
   | { status: TokenRefusal }
   | { status: 'user_unavailable' };
 
+/** A recovery or invitation link used to sign in before any password is chosen (Identity's clients do that). */
+export interface PasswordLinkSignIn extends Omit<TokenSignIn, 'purposes'> {
+  purposes: Array<'recovery' | 'invite'>;
+}
+
+export type PasswordLinkSignInResult =
+  | { status: 'signed_in'; purpose: 'recovery' | 'invite'; sessionId: string; user: User }
+  | { status: TokenRefusal }
+  | { status: 'user_unavailable' };
+
+export type MetadataUpdateResult = { status: 'updated'; user: User } | { status: 'not_live' | 'not_found' };
+
 export interface InviteRequest {
   email: string;
   roles: string[];
@@ -324,6 +336,14 @@ export interface Store {
   requestEmailChange(request: EmailChangeRequest): Promise<EmailChangeResult>;
   /** Consumes an address change link, moves the address and starts a session, in one transaction. */
   changeEmailWithToken(request: Omit<TokenSignIn, 'purposes'>): Promise<EmailChangeWithTokenResult>;
+  /** Consumes a recovery or invitation link's token, confirms the address and starts a session, leaving the password as it is. */
+  signInWithPasswordLink(request: PasswordLinkSignIn): Promise<PasswordLinkSignInResult>;
+  /** Whether `sessionId` is live (as sessionIsLive) and started less than `seconds` ago. */
+  sessionIsRecent(session: LiveSession & { seconds: number }): Promise<boolean>;
+  /** Merges `patch` into user_metadata (null removes a key); with `sessionId`, only while that session is live. */
+  updateUserMetadata(update: { userId: string; patch: Record<string, unknown>; sessionId?: string }): Promise<MetadataUpdateResult>;
+  /** Deletes a user with their sessions, links and waiting mail; the audit log keeps the event and who did it. */
+  deleteUser(which: { userId: string; by?: string; ip?: string }): Promise<{ status: 'deleted' | 'not_found' }>;
 
   /** Up to `limit` due mails, each leased to this caller for `leaseSeconds`. */
   claimMail(claim: { limit: number; leaseSeconds: number }): Promise<OutboxMail[]>;

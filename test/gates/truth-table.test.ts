@@ -128,7 +128,7 @@ describe('query strings on the bounce (finding documented in src/gates/compile.t
 describe('the matcher is strict about where the role comes from', () => {
   it('ignores roles when it is told to read another claim path', async () => {
     const compiled = compileGates(parseGateConfig(truthTableConfig));
-    const otherPath = await loadMatcher(compiled.rules.join('\n'), { jwtRoleClaim: 'app_metadata.roles' });
+    const otherPath = await loadMatcher(compiled.rules.join('\n'), { jwtRoleClaim: 'user_metadata.roles' });
     const nfJwt = await mintToken('valid-with-role', ['admin']);
     expect(edgeVerdict(otherPath.match(matchRequest('/admin/x', { nfJwt })))).toBe('bounce');
   });

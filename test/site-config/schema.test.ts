@@ -92,11 +92,22 @@ describe('rolegate.config.json errors name the entry and the reason', () => {
       verifyPath: '/auth/verify',
       verifyPaths: ['/.netlify/functions/verify', '/auth/verify'],
       friendlyPaths: ['/auth/recover', '/auth/verify', '/auth/signup', '/auth/invite', '/auth/account', '/auth/magic-link'],
+      identityApi: { enabled: false, basePath: '/auth/identity', adminRoles: ['admin'], linkPage: '/' },
     });
     expect(compileSiteConfig({ gates: [], accounts: { linkLifetimes: { recovery: 900 } } }).accounts.linkLifetimes.recovery).toBe(900);
     expect(() => parseGateConfig({ gates: [], accounts: { linkLifetimes: { recovery: 7200 } } })).toThrow(/accounts\.linkLifetimes\.recovery/);
     expect(() => parseGateConfig({ gates: [], accounts: { linkLifetimes: { invite: 8 * 86400 } } })).toThrow(/accounts\.linkLifetimes\.invite/);
     expect(() => parseGateConfig({ gates: [], accounts: { pages: { checkEmail: 'check-email' } } })).toThrow(/accounts\.pages\.checkEmail/);
+  });
+
+  it('turns the Identity API on only when identityApi.enabled says so, and names a bad entry', () => {
+    expect(compileSiteConfig({ gates: [], identityApi: {} }).accounts.identityApi.enabled).toBe(false);
+    const on = compileSiteConfig({ gates: [], identityApi: { enabled: true, adminRoles: ['editor'], linkPage: '/cms' } }).accounts.identityApi;
+    expect(on).toEqual({ enabled: true, basePath: '/auth/identity', adminRoles: ['editor'], linkPage: '/cms' });
+    expect(() => parseGateConfig({ gates: [], identityApi: { enabled: 'yes' } })).toThrow(/identityApi\.enabled/);
+    expect(() => parseGateConfig({ gates: [], identityApi: { adminRoles: [] } })).toThrow(/identityApi\.adminRoles/);
+    expect(() => parseGateConfig({ gates: [], identityApi: { linkPage: 'cms' } })).toThrow(/identityApi\.linkPage/);
+    expect(() => parseGateConfig({ gates: [], identityApi: { path: '/x' } })).toThrow(/identityApi: unknown key "path"/);
   });
 
   it('takes a registration policy, allowed domains and roles for new users, and names a wrong one', () => {
