@@ -732,6 +732,90 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
       });
     });
 
+    describe('what the Identity-compatible API adds', () => {
+      const throttle = (email: string) => ({ windowSeconds: 3600, keys: [{ key: `mail:address:${email}`, maxFailures: 100 }] });
+      const passwordLink = (hash: string, purposes: Array<'recovery' | 'invite'>) =>
+        store.signInWithPasswordLink({ tokenHash: hash, purposes, refreshTokenHash: tokenHash(), refreshTtlSeconds: 3600, userAgent: 'vitest', ip: '198.51.100.9' });
+
+      it('signs in with a recovery or invitation link once, leaving the password as it was and confirming the address', async () => {
+        const user = await newUser();
+        const before = await store.findUserForLogin(user.email);
+        const recovery = tokenHash();
+        await store.requestAccountMail({ purpose: 'recovery', email: user.email, tokenHash: recovery, ttlSeconds: 3600, sealed: 'v1.x', throttle: throttle(user.email) });
+        const results = await Promise.all([passwordLink(recovery, ['recovery']), passwordLink(recovery, ['recovery'])]);
+        expect(results.map((r) => r.status).sort()).toEqual(['signed_in', 'used']);
+        const signedIn = results.find((r) => r.status === 'signed_in') as { sessionId: string; user: { id: string } };
+        expect(signedIn.user.id).toBe(user.id);
+        expect(await store.sessionIsLive({ userId: user.id, sessionId: signedIn.sessionId })).toBe(true);
+        expect((await store.findUserForLogin(user.email))?.passwordHash).toBe(before?.passwordHash);
+
+        const email = uniqueEmail('invited-later');
+        const invitation = tokenHash();
+        await store.inviteUser({ email, roles: ['editor'], tokenHash: invitation, ttlSeconds: 3600, sealed: 'v1.sealed', throttle: throttle(email) });
+        expect(await passwordLink(invitation, ['recovery'])).toEqual({ status: 'wrong_purpose' });
+        expect(await passwordLink(invitation, ['invite'])).toMatchObject({ status: 'signed_in', purpose: 'invite', user: { email, emailConfirmedAt: expect.any(String) } });
+        expect((await store.findUserForLogin(email))?.passwordHash).toBeNull();
+        expect(await passwordLink(tokenHash(), ['recovery'])).toEqual({ status: 'not_found' });
+      });
+
+      it('refuses a sign-up link and a disabled user\'s link, starting no session', async () => {
+        const email = uniqueEmail('not-a-password-link');
+        const hash = tokenHash();
+        await store.requestSignup({ email, passwordHash: FAKE_HASH, roles: [], confirmed: false, tokenHash: hash, ttlSeconds: 3600, sealed: 'v1.sealed', throttle: throttle(email) });
+        expect(await passwordLink(hash, ['recovery', 'invite'])).toEqual({ status: 'wrong_purpose' });
+        const user = await newUser();
+        const recovery = tokenHash();
+        await store.requestAccountMail({ purpose: 'recovery', email: user.email, tokenHash: recovery, ttlSeconds: 3600, sealed: 'v1.x', throttle: throttle(user.email) });
+        await store.setUserDisabled(user.id, true);
+        expect(await passwordLink(recovery, ['recovery'])).toEqual({ status: 'user_unavailable' });
+        const sessions = await target.query('select id from rolegate.sessions where user_id = $1', [user.id]);
+        expect(sessions).toEqual([]);
+      });
+
+      it('tells a young live session from an old or ended one', async () => {
+        const user = await newUser();
+        const here = await newSession(user.id);
+        expect(await store.sessionIsRecent({ userId: user.id, sessionId: here.sessionId, seconds: 600 })).toBe(true);
+        await target.query(`update rolegate.sessions set created_at = now() - interval '11 minutes' where id = $1`, [here.sessionId]);
+        expect(await store.sessionIsRecent({ userId: user.id, sessionId: here.sessionId, seconds: 600 })).toBe(false);
+        const other = await newSession(user.id);
+        await store.revokeSession({ sessionId: other.sessionId });
+        expect(await store.sessionIsRecent({ userId: user.id, sessionId: other.sessionId, seconds: 600 })).toBe(false);
+        expect(await store.sessionIsRecent({ userId: user.id, sessionId: 'not-a-uuid', seconds: 600 })).toBe(false);
+      });
+
+      it('merges user_metadata, a null removing its key, only from a live session of the user or without one', async () => {
+        const user = await newUser();
+        const here = await newSession(user.id);
+        expect(await store.updateUserMetadata({ userId: user.id, sessionId: here.sessionId, patch: { full_name: 'Ada', city: 'London' } }))
+          .toMatchObject({ status: 'updated', user: { userMetadata: { full_name: 'Ada', city: 'London' } } });
+        expect(await store.updateUserMetadata({ userId: user.id, patch: { city: null, team: 'core' } }))
+          .toMatchObject({ status: 'updated', user: { userMetadata: { full_name: 'Ada', team: 'core' } } });
+        await store.revokeSession({ sessionId: here.sessionId });
+        expect(await store.updateUserMetadata({ userId: user.id, sessionId: here.sessionId, patch: { full_name: 'Eve' } })).toEqual({ status: 'not_live' });
+        expect((await store.findUserById(user.id))?.userMetadata).toEqual({ full_name: 'Ada', team: 'core' });
+        expect(await store.updateUserMetadata({ userId: '00000000-0000-4000-8000-000000000000', patch: { a: 1 } })).toEqual({ status: 'not_found' });
+      });
+
+      it('deletes a user with their sessions, links and waiting mail, and keeps the event without the address', async () => {
+        const admin = await newUser();
+        const user = await newUser();
+        const session = await newSession(user.id);
+        await store.requestAccountMail({ purpose: 'recovery', email: user.email, tokenHash: tokenHash(), ttlSeconds: 3600, sealed: 'v1.x', throttle: throttle(user.email) });
+        expect(await store.deleteUser({ userId: user.id, by: admin.id, ip: '198.51.100.9' })).toEqual({ status: 'deleted' });
+        expect(await store.findUserById(user.id)).toBeNull();
+        expect((await rotate(session.first, tokenHash())).status).not.toBe('rotated');
+        expect(await target.query('select 1 from rolegate.sessions where user_id = $1', [user.id])).toEqual([]);
+        expect(await target.query('select 1 from rolegate.email_tokens where user_id = $1', [user.id])).toEqual([]);
+        expect(await target.query('select 1 from rolegate.mail_outbox where recipient = $1', [user.email])).toEqual([]);
+        const events = await target.query("select detail from rolegate.audit_log where event = 'user_deleted' and user_id = $1", [user.id]);
+        expect(events).toEqual([{ detail: { by: admin.id } }]);
+        expect(await store.deleteUser({ userId: user.id })).toEqual({ status: 'not_found' });
+        expect(await store.deleteUser({ userId: 'not-a-uuid' })).toEqual({ status: 'not_found' });
+        expect(await store.findUserById(admin.id)).not.toBeNull();
+      });
+    });
+
     describe('identity mirror', () => {
       const identityUser = (over: Partial<IdentityUser> = {}): IdentityUser => ({
         id: randomUUID(), email: uniqueEmail('identity'), roles: ['editor'],
