@@ -346,3 +346,20 @@ describe("an exact gate covers every path Netlify serves its page at (pretty URL
     expect(explainPath(table, '/admin/login', []).reason).toBe('public exception /admin/login.html (served at /admin/login too) of gate /admin/*');
   });
 });
+
+describe('the Identity API path', () => {
+  it.each(['edge', 'redirects'] as const)('in mode "%s", rewrites /auth/identity/* to its function only when identityApi is enabled, outside every gate', async (mode) => {
+    const gates = [{ path: '/*', roles: ['staff'], public: ['/login', '/403'] }];
+    const off = compileGates(parseGateConfig({ mode, gates }));
+    expect(off.rules.join('\n')).not.toContain('/auth/identity');
+    const on = compileGates(parseGateConfig({ mode, gates, identityApi: { enabled: true } }));
+    expect(on.rules).toContain('/auth/identity/* /.netlify/functions/identity-api/:splat 200');
+    const { errors } = await parseWithNetlify(on.rules.join('\n'));
+    expect(errors).toEqual([]);
+    const matcher = await loadMatcher(on.rules.join('\n'));
+    expect(matcher.match(matchRequest('/auth/identity/token'))).toMatchObject({ to: '/.netlify/functions/identity-api/token', status: 200 });
+    expect(matcher.match(matchRequest('/auth/identity/admin/users/abc'))).toMatchObject({ to: '/.netlify/functions/identity-api/admin/users/abc', status: 200 });
+    expect(explainPath(on.table, '/auth/identity/user', []).verdict).toBe('public');
+    expect(explainPath(off.table, '/auth/identity/user', []).verdict).not.toBe('public');
+  });
+});
