@@ -36,8 +36,6 @@ const CORS_HEADERS = 'Authorization, Content-Type, X-Use-Cookie, X-JWT-AUD, X-Nf
 interface Call {
   deps: AuthDeps;
   event: HandlerEvent;
-  /** The endpoint below the base path: `/token`, `/admin/users/<id>`, … */
-  endpoint: string;
   client: ApiClient;
   fields: () => Record<string, unknown>;
 }
@@ -82,17 +80,21 @@ function tokenAnswer(call: Call, issued: LoginResult): HandlerResponse {
   return answer(200, tokenResponse(call.deps, issued), cookies);
 }
 
-/** The bearer token's session; the API never reads the nf_jwt cookie, so no other site can act with it. */
-async function bearer(call: Call, roles?: readonly string[]): Promise<AuthenticatedUser> {
-  const token = /^Bearer\s+(\S+)$/iu.exec(header(call.event, 'authorization') ?? '')?.[1];
-  const checked = checkAccessToken(token, undefined, { roles, config: call.deps.config, now: call.deps.now() });
+/** The `Authorization: Bearer` token, if any: the API never reads the nf_jwt cookie, so no other site can act with it. */
+function bearerToken(call: Call): string | undefined {
+  return /^Bearer\s+(\S+)$/iu.exec(header(call.event, 'authorization') ?? '')?.[1];
+}
+
+/** The bearer token's session, holding one of `roles` when given. */
+function bearer(call: Call, roles?: readonly string[]): AuthenticatedUser {
+  const checked = checkAccessToken(bearerToken(call), undefined, { roles, config: call.deps.config, now: call.deps.now() });
   if (typeof checked === 'string') throw new AuthError(checked);
   return checked;
 }
 
 /** An admin's bearer token (one of the configured roles) of a session that is still live. */
 async function admin(call: Call): Promise<AuthenticatedUser> {
-  const session = await bearer(call, (call.deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).identityApi.adminRoles);
+  const session = bearer(call, (call.deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).identityApi.adminRoles);
   await liveUser(call.deps, session);
   return session;
 }
@@ -116,15 +118,15 @@ const ROUTES: Record<string, Partial<Record<string, Route>>> = {
     },
   },
   '/user': {
-    GET: async (call) => answer(200, identityUserJson(await liveUser(call.deps, await bearer(call)))),
+    GET: async (call) => answer(200, identityUserJson(await liveUser(call.deps, bearer(call)))),
     PUT: async (call) => {
-      const session = await bearer(call);
+      const session = bearer(call);
       return answer(200, identityUserJson(await updateCurrentUser(call.deps, session, call.fields(), call.client)));
     },
   },
   '/logout': {
     POST: async (call) => {
-      const token = /^Bearer\s+(\S+)$/iu.exec(header(call.event, 'authorization') ?? '')?.[1];
+      const token = bearerToken(call);
       if (!token) throw new AuthError('unauthenticated');
       await logout(call.deps, { [ACCESS_COOKIE]: token }, 'local', call.client.ip);
       const cookies = header(call.event, 'x-use-cookie') === undefined ? [] : clearedCookies(cookiePolicy(call.deps));
@@ -235,7 +237,6 @@ export function identityApiHandler(getDeps: GetDeps): Handler {
       const call: Call = {
         deps: apiDeps,
         event,
-        endpoint,
         client: { ip: clientIp(event), userAgent: header(event, 'user-agent') },
         fields: () => (parsed ??= parseBody(event).fields),
       };
