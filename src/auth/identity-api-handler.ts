@@ -120,8 +120,9 @@ const ROUTES: Record<string, Partial<Record<string, Route>>> = {
   '/user': {
     GET: async (call) => answer(200, identityUserJson(await liveUser(call.deps, bearer(call)))),
     PUT: async (call) => {
-      const session = bearer(call);
-      return answer(200, identityUserJson(await updateCurrentUser(call.deps, session, call.fields(), call.client)));
+      const { user, newEmail } = await updateCurrentUser(call.deps, bearer(call), call.fields(), call.client);
+      const pending = newEmail === undefined ? {} : { new_email: newEmail, email_change_sent_at: new Date(call.deps.now() * 1000).toISOString() };
+      return answer(200, { ...identityUserJson(user), ...pending });
     },
   },
   '/logout': {

@@ -4,7 +4,7 @@
  * The HTTP side (routing, Origin, cookies, error shapes) is identity-api-handler.ts.
  */
 import { AuthError } from '../core/auth-errors.js';
-import type { EmailTokenPurpose } from '../core/email-token.js';
+import { emailTokenHash, looksLikeEmailToken, type EmailTokenPurpose } from '../core/email-token.js';
 import { bcryptHasher } from '../core/password.js';
 import type { User } from '../store/store.js';
 import { isUuid } from '../store/sql-store.js';
@@ -121,21 +121,34 @@ export function metadataPatch(value: unknown): Record<string, unknown> | undefin
   return value as Record<string, unknown>;
 }
 
+/** Why an address change link cannot be used, as the link codes the account flows answer with. */
+const CHANGE_REFUSALS = { used: 'link_used', expired: 'link_expired', wrong_purpose: 'link_invalid', not_found: 'link_invalid' } as const;
+
+/** The user after `PUT /user`, and the address a change was asked for, until its link is used (Identity's `new_email`). */
+export interface UpdatedUser {
+  user: User;
+  newEmail?: string;
+}
+
 /**
  * `PUT /user`: the signed-in user changes their own data, password or address, or uses an
- * address-change token (`email_change_token`). A password or address change needs the current
- * password (`current_password`) or, as Identity's clients never send one, a session started
- * in the last ten minutes (`reauthentication_required` otherwise): a stolen token that is older
- * changes neither. Everything is checked before anything changes.
+ * address-change token (`email_change_token`) inside this session. A password or address
+ * change needs the current password (`current_password`) or, as Identity's clients never send
+ * one, a session started in the last ten minutes (`reauthentication_required` otherwise): a
+ * stolen token that is older changes neither. Everything is checked before anything changes.
  */
-export async function updateCurrentUser(deps: AuthDeps, session: Pick<AuthenticatedUser, 'id' | 'sessionId'>, fields: Record<string, unknown>, client: ApiClient): Promise<User> {
+export async function updateCurrentUser(deps: AuthDeps, session: Pick<AuthenticatedUser, 'id' | 'sessionId'>, fields: Record<string, unknown>, client: ApiClient): Promise<UpdatedUser> {
   const patch = metadataPatch(fields.data);
   if (fields.password !== undefined) chosenPassword(fields);
-  if (fields.email !== undefined) requestedAddress(fields);
+  const newEmail = fields.email === undefined ? undefined : requestedAddress(fields);
   const changeToken = fields.email_change_token;
+  if (changeToken !== undefined && !looksLikeEmailToken(changeToken)) throw new AuthError('link_invalid');
   const user = await liveUser(deps, session);
   if (changeToken !== undefined) {
-    await useMailedLink(deps, { token: changeToken, fields: {}, ip: client.ip, userAgent: client.userAgent }, { purposes: ['email_change'] });
+    const changed = await deps.store.changeEmailInSession({ userId: user.id, sessionId: session.sessionId, tokenHash: emailTokenHash(changeToken as string), ip: client.ip });
+    if (changed.status === 'not_live') throw new AuthError('session_expired');
+    if (changed.status === 'email_taken') throw new AuthError('link_invalid', { message: 'That address belongs to another account now, so nothing was changed.' });
+    if (changed.status !== 'changed') throw new AuthError(CHANGE_REFUSALS[changed.status]);
   }
   if (patch) {
     const updated = await deps.store.updateUserMetadata({ userId: user.id, sessionId: session.sessionId, patch });
@@ -144,8 +157,10 @@ export async function updateCurrentUser(deps: AuthDeps, session: Pick<Authentica
   const proof = typeof fields.current_password === 'string' ? 'current_password' : 'recent_session';
   const request = { session, fields, ip: client.ip, proof } as const;
   if (fields.password !== undefined) await changePassword(deps, request);
-  if (fields.email !== undefined && requestedAddress(fields) !== user.email) await requestEmailChange(deps, request);
-  return (await deps.store.findUserById(user.id)) ?? user;
+  const asksChange = newEmail !== undefined && newEmail !== user.email;
+  if (asksChange) await requestEmailChange(deps, request);
+  const after = (await deps.store.findUserById(user.id)) ?? user;
+  return asksChange ? { user: after, newEmail } : { user: after };
 }
 
 /** What each `type` of `POST /verify` may use: gotrue-js sends `signup` for an invitation too. */
@@ -175,17 +190,16 @@ export function verifyToken(deps: AuthDeps, fields: Record<string, unknown>, cli
  */
 export async function signUpUser(deps: AuthDeps, fields: Record<string, unknown>, client: ApiClient): Promise<Record<string, unknown>> {
   const patch = metadataPatch(fields.data);
-  const outcome = await signUp(deps, { fields: { email: fields.email, password: fields.password }, ip: client.ip, userAgent: client.userAgent }, { session: false });
-  if (outcome.status === 'created') {
-    const updated = patch ? await deps.store.updateUserMetadata({ userId: outcome.user.id, patch }) : undefined;
-    return identityUserJson(updated?.status === 'updated' ? updated.user : outcome.user);
-  }
+  const outcome = await signUp(deps, { fields: { email: fields.email, password: fields.password }, ip: client.ip, userAgent: client.userAgent }, {
+    session: false, ...(patch ? { userMetadata: patch } : {}),
+  });
+  if (outcome.status === 'created') return identityUserJson(outcome.user);
   const now = new Date(deps.now() * 1000).toISOString();
   const email = requestedAddress(fields);
   const roles = (deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).newUserRoles;
   return {
     id: crypto.randomUUID(), aud: '', role: '', email, confirmed_at: null, confirmation_sent_at: now,
-    app_metadata: { provider: 'email', roles }, user_metadata: {}, created_at: now, updated_at: now,
+    app_metadata: { provider: 'email', roles }, user_metadata: patch ?? {}, created_at: now, updated_at: now,
   };
 }
 

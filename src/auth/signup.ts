@@ -37,7 +37,7 @@ function checkPolicy(accounts: AccountSettings, email: string): void {
  * @example
  * const outcome = await signUp(deps, { fields: { email, password }, ip });
  */
-export async function signUp(deps: AuthDeps, request: LoginRequest, options: { session?: boolean } = {}): Promise<SignupOutcome> {
+export async function signUp(deps: AuthDeps, request: LoginRequest, options: { session?: boolean; userMetadata?: Record<string, unknown> } = {}): Promise<SignupOutcome> {
   const accounts = deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS;
   const email = requestedAddress(request.fields);
   checkPolicy(accounts, email);
@@ -54,6 +54,7 @@ export async function signUp(deps: AuthDeps, request: LoginRequest, options: { s
     sealed: sealedLink(deps, token, 'signup'),
     throttle: mailThrottle(deps, email, `ip:${request.ip}`),
     ip: request.ip,
+    ...(options.userMetadata ? { userMetadata: options.userMetadata } : {}),
   });
   if (result.status === 'throttled') throw mailThrottled(result.retryAfterSeconds);
   if (result.status !== 'created') {

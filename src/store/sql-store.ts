@@ -6,7 +6,7 @@ import type {
   PasswordReset, PasswordResetResult, TokenRefusal, OutboxMail, MailOutcome,
   SignupRequest, SignupResult, TokenSignIn, TokenSignInResult, InviteRequest, InviteResult,
   LiveSession, ChangePasswordResult, EmailChangeRequest, EmailChangeResult, EmailChangeWithTokenResult,
-  PasswordLinkSignIn, PasswordLinkSignInResult, MetadataUpdateResult,
+  PasswordLinkSignIn, PasswordLinkSignInResult, MetadataUpdateResult, EmailChangeInSessionResult,
 } from './store.js';
 import type { EmailTokenPurpose } from '../core/email-token.js';
 import type { IdentityUser } from '../core/identity-user.js';
@@ -336,7 +336,8 @@ export class SqlStore implements Store {
   }
 
   async requestSignup(request: SignupRequest): Promise<SignupResult> {
-    const row = asRow(await this.db.call('request_signup', {
+    const fn = request.userMetadata ? 'request_signup_with_metadata' : 'request_signup';
+    const row = asRow(await this.db.call(fn, {
       p_email: request.email,
       p_password_hash: request.passwordHash,
       p_roles: request.roles,
@@ -345,29 +346,17 @@ export class SqlStore implements Store {
       p_ttl_seconds: request.ttlSeconds,
       p_sealed: request.sealed,
       ...throttleArguments(request.throttle),
+      ...(request.userMetadata ? { p_user_metadata: new Json(request.userMetadata) } : {}),
       p_ip: request.ip ?? null,
-    }), 'request_signup');
+    }), fn);
     if (row.status === 'created') return { status: 'created', user: toUser(row.user) };
     if (row.status === 'queued' || row.status === 'exists') return { status: row.status };
     if (row.status === 'throttled') return { status: 'throttled', retryAfterSeconds: Number(row.retry_after_seconds ?? 0) };
-    throw new StoreContractError('rolegate.request_signup returned an unknown status');
+    throw new StoreContractError(`rolegate.${fn} returned an unknown status`);
   }
 
   async signInWithToken(request: TokenSignIn): Promise<TokenSignInResult> {
-    const row = asRow(await this.db.call('sign_in_with_token', {
-      p_token_hash: request.tokenHash,
-      p_purposes: request.purposes,
-      p_refresh_token_hash: request.refreshTokenHash,
-      p_refresh_ttl_seconds: request.refreshTtlSeconds,
-      p_user_agent: request.userAgent ?? null,
-      p_ip: request.ip ?? null,
-    }), 'sign_in_with_token');
-    if (row.status === 'signed_in' && (row.purpose === 'signup' || row.purpose === 'magic_link')) {
-      return { status: 'signed_in', purpose: row.purpose, sessionId: String(row.session_id), user: toUser(row.user) };
-    }
-    if (row.status === 'user_unavailable') return { status: 'user_unavailable' };
-    if (TOKEN_REFUSALS.has(String(row.status))) return { status: row.status as TokenRefusal };
-    throw new StoreContractError('rolegate.sign_in_with_token returned an unknown status');
+    return this.linkSignIn('sign_in_with_token', request, ['signup', 'magic_link']);
   }
 
   async inviteUser(request: InviteRequest): Promise<InviteResult> {
@@ -437,20 +426,26 @@ export class SqlStore implements Store {
   }
 
   async signInWithPasswordLink(request: PasswordLinkSignIn): Promise<PasswordLinkSignInResult> {
-    const row = asRow(await this.db.call('sign_in_with_password_link', {
+    return this.linkSignIn('sign_in_with_password_link', request, ['recovery', 'invite']);
+  }
+
+  /** A link that signs in, through `fn` (which consumes the token, confirms the address and starts the session), for a purpose of `kinds`. */
+  private async linkSignIn<P extends EmailTokenPurpose>(fn: string, request: Omit<TokenSignIn, 'purposes'> & { purposes: P[] }, kinds: readonly P[]):
+    Promise<{ status: 'signed_in'; purpose: P; sessionId: string; user: User } | { status: TokenRefusal } | { status: 'user_unavailable' }> {
+    const row = asRow(await this.db.call(fn, {
       p_token_hash: request.tokenHash,
       p_purposes: request.purposes,
       p_refresh_token_hash: request.refreshTokenHash,
       p_refresh_ttl_seconds: request.refreshTtlSeconds,
       p_user_agent: request.userAgent ?? null,
       p_ip: request.ip ?? null,
-    }), 'sign_in_with_password_link');
-    if (row.status === 'signed_in' && (row.purpose === 'recovery' || row.purpose === 'invite')) {
-      return { status: 'signed_in', purpose: row.purpose, sessionId: String(row.session_id), user: toUser(row.user) };
+    }), fn);
+    if (row.status === 'signed_in' && (kinds as readonly unknown[]).includes(row.purpose)) {
+      return { status: 'signed_in', purpose: row.purpose as P, sessionId: String(row.session_id), user: toUser(row.user) };
     }
     if (row.status === 'user_unavailable') return { status: 'user_unavailable' };
     if (TOKEN_REFUSALS.has(String(row.status))) return { status: row.status as TokenRefusal };
-    throw new StoreContractError('rolegate.sign_in_with_password_link returned an unknown status');
+    throw new StoreContractError(`rolegate.${fn} returned an unknown status`);
   }
 
   async sessionIsRecent(session: LiveSession & { seconds: number }): Promise<boolean> {
@@ -468,6 +463,17 @@ export class SqlStore implements Store {
     if (row.status === 'updated') return { status: 'updated', user: toUser(row.user) };
     if (row.status === 'not_live' || row.status === 'not_found') return { status: row.status };
     throw new StoreContractError('rolegate.update_user_metadata returned an unknown status');
+  }
+
+  async changeEmailInSession(request: LiveSession & { tokenHash: string; ip?: string }): Promise<EmailChangeInSessionResult> {
+    if (!isUuid(request.userId) || !isUuid(request.sessionId)) return { status: 'not_live' };
+    const row = asRow(await this.db.call('change_email_in_session', {
+      p_token_hash: request.tokenHash, p_user_id: request.userId, p_session_id: request.sessionId, p_ip: request.ip ?? null,
+    }), 'change_email_in_session');
+    if (row.status === 'changed') return { status: 'changed', user: toUser(row.user) };
+    if (row.status === 'email_taken' || row.status === 'not_live') return { status: row.status };
+    if (TOKEN_REFUSALS.has(String(row.status))) return { status: row.status as TokenRefusal };
+    throw new StoreContractError('rolegate.change_email_in_session returned an unknown status');
   }
 
   async deleteUser(which: { userId: string; by?: string; ip?: string }): Promise<{ status: 'deleted' | 'not_found' }> {

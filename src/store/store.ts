@@ -172,6 +172,8 @@ export interface SignupRequest {
   sealed: string;
   throttle: ThrottleQuery;
   ip?: string;
+  /** Kept as the new account's user_metadata (Identity's clients send it with the sign-up); a known address is left alone. */
+  userMetadata?: Record<string, unknown>;
 }
 
 /**
@@ -207,6 +209,11 @@ export type PasswordLinkSignInResult =
   | { status: 'signed_in'; purpose: 'recovery' | 'invite'; sessionId: string; user: User }
   | { status: TokenRefusal }
   | { status: 'user_unavailable' };
+
+export type EmailChangeInSessionResult =
+  | { status: 'changed'; user: User }
+  | { status: TokenRefusal }
+  | { status: 'email_taken' | 'not_live' };
 
 export type MetadataUpdateResult = { status: 'updated'; user: User } | { status: 'not_live' | 'not_found' };
 
@@ -342,6 +349,8 @@ export interface Store {
   sessionIsRecent(session: LiveSession & { seconds: number }): Promise<boolean>;
   /** Merges `patch` into user_metadata (null removes a key); with `sessionId`, only while that session is live. */
   updateUserMetadata(update: { userId: string; patch: Record<string, unknown>; sessionId?: string }): Promise<MetadataUpdateResult>;
+  /** Consumes `userId`'s own address change link inside their live session `sessionId`, starting no new session. */
+  changeEmailInSession(request: LiveSession & { tokenHash: string; ip?: string }): Promise<EmailChangeInSessionResult>;
   /** Deletes a user with their sessions, links and waiting mail; the audit log keeps the event and who did it. */
   deleteUser(which: { userId: string; by?: string; ip?: string }): Promise<{ status: 'deleted' | 'not_found' }>;
 

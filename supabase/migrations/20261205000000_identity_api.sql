@@ -1,6 +1,7 @@
 -- What the Identity-compatible API (src/auth/identity-api*.ts) needs beyond the account flows:
 -- Identity's clients use a recovery link to sign in first and choose the password after, in a
--- session that must be young; they keep free-form user_metadata; and admins delete users.
+-- session that must be young; they keep free-form user_metadata, from sign-up on; they confirm
+-- an address change inside the session they have; and admins delete users.
 
 -- A recovery or invitation link used to sign in without choosing a password yet (gotrue's
 -- `POST /verify {type: "recovery"}`): the token consumed in one statement, the address
@@ -87,6 +88,68 @@ begin
   return jsonb_build_object('status', 'deleted');
 end $$;
 
+-- A sign-up that also keeps the user_metadata its client sent (Identity's clients send
+-- `data`): request_signup, then the data on the account it made, in the same transaction. A known address is left exactly as it was, so the answer and the work stay
+-- the same for every address.
+create function rolegate.request_signup_with_metadata(
+  p_email text, p_password_hash text, p_roles text[], p_confirmed boolean,
+  p_token_hash text, p_ttl_seconds integer, p_sealed text,
+  p_throttle_keys text[], p_throttle_limits integer[], p_window_seconds integer, p_user_metadata jsonb, p_ip text default null
+) returns jsonb
+language plpgsql as $$
+declare
+  result jsonb;
+  u rolegate.users;
+begin
+  result := rolegate.request_signup(p_email, p_password_hash, p_roles, p_confirmed, p_token_hash, p_ttl_seconds, p_sealed,
+    p_throttle_keys, p_throttle_limits, p_window_seconds, p_ip);
+  if result->>'status' = 'created' then
+    update rolegate.users set user_metadata = coalesce(p_user_metadata, '{}') where id = (result->'user'->>'id')::uuid returning * into u;
+    return jsonb_set(result, '{user}', rolegate.user_json(u));
+  end if;
+  if result->>'status' = 'queued' then
+    -- Only a row this sign-up inserted (now() is the transaction's start): a pending sign-up
+    -- or an invitation for the address keeps its own data.
+    update rolegate.users set user_metadata = coalesce(p_user_metadata, '{}')
+    where lower(email) = lower(btrim(p_email)) and created_at = now();
+  end if;
+  return result;
+end $$;
+
+-- An address change link used by its own user in a session of theirs (gotrue's
+-- `PUT /user {email_change_token}`): the token consumed, the address moved and confirmed,
+-- and no new session, since the caller already has one. A token of another user is refused
+-- like an unknown one. Returns {status: "changed", user}, a refusal, {status: "email_taken"}
+-- or {status: "not_live"}.
+create function rolegate.change_email_in_session(
+  p_token_hash text, p_user_id uuid, p_session_id uuid, p_ip text default null
+) returns jsonb
+language plpgsql as $$
+declare
+  t rolegate.email_tokens;
+  u rolegate.users;
+begin
+  u := rolegate.live_session_user(p_user_id, p_session_id);
+  if u.id is null then return jsonb_build_object('status', 'not_live'); end if;
+  update rolegate.email_tokens set used_at = now()
+  where token_hash = p_token_hash and purpose = 'email_change' and user_id = u.id and used_at is null and expires_at > now()
+  returning * into t;
+  if t.token_hash is null then
+    if exists (select 1 from rolegate.email_tokens where token_hash = p_token_hash and user_id <> u.id) then
+      return jsonb_build_object('status', 'not_found');
+    end if;
+    return rolegate.email_token_refusal_any(p_token_hash, array['email_change']);
+  end if;
+  begin
+    update rolegate.users set email = t.email, email_confirmed_at = now(), updated_at = now()
+    where id = u.id returning * into u;
+  exception when unique_violation then
+    return jsonb_build_object('status', 'email_taken');
+  end;
+  insert into rolegate.audit_log (event, user_id, session_id, ip) values ('email_changed', u.id, p_session_id, left(p_ip, 64));
+  return jsonb_build_object('status', 'changed', 'user', rolegate.user_json(u));
+end $$;
+
 -- As in the first migration: nothing for PUBLIC or the browser roles, all for the service role.
 do $$
 declare
@@ -97,7 +160,9 @@ begin
     'rolegate.sign_in_with_password_link(text, text[], text, integer, text, text)',
     'rolegate.session_is_recent(uuid, uuid, integer)',
     'rolegate.update_user_metadata(uuid, jsonb, uuid)',
-    'rolegate.delete_user(uuid, uuid, text)'
+    'rolegate.delete_user(uuid, uuid, text)',
+    'rolegate.request_signup_with_metadata(text, text, text[], boolean, text, integer, text, text[], integer[], integer, jsonb, text)',
+    'rolegate.change_email_in_session(text, uuid, uuid, text)'
   ] loop
     execute format('revoke all on function %s from public', fn);
     foreach browser_role in array array['anon', 'authenticated'] loop

@@ -199,13 +199,17 @@ describe('gotrue-js: sign-up, confirmation, password change, recovery, logout', 
     const user = await gotrue().login(account.email, PASSWORD);
     const newEmail = uniqueEmail('moved');
     const asked = await user.update({ email: newEmail });
-    expect(asked.email).toBe(account.email);
+    // The address is still the old one until the link is used; the one asked for is new_email.
+    expect([asked.email, asked.new_email]).toEqual([account.email, newEmail]);
     expect((await mailsTo(account.email)).map((m) => [m.template, m.link])).toEqual([['email_change_notice', null]]);
     const token = await mailedToken(newEmail, 'email_change', 'email_change_token');
     expect((await userRow(account.email))?.id).toBe(account.id);
 
     const moved = await user.update({ email_change_token: token });
     expect([moved.id, moved.email]).toEqual([account.id, newEmail]);
+    // It moved inside this session: no second session was started for nobody to hold.
+    const live = await db.sql.query('select id from rolegate.sessions where user_id = $1 and revoked_at is null', [account.id]);
+    expect(live.rows.map((r) => r.id)).toEqual([decodeJwt(user.tokenDetails()!.access_token).sid]);
     expect(await userRow(account.email)).toBeUndefined();
     expect((await userRow(newEmail))?.id).toBe(account.id);
     expect((await gotrue().login(newEmail, PASSWORD)).id).toBe(account.id);
@@ -214,6 +218,20 @@ describe('gotrue-js: sign-up, confirmation, password change, recovery, logout', 
     // The session that moved it goes on, and its next token carries the new address.
     await user.jwt(true);
     expect(decodeJwt(user.tokenDetails()!.access_token).email).toBe(newEmail);
+  });
+
+  it('keeps the data sent with a sign-up as user_metadata, through the confirmation', async () => {
+    const email = uniqueEmail('signup-data');
+    const auth = gotrue();
+    const signedUp = await auth.signup(email, PASSWORD, { full_name: 'Ada Lovelace' });
+    expect(signedUp.user_metadata).toEqual({ full_name: 'Ada Lovelace' });
+    expect((await userRow(email))?.user_metadata).toEqual({ full_name: 'Ada Lovelace' });
+    const user = await auth.confirm(await mailedToken(email, 'signup', 'confirmation_token'));
+    expect(user.user_metadata).toEqual({ full_name: 'Ada Lovelace' });
+    // A sign-up for a known address answers the same and leaves its data alone.
+    const known = await makeUser(db.store);
+    expect((await auth.signup(known.email, PASSWORD, { full_name: 'Mallory' })).user_metadata).toEqual({ full_name: 'Mallory' });
+    expect((await userRow(known.email))?.user_metadata).toEqual({});
   });
 
   it('keeps user data from update({data}) in the user and in the next access token; a key sent as null goes', async () => {

@@ -797,6 +797,42 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         expect(await store.updateUserMetadata({ userId: '00000000-0000-4000-8000-000000000000', patch: { a: 1 } })).toEqual({ status: 'not_found' });
       });
 
+      it('keeps a sign-up\'s user_metadata on the account it makes, and leaves a known or invited address\'s alone', async () => {
+        const signup = (email: string, confirmed = false) => store.requestSignup({
+          email, passwordHash: FAKE_HASH, roles: ['member'], confirmed, tokenHash: tokenHash(), ttlSeconds: 3600, sealed: 'v1.sealed',
+          throttle: throttle(email), userMetadata: { full_name: 'Ada' },
+        });
+        const fresh = uniqueEmail('with-data');
+        expect(await signup(fresh)).toEqual({ status: 'queued' });
+        expect((await store.findUserByEmail(fresh))?.userMetadata).toEqual({ full_name: 'Ada' });
+        const instant = uniqueEmail('with-data-now');
+        expect(await signup(instant, true)).toMatchObject({ status: 'created', user: { userMetadata: { full_name: 'Ada' } } });
+        const known = await newUser();
+        expect(await signup(known.email)).toEqual({ status: 'exists' });
+        expect((await store.findUserByEmail(known.email))?.userMetadata).toEqual({});
+        const invited = uniqueEmail('invited-data');
+        await store.inviteUser({ email: invited, roles: [], tokenHash: tokenHash(), ttlSeconds: 3600, sealed: 'v1.sealed', throttle: throttle(invited) });
+        await signup(invited);
+        expect((await store.findUserByEmail(invited))?.userMetadata).toEqual({});
+      });
+
+      it('moves the address by its own link inside the session, starting none, and refuses another user\'s link', async () => {
+        const user = await newUser();
+        const here = await newSession(user.id);
+        const newEmail = uniqueEmail('in-session');
+        const hash = tokenHash();
+        await store.requestEmailChange({ userId: user.id, sessionId: here.sessionId, newEmail, tokenHash: hash, ttlSeconds: 3600, sealed: 'v1.sealed', throttle: throttle(newEmail) });
+        const other = await newUser();
+        const otherSession = await newSession(other.id);
+        expect(await store.changeEmailInSession({ userId: other.id, sessionId: otherSession.sessionId, tokenHash: hash })).toEqual({ status: 'not_found' });
+        expect(await store.emailTokenStatus(hash)).toMatchObject({ status: 'valid' });
+        expect(await store.changeEmailInSession({ userId: user.id, sessionId: here.sessionId, tokenHash: hash })).toMatchObject({ status: 'changed', user: { email: newEmail } });
+        expect(await store.changeEmailInSession({ userId: user.id, sessionId: here.sessionId, tokenHash: hash })).toEqual({ status: 'used' });
+        expect(await target.query('select id from rolegate.sessions where user_id = $1', [user.id])).toEqual([{ id: here.sessionId }]);
+        await store.revokeSession({ sessionId: here.sessionId });
+        expect(await store.changeEmailInSession({ userId: user.id, sessionId: here.sessionId, tokenHash: tokenHash() })).toEqual({ status: 'not_live' });
+      });
+
       it('deletes a user with their sessions, links and waiting mail, and keeps the event without the address', async () => {
         const admin = await newUser();
         const user = await newUser();
