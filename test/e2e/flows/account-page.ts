@@ -8,15 +8,14 @@
  * state is read back from the database.
  */
 import pg from 'pg';
-import type { BrowserContext, Page, Response } from 'playwright-core';
+import type { Page, Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../../src/core/password.js';
 import { openPostgresStore } from '../../../src/store/postgres.js';
-import { openBrowser, type BrowserSession } from '../../support/browser.js';
 import type { TestDatabase } from '../../support/databases.js';
 import type { NetlifyDev } from '../../support/netlify-dev.js';
-import type { CapturedMail, SmtpCapture } from '../../support/smtp-capture.js';
-import type { AccountSite } from '../account-site.js';
+import type { SmtpCapture } from '../../support/smtp-capture.js';
+import { browserPool, nextMail as mailTo, submit, type AccountSite } from '../account-site.js';
 
 const OLD_EMAIL = 'member@example.com';
 const NEW_EMAIL = 'member.moved@example.com';
@@ -46,7 +45,9 @@ export function describeAccountPage(shared: () => AccountSite): void {
     let dev: NetlifyDev;
     let smtp: SmtpCapture;
     let userId: string;
-    const browsers: BrowserSession[] = [];
+    const browsers = browserPool();
+    const browser = () => browsers.context();
+    const nextMail = (address: string, count: number) => mailTo(shared(), address, count);
     /** Browser A: signed in in the first case, it changes the address in the second. */
     let pageA: Page | undefined;
 
@@ -62,29 +63,9 @@ export function describeAccountPage(shared: () => AccountSite): void {
     }, 120_000);
 
     afterAll(async () => {
-      for (const b of browsers) await b.close();
+      await browsers.closeAll();
       await sql?.end();
     });
-
-    async function browser(): Promise<BrowserContext> {
-      const b = await openBrowser({ javaScriptEnabled: false });
-      browsers.push(b);
-      return b.context;
-    }
-
-    async function submit(page: Page, form = 'form'): Promise<void> {
-      await Promise.all([page.waitForLoadState('load'), page.click(`${form} button[type=submit]`)]);
-    }
-
-    /** The mail the site sent to `address` after `count` earlier ones, waited for as it travels the outbox. */
-    async function nextMail(address: string, count: number): Promise<CapturedMail> {
-      const deadline = Date.now() + 30_000;
-      while (smtp.to(address).length <= count) {
-        if (Date.now() > deadline) throw new Error(`no mail to ${address} within 30 s\n${dev.output().slice(-3000)}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      return smtp.to(address)[count]!;
-    }
 
     async function userRow(): Promise<UserRow> {
       const { rows } = await sql.query<UserRow>('select email, password_hash, token_version from rolegate.users where id = $1', [userId]);

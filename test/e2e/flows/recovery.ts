@@ -5,18 +5,16 @@
  * site sends through SMTP_URL. The test reads the link out of the captured message.
  */
 import pg from 'pg';
-import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nowSeconds, signAccessTokenWithJose } from '../../../src/core/access-token.js';
 import { hashPassword } from '../../../src/core/password.js';
 import { Secret } from '../../../src/core/secret.js';
 import { openPostgresStore } from '../../../src/store/postgres.js';
 import type { User } from '../../../src/store/store.js';
-import { openBrowser, type BrowserSession } from '../../support/browser.js';
 import type { TestDatabase } from '../../support/databases.js';
 import type { NetlifyDev } from '../../support/netlify-dev.js';
-import type { CapturedMail, SmtpCapture } from '../../support/smtp-capture.js';
-import type { AccountSite } from '../account-site.js';
+import type { SmtpCapture } from '../../support/smtp-capture.js';
+import { browserPool, nextMail as mailTo, submit, type AccountSite } from '../account-site.js';
 
 const OLD_PASSWORD = 'correct horse battery staple';
 const NEW_PASSWORD = 'a passphrase chosen from the link';
@@ -29,7 +27,9 @@ export function describeRecovery(shared: () => AccountSite): void {
     let dev: NetlifyDev;
     let smtp: SmtpCapture;
     let user: User;
-    const browsers: BrowserSession[] = [];
+    const browsers = browserPool();
+    const browser = () => browsers.context();
+    const nextMail = (address: string, count: number) => mailTo(shared(), address, count);
 
     beforeAll(async () => {
       ({ smtp, db, dev } = shared());
@@ -41,28 +41,8 @@ export function describeRecovery(shared: () => AccountSite): void {
     }, 120_000);
 
     afterAll(async () => {
-      for (const b of browsers) await b.close();
+      await browsers.closeAll();
     });
-
-    async function browser(): Promise<BrowserContext> {
-      const b = await openBrowser({ javaScriptEnabled: false });
-      browsers.push(b);
-      return b.context;
-    }
-
-    async function submit(page: Page): Promise<void> {
-      await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
-    }
-
-    /** The mail the site sent to `address` after `count` earlier ones, waited for as it travels the outbox. */
-    async function nextMail(address: string, count: number): Promise<CapturedMail> {
-      const deadline = Date.now() + 30_000;
-      while (smtp.to(address).length <= count) {
-        if (Date.now() > deadline) throw new Error(`no mail to ${address} within 30 s\n${dev.output().slice(-3000)}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      return smtp.to(address)[count]!;
-    }
 
     it('mails a link that sets a new password, signs in here and ends the session of another browser', async () => {
       const laptopContext = await browser();

@@ -10,11 +10,10 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../../src/core/password.js';
 import { openPostgresStore } from '../../../src/store/postgres.js';
-import { openBrowser, type BrowserSession } from '../../support/browser.js';
 import type { TestDatabase } from '../../support/databases.js';
 import type { NetlifyDev } from '../../support/netlify-dev.js';
 import type { CapturedMail, SmtpCapture } from '../../support/smtp-capture.js';
-import type { AccountSite } from '../account-site.js';
+import { browserPool, nextMail as mailTo, submit, type AccountSite } from '../account-site.js';
 
 const ADMIN_EMAIL = 'admin@example.com';
 const ADMIN_PASSWORD = 'the admin passphrase of this site';
@@ -42,7 +41,9 @@ export function describeSignupInvite(shared: () => AccountSite): void {
     let sql: pg.Pool;
     let dev: NetlifyDev;
     let smtp: SmtpCapture;
-    const browsers: BrowserSession[] = [];
+    const browsers = browserPool();
+    const browser = () => browsers.context();
+    const nextMail = (address: string, count: number) => mailTo(shared(), address, count);
     /** The sign-up's confirmation link, used by the first case and opened again by the later ones. */
     let signupLink: string | undefined;
 
@@ -57,29 +58,9 @@ export function describeSignupInvite(shared: () => AccountSite): void {
     }, 120_000);
 
     afterAll(async () => {
-      for (const b of browsers) await b.close();
+      await browsers.closeAll();
       await sql?.end();
     });
-
-    async function browser(): Promise<BrowserContext> {
-      const b = await openBrowser({ javaScriptEnabled: false });
-      browsers.push(b);
-      return b.context;
-    }
-
-    async function submit(page: Page): Promise<void> {
-      await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
-    }
-
-    /** The mail the site sent to `address` after `count` earlier ones, waited for as it travels the outbox. */
-    async function nextMail(address: string, count: number): Promise<CapturedMail> {
-      const deadline = Date.now() + 30_000;
-      while (smtp.to(address).length <= count) {
-        if (Date.now() > deadline) throw new Error(`no mail to ${address} within 30 s\n${dev.output().slice(-3000)}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      return smtp.to(address)[count]!;
-    }
 
     /** The link in a mail's text, checked to point at this site and to be the same in its HTML part. */
     function linkIn(mail: CapturedMail): string {
