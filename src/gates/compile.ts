@@ -202,6 +202,10 @@ function checkGates(config: GateConfig, gates: OrderedGate[], table: GateTable):
   const shouldStayReachable: Array<[string, string, string]> = Object.entries({ ...ACCOUNT_PAGE_DEFAULTS, ...config.accounts?.pages })
     .filter(([name]) => name !== 'account')
     .map(([name, path]) => [`accounts.pages.${name}`, path, 'visitors without a session (someone signing up, or who forgot a password) could never reach it']);
+  if (identityApiOn(config)) {
+    const linkPage = config.identityApi?.linkPage ?? DEFAULT_ACCOUNT_SETTINGS.identityApi.linkPage;
+    shouldStayReachable.push(['identityApi.linkPage', linkPage, 'a visitor opening a mailed link (a confirmation, a recovery, an invitation) could never reach the widget there']);
+  }
   for (const [list, reachable] of [[errors, mustStayReachable], [warnings, shouldStayReachable]] as const) {
     for (const [name, path, consequence] of reachable) {
       const rule = matchingRule(table, path);

@@ -363,3 +363,14 @@ describe('the Identity API path', () => {
     expect(explainPath(off.table, '/auth/identity/user', []).verdict).not.toBe('public');
   });
 });
+
+describe('the Identity API link page', () => {
+  it('warns when the page mailed links open is behind a gate, and not when it is public', () => {
+    const gated = compileGates(parseGateConfig({ gates: [{ path: '/*', roles: ['staff'], public: ['/login', '/403', '/forgot-password', '/check-email', '/choose-password', '/signup', '/confirm'] }], identityApi: { enabled: true } }));
+    expect(gated.warnings.join('\n')).toMatch(/identityApi\.linkPage "\/": inside gates\[0\] "\/\*"/);
+    const open = compileGates(parseGateConfig({ gates: [{ path: '/admin/*', roles: ['admin'] }], identityApi: { enabled: true, linkPage: '/cms' } }));
+    expect(open.warnings.join('\n')).not.toMatch(/linkPage/);
+    const off = compileGates(parseGateConfig({ gates: [{ path: '/*', roles: ['staff'], public: ['/login', '/403'] }], identityApi: { enabled: false } }));
+    expect(off.warnings.join('\n')).not.toMatch(/linkPage/);
+  });
+});
