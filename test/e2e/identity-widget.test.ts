@@ -54,14 +54,14 @@ describe('netlify-identity-widget in Chromium against the Identity-compatible AP
   const apiCalls: string[] = [];
 
   beforeAll(async () => {
-    const t0 = Date.now(); smtp = await startSmtpCapture();
-    db = await createTestDatabase(); console.log("TIMING db", Date.now() - t0);
+    smtp = await startSmtpCapture();
+    db = await createTestDatabase();
     sql = new pg.Pool({ connectionString: db.url, max: 2 });
     site = await identitySite();
     // The linkPage ("/" by default) is the page that loads the widget.
     site.publish('index.html', fixture('widget.html'));
     dev = await startNetlifyDev({ DATABASE_URL: db.url, BCRYPT_COST: '10', SMTP_URL: smtp.url, MAIL_FROM: 'Starter <no-reply@example.com>' }, site.root);
-    console.log("TIMING dev", Date.now() - t0); session = await openBrowser(); console.log("TIMING browser", Date.now() - t0);
+    session = await openBrowser();
     context = session.context;
     context.on('response', (response) => {
       const url = new URL(response.url());
@@ -184,8 +184,8 @@ describe('netlify-identity-widget in Chromium against the Identity-compatible AP
     await page.screenshot({ path: join(ARTIFACTS, 'identity-widget-signup.png') });
 
     const created = await userRow(EMAIL);
-    // The name the form sent as data.full_name is not kept while the address waits for confirmation: identity-widget.pending.ts.
-    expect(created).toMatchObject({ roles: ['member'], email_confirmed_at: null });
+    // The name the form sent as data.full_name is the new account's user_metadata, as Identity keeps it.
+    expect(created).toMatchObject({ roles: ['member'], email_confirmed_at: null, user_metadata: { full_name: NAME } });
     expect(await verifyPassword(PASSWORD, created!.password_hash!)).toBe(true);
     expect(await liveSessions(created!.id)).toBe(0);
     expect(await jwtCookie()).toBeUndefined();
@@ -197,6 +197,8 @@ describe('netlify-identity-widget in Chromium against the Identity-compatible AP
     const opened = await context.newPage();
     await opened.goto(link);
     await modalShows(opened, TEXT.loggedInAs);
+    // The widget names the user from user_metadata.full_name (GET /user).
+    expect(await modal(opened).locator('.infoTextEmail').textContent()).toBe(NAME);
     await opened.waitForFunction((email) => document.getElementById('current-user')?.textContent === email, EMAIL);
     // The widget cleared the token from the address bar.
     expect(new URL(opened.url()).hash).toBe('');
@@ -236,6 +238,17 @@ describe('netlify-identity-widget in Chromium against the Identity-compatible AP
     expect(apiCalls).toContain('POST /token 200');
     expect(await liveSessions(user.id)).toBe(1);
     expect(await membersPath(page)).toBe('/members/');
+
+    // The widget's refresh (what Decap and other clients call through netlifyIdentity.refresh / user.jwt):
+    // POST /token grant_type=refresh_token hands out a new refresh token in the same session.
+    await home(page);
+    const refreshToken = () => page.evaluate(() => (window as unknown as { netlifyIdentity: { currentUser(): { token: { refresh_token: string } } } }).netlifyIdentity.currentUser().token.refresh_token);
+    const before = await refreshToken();
+    const refreshed = await page.evaluate(() => (window as unknown as { netlifyIdentity: { refresh(force: boolean): Promise<string> } }).netlifyIdentity.refresh(true));
+    expect(await refreshToken()).not.toBe(before);
+    expect(JSON.parse(Buffer.from(refreshed.split('.')[1]!, 'base64url').toString())).toMatchObject({ email: EMAIL, app_metadata: { roles: ['member'] } });
+    expect(apiCalls.filter((c) => c === 'POST /token 200')).toHaveLength(2);
+    expect(await liveSessions(user.id)).toBe(1);
     await page.close();
   }, 60_000);
 
@@ -254,10 +267,12 @@ describe('netlify-identity-widget in Chromium against the Identity-compatible AP
     const mail = await nextMail(EMAIL, 1);
     const link = linkIn(mail, 'recovery');
     const opened = await context.newPage();
+    // The widget signs in with the token (POST /verify type=recovery, then GET /user) and shows its "recover password" form.
+    const signedIn = opened.waitForResponse((r) => r.url() === `${dev.url}/auth/identity/user` && r.request().method() === 'GET');
     await opened.goto(link);
-    // The widget signs in with the token (POST /verify type=recovery) and shows its "recover password" form.
     await modalShows(opened, 'Update password');
-    await opened.waitForResponse((r) => r.url().endsWith('/auth/identity/user') && r.request().method() === 'GET').catch(() => undefined);
+    expect((await signedIn).status()).toBe(200);
+    await modal(opened).locator('form.form:not(.disabled)').waitFor();
     await modal(opened).locator('input[name=password]').fill(NEW_PASSWORD);
     await modal(opened).locator('button[type=submit]').click();
     await modalShows(opened, TEXT.loggedInAs);
@@ -273,7 +288,8 @@ describe('netlify-identity-widget in Chromium against the Identity-compatible AP
     // The old password is refused in the widget; the new one signs in.
     await logOut(page);
     await logIn(page, EMAIL, PASSWORD);
-    await modal(page).locator('.flashMessage.error').waitFor();
+    // The widget shows the API's error_description.
+    await modal(page).locator('.flashMessage.error', { hasText: 'The email or password is not right.' }).waitFor();
     expect(await page.textContent('#current-user')).toBe('');
     expect(await jwtCookie()).toBeUndefined();
     await page.reload();
