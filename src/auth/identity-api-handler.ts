@@ -12,7 +12,7 @@ import { AuthError } from '../core/auth-errors.js';
 import { accessOnlyCookies, clearedCookies, ACCESS_COOKIE } from '../http/cookies.js';
 import { clientIp, header, parseBody, requireMethod } from '../http/request.js';
 import { retryAfterHeader, STATUS, toAuthError } from '../http/respond.js';
-import { DEFAULT_ACCOUNT_SETTINGS } from '../site-config/account-settings.js';
+import { DEFAULT_ACCOUNT_SETTINGS, IDENTITY_API_FUNCTION } from '../site-config/account-settings.js';
 import { isUuid } from '../store/sql-store.js';
 import { cookiePolicy, type AuthDeps } from './deps.js';
 import type { GetDeps } from './handlers.js';
@@ -25,7 +25,6 @@ import type { LoginResult } from './login.js';
 import { logout } from './logout.js';
 import { requestRecovery } from './recover.js';
 import { checkAccessToken, type AuthenticatedUser } from './require-role.js';
-import { IDENTITY_API_FUNCTION } from '../gates/compile.js';
 
 type Handler = (event: HandlerEvent) => Promise<HandlerResponse>;
 

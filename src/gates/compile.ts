@@ -1,4 +1,4 @@
-import { DEFAULT_ACCOUNT_SETTINGS } from '../site-config/account-settings.js';
+import { DEFAULT_ACCOUNT_SETTINGS, IDENTITY_API_FUNCTION, IDENTITY_API_PATH } from '../site-config/account-settings.js';
 import { entryLabel, GateConfigError, parseGateConfig, type GateConfig } from '../site-config/schema.js';
 import { isPlatformPath, parsePathPattern, patternCovers, patternMatches, prettyUrlAliases, specificity, type PathPattern } from './path-pattern.js';
 import { matchingRule, type GateTable, type GateTableRule } from './table.js';
@@ -72,10 +72,6 @@ function orderGates(config: GateConfig): OrderedGate[] {
   // matches it (`/dir/*` for `/dir`, alias of `/dir/index.html`) is less specific than that.
   return gates.sort((a, b) => specificity(b.pattern) - specificity(a.pattern));
 }
-
-/** Where the Identity-compatible API answers when the config turns it on, and the function behind it. */
-export const IDENTITY_API_PATH = '/auth/identity';
-export const IDENTITY_API_FUNCTION = '/.netlify/functions/identity-api';
 
 function identityApiOn(config: GateConfig): boolean {
   return config.identityApi?.enabled === true;

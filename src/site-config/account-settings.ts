@@ -3,6 +3,10 @@ import { EMAIL_TOKEN_LIFETIMES, type EmailTokenPurpose } from '../core/email-tok
 /** Who may create an account: nobody but admins and their invitations (`closed`, `invite`), or any visitor (`open`). */
 export type RegistrationPolicy = 'closed' | 'invite' | 'open';
 
+/** Where the Identity-compatible API answers when the config turns it on, and the function behind it. */
+export const IDENTITY_API_PATH = '/auth/identity';
+export const IDENTITY_API_FUNCTION = '/.netlify/functions/identity-api';
+
 /** The Identity-compatible API (src/auth/identity-api-handler.ts): off unless the config's `identityApi` turns it on. */
 export interface IdentityApiSettings {
   enabled: boolean;
@@ -58,7 +62,7 @@ export const DEFAULT_ACCOUNT_SETTINGS: AccountSettings = {
   verifyPath: '/auth/verify',
   verifyPaths: ['/.netlify/functions/verify', '/auth/verify'],
   friendlyPaths: ['/auth/recover', '/auth/verify', '/auth/signup', '/auth/invite', '/auth/account', '/auth/magic-link'],
-  identityApi: { enabled: false, basePath: '/auth/identity', adminRoles: ['admin'], linkPage: '/' },
+  identityApi: { enabled: false, basePath: IDENTITY_API_PATH, adminRoles: ['admin'], linkPage: '/' },
 };
 
 /** Seconds a link for `purpose` works here: the config's lifetime, never longer than rolegate's own limit. */

@@ -1,10 +1,9 @@
 import { gateTableFromConfig } from '../gates/compile.js';
 import { accountsConfigSchema } from './accounts.js';
-import type { AccountSettings } from './account-settings.js';
+import { IDENTITY_API_PATH, type AccountSettings } from './account-settings.js';
 import { parseGateConfig } from './schema.js';
 import { identityConfigSchema } from './identity.js';
 import { identityApiConfigSchema } from './identity-api.js';
-import { IDENTITY_API_PATH } from '../gates/compile.js';
 import type { CompiledSiteConfig } from './compiled.js';
 
 /**
