@@ -25,8 +25,8 @@ export interface AuthDeps {
   mail?: MailConfig;
   /** Called after every request that may have queued mail: starts delivery, settling within a bound (src/mail/kick.ts). */
   kickMail?: () => Promise<void>;
-  /** The URL a mailed link carries for `token`; absent: the verify path (`?token=`). The Identity API gives Identity's `#confirmation_token=` form. */
-  linkUrl?: (token: string, purpose: EmailTokenPurpose) => string;
+  /** The URL a mailed link carries for `token`; absent, or undefined for a purpose, the verify path (`?token=`). The Identity API gives Identity's `#confirmation_token=` form. */
+  linkUrl?: (token: string, purpose: EmailTokenPurpose) => string | undefined;
 }
 
 /** How this site's cookies are set and deleted: COOKIE_DOMAIN, lifetimes, and the friendly auth paths from the gate table. */

@@ -74,12 +74,8 @@ export function withIdentityLinks(deps: AuthDeps): AuthDeps {
     ...deps,
     linkUrl: (token, purpose) => {
       const key = FRAGMENT_KEYS[purpose];
+      if (!key) return undefined;
       const page = new URL(linkPage, deps.config.siteUrl);
-      if (!key) {
-        const url = new URL((deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).verifyPath, deps.config.siteUrl);
-        url.searchParams.set('token', token);
-        return url.href;
-      }
       page.hash = `${key}=${token}`;
       return page.href;
     },

@@ -32,14 +32,9 @@ export function chosenPassword(fields: Record<string, unknown>): string {
 
 /** The link a mail carries for `token` (the verify path, unless deps say otherwise), sealed for the outbox: only delivery opens it. */
 export function sealedLink(deps: AuthDeps, token: string, purpose: EmailTokenPurpose): string {
-  let href: string;
-  if (deps.linkUrl) {
-    href = deps.linkUrl(token, purpose);
-  } else {
-    const url = new URL((deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).verifyPath, deps.config.siteUrl);
-    url.searchParams.set('token', token);
-    href = url.href;
-  }
+  const verify = new URL((deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).verifyPath, deps.config.siteUrl);
+  verify.searchParams.set('token', token);
+  const href = deps.linkUrl?.(token, purpose) ?? verify.href;
   return sealMailSecret(deps.config.jwtSecret, JSON.stringify({ url: href, token }));
 }
 
