@@ -14,9 +14,10 @@ export interface AccountRequest {
   ip: string;
   /**
    * What proves the change is the owner's: the current password (the default), or, for
-   * Identity's clients, which never send it, a session started in the last RECENT_SESSION_SECONDS.
+   * Identity's clients, which never send it, a session started in the last RECENT_SESSION_SECONDS;
+   * `proven` when the caller asked one of the two already (proveOwnership) for a request making several changes.
    */
-  proof?: 'current_password' | 'recent_session';
+  proof?: 'current_password' | 'recent_session' | 'proven';
 }
 
 /** How young a session must be to change the password or address without the current one (Identity's clients). */
@@ -27,7 +28,8 @@ export const RECENT_SESSION_SECONDS = 600;
  * bcrypt work), so a session left open on a shared computer is no way to guess it or to change
  * the account without it.
  */
-async function checkCurrentPassword(deps: AuthDeps, request: AccountRequest): Promise<void> {
+export async function proveOwnership(deps: AuthDeps, request: AccountRequest): Promise<void> {
+  if (request.proof === 'proven') return;
   if (request.proof === 'recent_session') {
     const recent = await deps.store.sessionIsRecent({ userId: request.session.id, sessionId: request.session.sessionId, seconds: RECENT_SESSION_SECONDS });
     if (!recent) throw new AuthError('reauthentication_required');
@@ -61,7 +63,7 @@ async function checkCurrentPassword(deps: AuthDeps, request: AccountRequest): Pr
  */
 export async function changePassword(deps: AuthDeps, request: AccountRequest): Promise<{ sessionsEnded: number }> {
   const password = chosenPassword(request.fields);
-  await checkCurrentPassword(deps, request);
+  await proveOwnership(deps, request);
   const passwordHash = await (deps.passwords ?? bcryptHasher).hash(password, deps.config.bcryptCost);
   const result = await deps.store.changePassword({ userId: request.session.id, sessionId: request.session.sessionId, passwordHash, ip: request.ip });
   if (result.status === 'not_live') throw new AuthError('session_expired');
@@ -80,7 +82,7 @@ export async function changePassword(deps: AuthDeps, request: AccountRequest): P
 export async function requestEmailChange(deps: AuthDeps, request: AccountRequest): Promise<void> {
   const accounts = deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS;
   const newEmail = requestedAddress(request.fields);
-  await checkCurrentPassword(deps, request);
+  await proveOwnership(deps, request);
   const token = newEmailToken();
   const result = await deps.store.requestEmailChange({
     userId: request.session.id,

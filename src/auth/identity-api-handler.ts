@@ -186,7 +186,12 @@ const ADMIN_USER: Partial<Record<string, (call: Call, id: string) => Promise<Han
 function routeOf(endpoint: string, method: string): { run?: Route; allow: string[] } {
   const adminUser = /^\/admin\/users\/([^/]+)$/u.exec(endpoint);
   if (adminUser) {
-    const id = decodeURIComponent(adminUser[1]!);
+    let id = '';
+    try {
+      id = decodeURIComponent(adminUser[1]!);
+    } catch {
+      // A malformed escape names nobody, like any id that is no UUID.
+    }
     const run = ADMIN_USER[method];
     // An id that is no UUID names nobody; answered before any database work.
     const guarded: Route | undefined = run && (async (call) => {

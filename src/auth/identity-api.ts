@@ -5,11 +5,12 @@
  */
 import { AuthError } from '../core/auth-errors.js';
 import { emailTokenHash, looksLikeEmailToken, type EmailTokenPurpose } from '../core/email-token.js';
+import { LONE_SURROGATE } from '../core/next-path.js';
 import { bcryptHasher } from '../core/password.js';
 import type { User } from '../store/store.js';
 import { isUuid } from '../store/sql-store.js';
 import { DEFAULT_ACCOUNT_SETTINGS } from '../site-config/account-settings.js';
-import { changePassword, requestEmailChange } from './account.js';
+import { changePassword, proveOwnership, requestEmailChange } from './account.js';
 import type { AuthDeps } from './deps.js';
 import { requestedRoles } from './invite.js';
 import { login, type LoginResult } from './login.js';
@@ -104,14 +105,21 @@ export async function liveUser(deps: AuthDeps, session: Pick<AuthenticatedUser, 
   return user;
 }
 
-/** user_metadata is signed into every access token, which a cookie must still carry. */
-const MAX_USER_METADATA_BYTES = 2048;
+/** user_metadata is signed into every access token, which must stay under its 4 KiB cap with the roles (twice) beside it. */
+const MAX_USER_METADATA_BYTES = 1024;
 
 /** A `data` / `user_metadata` patch: a JSON object of bounded size, or undefined when absent. */
 export function metadataPatch(value: unknown): Record<string, unknown> | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'object' || Array.isArray(value)) throw new AuthError('bad_request', { message: 'Send data as a JSON object.' });
-  if (Buffer.byteLength(JSON.stringify(value)) > MAX_USER_METADATA_BYTES) {
+  // PostgreSQL's jsonb holds neither U+0000 nor a lone surrogate, in a key or a value.
+  const text = JSON.stringify(value, (key, entry: unknown) => {
+    if (key.includes('\u0000') || LONE_SURROGATE.test(key) || (typeof entry === 'string' && (entry.includes('\u0000') || LONE_SURROGATE.test(entry)))) {
+      throw new AuthError('bad_request', { message: 'User data cannot hold U+0000 or a lone surrogate.' });
+    }
+    return entry;
+  });
+  if (Buffer.byteLength(text) > MAX_USER_METADATA_BYTES) {
     throw new AuthError('bad_request', { message: `Keep user data under ${MAX_USER_METADATA_BYTES} bytes: it travels in every access token.` });
   }
   return value as Record<string, unknown>;
@@ -131,7 +139,7 @@ export interface UpdatedUser {
  * address-change token (`email_change_token`) inside this session. A password or address
  * change needs the current password (`current_password`) or, as Identity's clients never send
  * one, a session started in the last ten minutes (`reauthentication_required` otherwise): a
- * stolen token that is older changes neither. Everything is checked before anything changes.
+ * stolen token that is older changes neither. Every field is checked, and the proof asked, before anything changes.
  */
 export async function updateCurrentUser(deps: AuthDeps, session: Pick<AuthenticatedUser, 'id' | 'sessionId'>, fields: Record<string, unknown>, client: ApiClient): Promise<UpdatedUser> {
   const patch = metadataPatch(fields.data);
@@ -140,6 +148,11 @@ export async function updateCurrentUser(deps: AuthDeps, session: Pick<Authentica
   const changeToken = fields.email_change_token;
   if (changeToken !== undefined && !looksLikeEmailToken(changeToken)) throw new AuthError('link_invalid');
   const user = await liveUser(deps, session);
+  const asksChange = newEmail !== undefined && newEmail !== user.email;
+  // The proof is asked once, before anything is written, so a refused one has changed nothing.
+  const proof = typeof fields.current_password === 'string' ? 'current_password' : 'recent_session';
+  const request = { session, fields, ip: client.ip, proof: 'proven' } as const;
+  if (fields.password !== undefined || asksChange) await proveOwnership(deps, { ...request, proof });
   if (changeToken !== undefined) {
     const changed = await deps.store.changeEmailInSession({ userId: user.id, sessionId: session.sessionId, tokenHash: emailTokenHash(changeToken as string), ip: client.ip });
     if (changed.status === 'not_live') throw new AuthError('session_expired');
@@ -150,10 +163,7 @@ export async function updateCurrentUser(deps: AuthDeps, session: Pick<Authentica
     const updated = await deps.store.updateUserMetadata({ userId: user.id, sessionId: session.sessionId, patch });
     if (updated.status !== 'updated') throw new AuthError('session_expired');
   }
-  const proof = typeof fields.current_password === 'string' ? 'current_password' : 'recent_session';
-  const request = { session, fields, ip: client.ip, proof } as const;
   if (fields.password !== undefined) await changePassword(deps, request);
-  const asksChange = newEmail !== undefined && newEmail !== user.email;
   if (asksChange) await requestEmailChange(deps, request);
   const after = (await deps.store.findUserById(user.id)) ?? user;
   return asksChange ? { user: after, newEmail } : { user: after };
@@ -173,7 +183,8 @@ const VERIFY_TYPES: Record<string, readonly UsableLinkPurpose[]> = {
  * password next (`PUT /user`, within the young-session window), as Identity's clients do.
  */
 export function verifyToken(deps: AuthDeps, fields: Record<string, unknown>, client: ApiClient): Promise<LoginResult> {
-  const purposes = VERIFY_TYPES[text(fields.type) ?? ''];
+  const type = text(fields.type);
+  const purposes = type !== undefined && Object.hasOwn(VERIFY_TYPES, type) ? VERIFY_TYPES[type] : undefined;
   if (!purposes) throw new AuthError('bad_request', { message: 'Send type "signup", "recovery", "invite" or "email_change".' });
   const linkFields = fields.password === undefined ? {} : { password: fields.password };
   return useMailedLink(deps, { token: fields.token, fields: linkFields, ip: client.ip, userAgent: client.userAgent }, { purposes, passwordLater: true });

@@ -17,6 +17,8 @@ export interface InviteRequest {
 export type InviteOutcome = { status: 'invited' | 'resent'; user: User };
 
 const MAX_ROLES = 32;
+/** Roles are signed twice into every access token (for Netlify's gate and for Identity's clients), which has a 4 KiB cap. */
+const MAX_ROLES_BYTES = 512;
 
 /** `roles` as a script (an array) or a form (one comma-separated field) sends it; absent: the configured roles for new users. */
 export function requestedRoles(value: unknown, fallback: string[]): string[] {
@@ -27,7 +29,9 @@ export function requestedRoles(value: unknown, fallback: string[]): string[] {
   }
   const bad = list.find((r) => roleNameProblem(r) !== null);
   if (bad !== undefined) throw new AuthError('bad_request', { message: `"${bad.slice(0, 64)}": ${roleNameProblem(bad)}.` });
-  return [...new Set(list)];
+  const roles = [...new Set(list)];
+  if (Buffer.byteLength(JSON.stringify(roles)) > MAX_ROLES_BYTES) throw new AuthError('bad_request', { message: `Keep the roles under ${MAX_ROLES_BYTES} bytes in all: they travel in every access token.` });
+  return roles;
 }
 
 /**

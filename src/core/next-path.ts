@@ -8,7 +8,7 @@
 const MAX_NEXT_LENGTH = 2048;
 
 /** A UTF-16 surrogate without its partner: no URL can carry it (encodeURIComponent throws). */
-const LONE_SURROGATE = /\p{Cs}/u;
+export const LONE_SURROGATE = /\p{Cs}/u;
 
 export function isSafeNextPath(value: unknown): value is string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_NEXT_LENGTH) return false;

@@ -244,7 +244,7 @@ describe('gotrue-js: sign-up, confirmation, password change, recovery, logout', 
     expect(decodeJwt(user.tokenDetails()!.access_token).user_metadata).toEqual({ full_name: 'Grace Hopper', team: 'navy' });
     expect((await user.update({ data: { team: null } })).user_metadata).toEqual({ full_name: 'Grace Hopper' });
     const tooBig = await rejection(user.update({ data: { blob: 'x'.repeat(3000) } }));
-    expect([tooBig.status, tooBig.message]).toEqual([400, 'Keep user data under 2048 bytes: it travels in every access token.']);
+    expect([tooBig.status, tooBig.message]).toEqual([400, 'Keep user data under 1024 bytes: it travels in every access token.']);
   });
 
   it('refuses a password or address change from a session older than ten minutes unless it sends the current password', async () => {

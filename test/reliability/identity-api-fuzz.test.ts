@@ -41,11 +41,10 @@
  * throttles at their limit only when a knob says so, so a 429 is expected exactly then).
  * Passwords are hashed by a counting stand-in in bcrypt's form, so the 30,000 cases take
  * 100-125 s on two cores. Not fuzzed: TOKEN_FINGERPRINT=on (every request is a 503 by design),
- * and users at the size limits of roles and user_metadata (pending file, bug 5).
+ * and users at the size limits of roles and user_metadata (identity-api-regressions.test.ts, 5).
  *
- * Known bugs the fuzzer found are reproduced in identity-api-fuzz.pending.ts; where this
- * file stays green despite them it says so at the arbitrary or oracle concerned (look for
- * "KNOWN BUG"); FUZZ_KNOWN_BUGS=all sends those inputs again. The seed is fixed (FUZZ_SEED
+ * The bugs the fuzzer found are reproduced in identity-api-regressions.test.ts and fixed; the
+ * arbitrary or oracle each concerned says so ("FOUND BUG") and sends those inputs again. The seed is fixed (FUZZ_SEED
  * overrides it) and fast-check prints it with the shrunk counterexample on failure.
  */
 import { createHash, createHmac, randomUUID } from 'node:crypto';
@@ -85,11 +84,13 @@ const logs = captureLogs();
 const SEED = Number(process.env.FUZZ_SEED ?? 20261205);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
 /**
- * FUZZ_KNOWN_BUGS=all (or a comma-separated list of `id-escape`, `metadata-nul`,
- * `put-user-writes`, `verify-type`) sends the inputs left out for the known bugs, or holds
- * PUT /user to writing nothing on a refusal, so the run shows them (and fails).
+ * The input classes of the bugs this fuzzer found (identity-api-regressions.test.ts), once left
+ * out while they were open and sent again since they were fixed: all of them, unless
+ * FUZZ_FOUND_BUGS names fewer (a comma-separated list of `id-escape`, `metadata-nul`,
+ * `put-user-writes`, `verify-type`; `none` for none).
  */
-const KNOWN_BUGS = new Set((process.env.FUZZ_KNOWN_BUGS ?? '').split(',').flatMap((b) => (b === 'all' ? ['id-escape', 'metadata-nul', 'put-user-writes', 'verify-type'] : [b.trim()])));
+const ALL_FOUND = ['id-escape', 'metadata-nul', 'put-user-writes', 'verify-type'];
+const KNOWN_BUGS = new Set(process.env.FUZZ_FOUND_BUGS === undefined ? ALL_FOUND : process.env.FUZZ_FOUND_BUGS.split(',').map((b) => b.trim()));
 const BASE = '/auth/identity';
 const FUNCTION_BASE = '/.netlify/functions/identity-api';
 /** An allowed sibling origin (ALLOWED_ORIGINS): served, with CORS headers. */
@@ -217,7 +218,7 @@ const anyBody: fc.Arbitrary<BodyRecipe> = fc.oneof(
 const nonString = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }), fc.object({ maxDepth: 2 }));
 
 /**
- * KNOWN BUG (pending file, bug 2): a U+0000 or a lone surrogate anywhere in user_metadata is
+ * FOUND BUG (identity-api-regressions.test.ts, 2; fixed): a U+0000 or a lone surrogate anywhere in user_metadata is
  * refused by PostgreSQL's jsonb and answered 500 (PUT /user, POST /signup, POST /admin/users,
  * and PUT /admin/users/:id after it has set the roles). Metadata here
  * carries neither: NUL becomes U+2400 and a lone surrogate U+FFFD, keys and values alike.
@@ -240,10 +241,10 @@ const metadataValue = fc.oneof(
   fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 12 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null),
   fc.constantFrom(1e308, -0, 0.1, 2 ** 53 + 1, '\u0000', '\ud800', '<script>', ''), fc.jsonValue({ maxDepth: 3 }),
 );
-/** `data` / `user_metadata`: objects mostly (around the 2048-byte limit too), and what is no object. */
+/** `data` / `user_metadata`: objects mostly (around the 1024-byte limit too), and what is no object. */
 const metadataArb: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 6, arbitrary: fc.dictionary(metadataKey, metadataValue, { maxKeys: 5 }) },
-  { weight: 1, arbitrary: fc.integer({ min: 2030, max: 2070 }).map((n) => ({ blob: 'x'.repeat(n - 11) })) },
+  { weight: 1, arbitrary: fc.integer({ min: 1006, max: 1046 }).map((n) => ({ blob: 'x'.repeat(n - 11) })) },
   { weight: 1, arbitrary: fc.constantFrom({ full_name: null }, { theme: 'dark', full_name: 'Ada' }, {}) },
   { weight: 1, arbitrary: fc.oneof(fc.constantFrom(null, 'str', '{"a":1}', 1, true, [], [{ a: 1 }]), nastyString) },
 ).map(jsonbSafe);
@@ -384,7 +385,7 @@ type IdRecipe = { kind: 'victim' | 'admin' | 'member' | 'holder' | 'victim-upper
 const idArb: fc.Arbitrary<IdRecipe> = fc.oneof(
   { weight: 10, arbitrary: fc.constant<IdRecipe>({ kind: 'victim' }) },
   { weight: 4, arbitrary: fc.constantFrom<IdRecipe>({ kind: 'admin' }, { kind: 'member' }, { kind: 'holder' }, { kind: 'victim-upper' }, { kind: 'victim-encoded' }, { kind: 'victim-slash' }, { kind: 'random' }) },
-  // KNOWN BUG (pending file, bug 1): a malformed %-escape in the id (`%zz`, a lone `%`) is
+  // FOUND BUG (identity-api-regressions.test.ts, 1; fixed): a malformed %-escape in the id (`%zz`, a lone `%`) is
   // answered 500 (decodeURIComponent throws): the id is always sent well-formed, encoded.
   { weight: 2, arbitrary: fc.oneof(
     fc.constantFrom('abc', '0', 'null', 'undefined', "1' or '1'='1", '00000000000040008000000000000001', '00000000-0000-4000-8000-00000000000g', '%', 'a/b', ' ', '\u3000', '\ud800'),
@@ -519,7 +520,7 @@ function bodies(fx: Fixtures) {
 
   /** A type and a token that go together half the time (the success paths), else any of each. */
   const MATCHING: Array<[string, EmailKind]> = [['recovery', 'live'], ['signup', 'signup-live'], ['signup', 'invite-live'], ['invite', 'invite-live'], ['email_change', 'change-live'], ['recovery', 'disabled'], ['email_change', 'change-taken']];
-  // KNOWN BUG (pending file, bug 4): a `type` that names a member of Object.prototype
+  // FOUND BUG (identity-api-regressions.test.ts, 4; fixed): a `type` that names a member of Object.prototype
   // (`toString`, `constructor`, `__proto__`, …) is answered 500 (VERIFY_TYPES[type] is then no
   // list): no such type is sent. Other unknown types are.
   const verifyType = fc.oneof({ weight: 8, arbitrary: fc.constantFrom<unknown>('signup', 'recovery', 'invite', 'email_change') }, { weight: 1, arbitrary: fc.constantFrom<unknown>('magic_link', 'Recovery', '', 'sms', 'signup ', 'hasOwn', ...(KNOWN_BUGS.has('verify-type') ? ['toString', 'constructor', '__proto__'] : [])) }, { weight: 1, arbitrary: nonString });
@@ -657,7 +658,13 @@ function mergedMetadata(current: unknown, patch: unknown): unknown {
 function metadataOf(value: unknown): { patch?: Record<string, unknown>; error?: string } {
   if (value === undefined || value === null) return {};
   if (typeof value !== 'object' || Array.isArray(value)) return { error: 'bad_request' };
-  if (Buffer.byteLength(JSON.stringify(value)) > 2048) return { error: 'bad_request' };
+  const unstorable = (t: string) => t.includes('\u0000') || /\p{Cs}/u.test(t);
+  let bad = false;
+  const text = JSON.stringify(value, (k, v: unknown) => {
+    if (unstorable(k) || (typeof v === 'string' && unstorable(v))) bad = true;
+    return v;
+  });
+  if (bad || Buffer.byteLength(text) > 1024) return { error: 'bad_request' };
   return { patch: value as Record<string, unknown> };
 }
 
@@ -1384,7 +1391,24 @@ describe('fuzzing every endpoint of the Identity API', () => {
     let email = String(subject.email);
     let counted: 'login' | 'mail' | undefined;
     const steps: string[] = [];
-    if (fields.email_change_token !== undefined) {
+    const recent = Date.parse(caller.session.created_at) > Date.now() - 600_000;
+    const proof = (): string | undefined => {
+      if (typeof fields.current_password !== 'string') return recent ? undefined : 'reauthentication_required';
+      const current = fields.current_password;
+      if (current.length < 1 || current.length > 1024) return 'bad_request';
+      if (subject.password_hash === fakeHash(current) && Buffer.byteLength(current) <= 72) return undefined;
+      counted = 'login';
+      return 'wrong_password';
+    };
+    // The proof of ownership is asked once, first, when the password or the address changes.
+    const changesAddress = fields.email !== undefined && requestedAddress(fields) !== subject.email;
+    let proofFailed = false;
+    if (fields.password !== undefined || changesAddress) {
+      failed = proof();
+      proofFailed = failed !== undefined;
+      if (proofFailed) steps.push('proof');
+    }
+    if (!failed && fields.email_change_token !== undefined) {
       steps.push('link');
       // change_email_in_session: only the caller's own link, used inside this session, starting none.
       const kind = kindOfEmail(x, fields.email_change_token);
@@ -1408,19 +1432,9 @@ describe('fuzzing every endpoint of the Identity API', () => {
       const merged = canon(mergedMetadata(subject.user_metadata, meta.patch));
       spec = mergeSpec(spec, { users: { changed: { [subject.id]: { columns: merged === canon(subject.user_metadata) ? ['updated_at'] : ['user_metadata', 'updated_at'], check: (a) => expect(canon(a.user_metadata)).toBe(merged) } } } });
     }
-    const recent = Date.parse(caller.session.created_at) > Date.now() - 600_000;
-    const proof = (): string | undefined => {
-      if (typeof fields.current_password !== 'string') return recent ? undefined : 'reauthentication_required';
-      const current = fields.current_password;
-      if (current.length < 1 || current.length > 1024) return 'bad_request';
-      if (subject.password_hash === fakeHash(current) && Buffer.byteLength(current) <= 72) return undefined;
-      counted = 'login';
-      return 'wrong_password';
-    };
     if (!failed && fields.password !== undefined) {
       steps.push('password');
-      failed = proof();
-      if (!failed) {
+      {
         const password = fields.password as string;
         spec = mergeSpec(spec, {
           users: { changed: { [subject.id]: { columns: ['password_hash', 'token_version', 'updated_at'], check: (a) => expect([a.password_hash, a.token_version]).toEqual([fakeHash(password), subject.token_version + 1]) } } },
@@ -1436,8 +1450,7 @@ describe('fuzzing every endpoint of the Identity API', () => {
     if (!failed && fields.email !== undefined && requestedAddress(fields) !== subject.email) {
       steps.push('email');
       const wanted = requestedAddress(fields);
-      failed = proof();
-      if (!failed) {
+      {
         counted = 'mail';
         if (x.preThrottled.has(`mail:address:${wanted}`)) failed = 'throttled';
         else if (wanted === email) failed = 'bad_request';
@@ -1463,13 +1476,15 @@ describe('fuzzing every endpoint of the Identity API', () => {
     if (x.changes.mail_outbox?.added.some((m) => m.template === 'email_change')) checkSealedLink(x, 'email_change_token');
     if (failed) {
       expectError(x, failed, `PUT /user steps ${steps.join(', ')}`);
-      // KNOWN BUG (pending file, bug 3): the address change link and the data are written
-      // before the password or address change is checked, so a refused request may have changed
-      // them; what it may have written is asserted exactly above (and counted here). A link to
-      // an address taken since, used up, is by design.
+      // FOUND BUG (identity-api-regressions.test.ts, 3; fixed): the address change link and the
+      // data were written before the password or address change was checked. What a refusal may
+      // write is asserted exactly above (and counted here); a link to an address taken since,
+      // used up, is by design.
       const wrote = Object.keys(x.changes).filter((table) => table !== 'email_tokens' || x.changes.email_tokens!.changed.length !== 1 || kindOfEmail(x, fields.email_change_token) !== 'change-taken').length > 0;
-      if (KNOWN_BUGS.has('put-user-writes')) expect(wrote, `PUT /user refused (${failed}) after writing ${JSON.stringify(x.changes).slice(0, 400)}`).toBe(false);
-      return `(${steps.join('+')}: ${failed}${wrote ? ', KNOWN BUG: written before the refusal' : ''})`;
+      // A refused proof writes nothing; a link then found dead, or a mail throttle reached after
+      // a link or data was used, stops a request that has already written those.
+      if (KNOWN_BUGS.has('put-user-writes') && proofFailed) expect(wrote, `PUT /user refused (${failed}) after writing ${JSON.stringify(x.changes).slice(0, 400)}`).toBe(false);
+      return `(${steps.join('+')}: ${failed}${wrote ? ', FOUND BUG: written before the refusal' : ''})`;
     }
     expect(x.response.statusCode).toBe(200);
     // An address change asked answers Identity's new_email (whether or not the address was free: the same answer).
@@ -2061,7 +2076,7 @@ describe('fuzzing every endpoint of the Identity API', () => {
     'token-password': ['(password: signed in)', '(password: wrong, counted)', '(password: throttled)', '(password: unconfirmed)', '(password: malformed)', '(unreadable body)', 'foreign origin'],
     'token-refresh': ['(refresh: rotated)', '(refresh: replayed in grace)', '(refresh: reuse ends the session)', '(refresh: stale session ended)', '(refresh: disabled session ended)', '(refresh: revoked)', '(refresh: expired)', '(refresh: conflict)'],
     'user-get': ['(live: read)', '(other: read)', '(ended: session_expired)', '(stale: session_expired)', '(disabled-user: session_expired)', '(deleted-user: session_expired)', '(expired: session_expired)', '(wrong-secret: unauthenticated)', '(alg-none: unauthenticated)', '(foreign-sid: session_expired)', '(non-uuid-sub: unauthenticated)', '(non-uuid-sid: unauthenticated)', '(cookie-only: unauthenticated)'],
-    'user-put': ['(data: done)', '(password: done)', '(email: done)', '(link: done)', '(password: wrong_password)', '(password: reauthentication_required)', '(link: link_used)', '(link: link_expired)', '(link: link_invalid)', '(refused early: weak_password)'],
+    'user-put': ['(data: done)', '(password: done)', '(email: done)', '(link: done)', '(proof: wrong_password)', '(proof: reauthentication_required)', '(link: link_used)', '(link: link_expired)', '(link: link_invalid)', '(refused early: weak_password)'],
     logout: ['(live: session ended)', '(ended: already ended)', '(cookie-only: no bearer)', '(none: no bearer)', '(expired: nothing to end)'],
     signup: ['(open: new user, link mailed)', '(open-no-confirmation: made, confirmed)', '(open: existing account, notice)', '(open: unconfirmed account, new link)', '(open: disabled account, nothing)', '(invite: signup_disabled)', '(open-domains: email_not_allowed)', '(open: weak_password)', '(open: throttled, counted)'],
     verify: ['(live: signed in)', '(live with a password: signed in)', '(signup-live: signed in)', '(invite-live: signed in)', '(invite-live with a password: signed in)', '(change-live: signed in)', '(disabled: used up, nothing else)', '(change-taken: used up, nothing else)', '(refused: link_used)', '(refused: link_expired)', '(refused: link_invalid)', '(refused: bad_request)', '(refused: weak_password)'],

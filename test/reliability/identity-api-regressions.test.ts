@@ -1,16 +1,13 @@
 /**
- * PENDING (not run: vitest takes *.test.ts only; copy to identity-api-fuzz-pending.test.ts to
- * run it). What identity-api-fuzz.test.ts found wrong in src/ for the Identity-compatible API:
- * each test below asserts the right behaviour and fails today. The fuzz file leaves the input
- * classes out (or accepts the writes exactly) where it says "KNOWN BUG"; FUZZ_KNOWN_BUGS=all
- * puts them back (FUZZ_KNOWN_BUGS=<name> one at a time).
+ * What identity-api-fuzz.test.ts found wrong in the Identity-compatible API, each sent again
+ * as the request that showed it (now answered as it should be). The fuzz file sends these
+ * input classes too (FUZZ_FOUND_BUGS).
  *
  * 1. `id-escape`: a malformed %-escape in /admin/users/:id (`%`, `%zz`) is answered 500:
  *    routeOf (src/auth/identity-api-handler.ts) calls decodeURIComponent on the id, which throws
  *    URIError, before anything else, so without any token too. Shrunk counterexample: GET
  *    /auth/identity/admin/users/% with no Authorization → 500 internal ("rolegate: unexpected
- *    URIError: URI malformed" logged). Expected: 404 not_found (or 400), as for any id that is
- *    no UUID.
+ *    URIError: URI malformed" logged). Now: 404 not_found, as for any id that is no UUID.
  * 2. `metadata-nul`: user_metadata with U+0000 or a lone surrogate anywhere (a key or a value,
  *    nested or not) passes metadataPatch (src/auth/identity-api.ts) and is refused by
  *    PostgreSQL's jsonb ("unsupported Unicode escape sequence", "invalid input syntax for type
