@@ -7,6 +7,7 @@ import type {
   SignupRequest, SignupResult, TokenSignIn, TokenSignInResult, InviteRequest, InviteResult,
   LiveSession, ChangePasswordResult, EmailChangeRequest, EmailChangeResult, EmailChangeWithTokenResult,
   PasswordLinkSignIn, PasswordLinkSignInResult, MetadataUpdateResult, EmailChangeInSessionResult,
+  ProviderSignIn, ProviderSignInResult, LinkedIdentity, UnlinkIdentityResult,
 } from './store.js';
 import type { EmailTokenPurpose } from '../core/email-token.js';
 import type { IdentityUser } from '../core/identity-user.js';
@@ -483,6 +484,53 @@ export class SqlStore implements Store {
     }), 'delete_user');
     if (row.status === 'deleted' || row.status === 'not_found') return { status: row.status };
     throw new StoreContractError('rolegate.delete_user returned an unknown status');
+  }
+
+  async signInWithProvider(request: ProviderSignIn): Promise<ProviderSignInResult> {
+    const row = asRow(await this.db.call('sign_in_with_provider', {
+      p_provider: request.provider,
+      p_subject: request.subject,
+      p_email: request.email,
+      p_email_verified: request.emailVerified,
+      p_state_hash: request.stateHash,
+      p_state_ttl_seconds: Math.max(0, Math.ceil(request.stateTtlSeconds)),
+      p_may_create: request.mayCreate,
+      p_new_roles: request.newUserRoles,
+      p_refresh_token_hash: request.refreshTokenHash,
+      p_refresh_ttl_seconds: request.refreshTtlSeconds,
+      p_user_agent: request.userAgent ?? null,
+      p_ip: request.ip ?? null,
+    }), 'sign_in_with_provider');
+    if (row.status === 'signed_in' && (row.outcome === 'signed_in' || row.outcome === 'linked' || row.outcome === 'created')) {
+      return { status: 'signed_in', outcome: row.outcome, sessionId: String(row.session_id), user: toUser(row.user) };
+    }
+    if (row.status === 'state_used' || row.status === 'email_unverified' || row.status === 'registration_closed' || row.status === 'user_unavailable') {
+      return { status: row.status };
+    }
+    throw new StoreContractError('rolegate.sign_in_with_provider returned an unknown status');
+  }
+
+  async listIdentities(userId: string): Promise<LinkedIdentity[]> {
+    if (!isUuid(userId)) return [];
+    const rows = await this.db.call('list_identities', { p_user_id: userId });
+    if (!Array.isArray(rows)) throw new StoreContractError('rolegate.list_identities returned no array');
+    return rows.map((value) => {
+      const row = asRow(value, 'list_identities');
+      return {
+        id: String(row.id), provider: String(row.provider), email: row.email === null ? null : String(row.email),
+        createdAt: String(row.created_at), lastSignInAt: String(row.last_sign_in_at),
+      };
+    });
+  }
+
+  async unlinkIdentity(request: LiveSession & { identityId: string; ip?: string }): Promise<UnlinkIdentityResult> {
+    if (!isUuid(request.userId) || !isUuid(request.sessionId)) return { status: 'not_live' };
+    if (!isUuid(request.identityId)) return { status: 'not_found' };
+    const row = asRow(await this.db.call('unlink_identity', {
+      p_user_id: request.userId, p_session_id: request.sessionId, p_identity_id: request.identityId, p_ip: request.ip ?? null,
+    }), 'unlink_identity');
+    if (row.status === 'removed' || row.status === 'not_found' || row.status === 'not_live' || row.status === 'last_sign_in_method') return { status: row.status };
+    throw new StoreContractError('rolegate.unlink_identity returned an unknown status');
   }
 
   async claimMail(claim: { limit: number; leaseSeconds: number }): Promise<OutboxMail[]> {

@@ -288,6 +288,42 @@ export interface MailOutcome {
   permanent?: boolean;
 }
 
+/** A sign-in a provider vouched for (src/auth/provider-sign-in.ts); `stateHash` is used once. */
+export interface ProviderSignIn {
+  provider: string;
+  subject: string;
+  /** The address the provider gave, and whether the provider says it verified it. */
+  email: string | null;
+  emailVerified: boolean;
+  stateHash: string;
+  /** How long the used state is remembered: as long as its cookie could still be presented. */
+  stateTtlSeconds: number;
+  /** The registration policy's answer for a new user with this address. */
+  mayCreate: boolean;
+  newUserRoles: string[];
+  refreshTokenHash: string;
+  refreshTtlSeconds: number;
+  userAgent?: string;
+  ip?: string;
+}
+
+/** `linked`: an existing user got this identity now; `created`: a new user. */
+export type ProviderSignInResult =
+  | { status: 'signed_in'; outcome: 'signed_in' | 'linked' | 'created'; sessionId: string; user: User }
+  | { status: 'state_used' | 'email_unverified' | 'registration_closed' | 'user_unavailable' };
+
+/** A provider identity linked to a user, as the account page lists it. */
+export interface LinkedIdentity {
+  id: string;
+  provider: string;
+  /** The address the provider gave when it was linked. */
+  email: string | null;
+  createdAt: string;
+  lastSignInAt: string;
+}
+
+export type UnlinkIdentityResult = { status: 'removed' | 'not_found' | 'not_live' | 'last_sign_in_method' };
+
 export interface Store {
   /** Which adapter this is, for logs and `rolegate` output. */
   readonly kind: 'embedded' | 'postgres' | 'supabase';
@@ -353,6 +389,12 @@ export interface Store {
   changeEmailInSession(request: LiveSession & { tokenHash: string; ip?: string }): Promise<EmailChangeInSessionResult>;
   /** Deletes a user with their sessions, links and waiting mail; the audit log keeps the event and who did it. */
   deleteUser(which: { userId: string; by?: string; ip?: string }): Promise<{ status: 'deleted' | 'not_found' }>;
+
+  /** Signs in through a provider identity, linking it or making the user as ProviderSignIn allows, in one transaction. */
+  signInWithProvider(request: ProviderSignIn): Promise<ProviderSignInResult>;
+  listIdentities(userId: string): Promise<LinkedIdentity[]>;
+  /** Removes one of the user's identities from their live session, never their last way to sign in. */
+  unlinkIdentity(request: LiveSession & { identityId: string; ip?: string }): Promise<UnlinkIdentityResult>;
 
   /** Up to `limit` due mails, each leased to this caller for `leaseSeconds`. */
   claimMail(claim: { limit: number; leaseSeconds: number }): Promise<OutboxMail[]>;

@@ -852,6 +852,101 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
       });
     });
 
+    describe('sign-in through a provider', () => {
+      let subjects = 0;
+      const subject = () => `subject-${process.pid}-${++subjects}-${randomBytes(3).toString('hex')}`;
+      const viaProvider = (over: Partial<Parameters<Store['signInWithProvider']>[0]> & { subject: string; email: string | null }) =>
+        store.signInWithProvider({
+          provider: 'acme', emailVerified: true, stateHash: tokenHash(), stateTtlSeconds: 600, mayCreate: true, newUserRoles: ['member'],
+          refreshTokenHash: tokenHash(), refreshTtlSeconds: 3600, userAgent: 'vitest', ip: '198.51.100.20', ...over,
+        });
+
+      it('makes a confirmed, passwordless user with the new-user roles, then signs the same identity in again whatever its address says now', async () => {
+        const email = uniqueEmail('provider-new');
+        const sub = subject();
+        const first = await viaProvider({ subject: sub, email: email.toUpperCase() });
+        expect(first).toMatchObject({ status: 'signed_in', outcome: 'created', user: { email, roles: ['member'], emailConfirmedAt: expect.any(String) } });
+        const user = (first as { user: { id: string } }).user;
+        expect((await store.findUserForLogin(email))?.passwordHash).toBeNull();
+        expect(await store.sessionIsLive({ userId: user.id, sessionId: (first as { sessionId: string }).sessionId })).toBe(true);
+        const again = await viaProvider({ subject: sub, email: 'changed-at-provider@example.com', emailVerified: false, mayCreate: false });
+        expect(again).toMatchObject({ status: 'signed_in', outcome: 'signed_in', user: { id: user.id, email } });
+        expect(await store.listIdentities(user.id)).toEqual([
+          { id: expect.any(String), provider: 'acme', email, createdAt: expect.any(String), lastSignInAt: expect.any(String) },
+        ]);
+      });
+
+      it('uses each state once, even when the second use is refused for another reason', async () => {
+        const stateHash = tokenHash();
+        const results = await Promise.all([
+          viaProvider({ subject: subject(), email: uniqueEmail('state-a'), stateHash }),
+          viaProvider({ subject: subject(), email: uniqueEmail('state-b'), stateHash }),
+        ]);
+        expect(results.map((r) => r.status).sort()).toEqual(['signed_in', 'state_used']);
+        expect(await viaProvider({ subject: subject(), email: null, stateHash })).toEqual({ status: 'state_used' });
+      });
+
+      it('links an existing user only through a verified address, and never makes one with an unverified address', async () => {
+        const user = await newUser(['editor']);
+        const before = await target.query('select count(*)::int as n from rolegate.users');
+        expect(await viaProvider({ subject: subject(), email: user.email, emailVerified: false })).toEqual({ status: 'email_unverified' });
+        expect(await viaProvider({ subject: subject(), email: uniqueEmail('unverified'), emailVerified: false })).toEqual({ status: 'email_unverified' });
+        expect(await viaProvider({ subject: subject(), email: null })).toEqual({ status: 'email_unverified' });
+        expect(await target.query('select count(*)::int as n from rolegate.users')).toEqual(before);
+        expect(await store.listIdentities(user.id)).toEqual([]);
+
+        const linked = await viaProvider({ subject: subject(), email: user.email, mayCreate: false });
+        expect(linked).toMatchObject({ status: 'signed_in', outcome: 'linked', user: { id: user.id, roles: ['editor'] } });
+        expect((await store.findUserForLogin(user.email))?.passwordHash).toBe(FAKE_HASH);
+        const events = await target.query("select detail from rolegate.audit_log where event = 'identity_linked' and user_id = $1", [user.id]);
+        expect(events).toEqual([{ detail: { provider: 'acme' } }]);
+      });
+
+      it('confirms a sign-up still waiting for its link and drops the password whoever signed up chose', async () => {
+        const email = uniqueEmail('pending');
+        const signupToken = tokenHash();
+        await store.requestSignup({ email, passwordHash: FAKE_HASH, roles: [], confirmed: false, tokenHash: signupToken, ttlSeconds: 3600, sealed: 'v1.x',
+          throttle: { windowSeconds: 3600, keys: [{ key: `signup:${email}`, maxFailures: 100 }] } });
+        const linked = await viaProvider({ subject: subject(), email });
+        expect(linked).toMatchObject({ status: 'signed_in', outcome: 'linked', user: { email, emailConfirmedAt: expect.any(String) } });
+        expect((await store.findUserForLogin(email))?.passwordHash).toBeNull();
+        const link = await store.signInWithToken({ tokenHash: signupToken, purposes: ['signup'], refreshTokenHash: tokenHash(), refreshTtlSeconds: 3600 });
+        expect(link).toEqual({ status: 'used' });
+      });
+
+      it('follows the registration policy and refuses a disabled user, starting no session', async () => {
+        const email = uniqueEmail('closed');
+        expect(await viaProvider({ subject: subject(), email, mayCreate: false })).toEqual({ status: 'registration_closed' });
+        expect(await store.findUserByEmail(email)).toBeNull();
+        const user = await newUser();
+        const sub = subject();
+        await viaProvider({ subject: sub, email: user.email });
+        await store.setUserDisabled(user.id, true);
+        const sessionsBefore = await target.query('select count(*)::int as n from rolegate.sessions where user_id = $1', [user.id]);
+        expect(await viaProvider({ subject: sub, email: user.email })).toEqual({ status: 'user_unavailable' });
+        expect(await viaProvider({ subject: subject(), email: user.email })).toEqual({ status: 'user_unavailable' });
+        expect(await target.query('select count(*)::int as n from rolegate.sessions where user_id = $1', [user.id])).toEqual(sessionsBefore);
+      });
+
+      it('unlinks an identity from a live session, keeps the last way to sign in, and goes with its user', async () => {
+        const email = uniqueEmail('unlink');
+        const first = await viaProvider({ subject: subject(), email, provider: 'github' });
+        const { user, sessionId } = first as { user: { id: string }; sessionId: string };
+        const [only] = await store.listIdentities(user.id);
+        expect(await store.unlinkIdentity({ userId: user.id, sessionId, identityId: only!.id })).toEqual({ status: 'last_sign_in_method' });
+        await viaProvider({ subject: subject(), email, provider: 'google' });
+        expect(await store.unlinkIdentity({ userId: user.id, sessionId: randomUUID(), identityId: only!.id })).toEqual({ status: 'not_live' });
+        const stranger = await newUser();
+        const strangerSession = await newSession(stranger.id);
+        expect(await store.unlinkIdentity({ userId: stranger.id, sessionId: strangerSession.sessionId, identityId: only!.id })).toEqual({ status: 'not_found' });
+        expect(await store.unlinkIdentity({ userId: user.id, sessionId, identityId: only!.id })).toEqual({ status: 'removed' });
+        expect((await store.listIdentities(user.id)).map((i) => i.provider)).toEqual(['google']);
+        expect(await store.unlinkIdentity({ userId: user.id, sessionId, identityId: 'nope' })).toEqual({ status: 'not_found' });
+        await store.deleteUser({ userId: user.id });
+        expect(await target.query('select 1 from rolegate.identities where user_id = $1', [user.id])).toEqual([]);
+      });
+    });
+
     describe('identity mirror', () => {
       const identityUser = (over: Partial<IdentityUser> = {}): IdentityUser => ({
         id: randomUUID(), email: uniqueEmail('identity'), roles: ['editor'],
