@@ -14,6 +14,7 @@ import { isUuid } from '../store/sql-store.js';
 import type { AuthDeps } from './deps.js';
 import type { GetDeps } from './handlers.js';
 import { changePassword, requestEmailChange } from './account.js';
+import { linkedIdentities, unlinkIdentity } from './linked-identities.js';
 import { inviteUser } from './invite.js';
 import { requestRecovery, requestSignInLink } from './recover.js';
 import { requireRole } from './require-role.js';
@@ -136,10 +137,33 @@ export function inviteHandler(getDeps: GetDeps): Handler {
 /**
  * POST (signed in) `action=password` with `current_password`, `password` (and
  * `password_confirm`) → 200, every other session ended; `action=email` with `email` (the new
- * address) and `current_password` → 202, a link mailed to the new address. A form goes back to
- * the account page with `?done=` or `?error=`; a form whose session has run out, to sign-in.
+ * address) and `current_password` → 202, a link mailed to the new address; `action=unlink` with
+ * `identity` → 200, that provider no longer signs in. A form goes back to the account page with
+ * `?done=` or `?error=`; a form whose session has run out, to sign-in. GET (signed in) → the
+ * linked providers and those the site offers.
  */
 export function accountHandler(getDeps: GetDeps): Handler {
+  const changes = accountChangeHandler(getDeps);
+  return async (event) => {
+    if (event.httpMethod === 'POST') return changes(event);
+    try {
+      requireMethod(event, ['GET', 'POST']);
+      const deps = await getDeps();
+      const auth = await requireRole(event, { config: deps.config, now: deps.now() });
+      if (!auth.ok) return auth.response;
+      const { identities, providers } = await linkedIdentities(deps, auth.user);
+      return json(200, {
+        identities: identities.map((i) => ({ id: i.id, provider: i.provider, email: i.email, created_at: i.createdAt, last_sign_in_at: i.lastSignInAt })),
+        providers,
+      });
+    } catch (error) {
+      return errorResponse(error);
+    }
+  };
+}
+
+/** The account's POSTs: `action=password`, `action=email`, and `action=unlink` with `identity` (a linked provider's id). */
+function accountChangeHandler(getDeps: GetDeps): Handler {
   return postEndpoint(getDeps, ({ deps }) => accountsOf(deps).pages.account, async ({ deps, event, body, form }) => {
     const page = accountsOf(deps).pages.account;
     const auth = await requireRole(event, { config: deps.config, now: deps.now() });
@@ -156,7 +180,12 @@ export function accountHandler(getDeps: GetDeps): Handler {
       if (form) return redirect(`${page}?done=email`);
       return json(202, { ok: true, message: 'A link to confirm the new address is on its way to it; the address changes once it is used.' });
     }
-    throw new AuthError('bad_request', { message: 'Send action "password" or "email".' });
+    if (action === 'unlink') {
+      await unlinkIdentity(deps, request);
+      if (form) return redirect(`${page}?done=unlinked`);
+      return json(200, { ok: true });
+    }
+    throw new AuthError('bad_request', { message: 'Send action "password", "email" or "unlink".' });
   });
 }
 

@@ -1,6 +1,7 @@
 import type { AuthConfig, MailConfig } from '../core/environment.js';
 import type { EmailTokenPurpose } from '../core/email-token.js';
 import { DEFAULT_ACCOUNT_SETTINGS, type AccountSettings } from '../site-config/account-settings.js';
+import { PROVIDER_PATH } from '../site-config/provider-settings.js';
 import type { PasswordHasher } from '../core/password.js';
 import type { GateTable } from '../gates/table.js';
 import type { CookiePolicy } from '../http/cookies.js';
@@ -33,8 +34,8 @@ export interface AuthDeps {
 export function cookiePolicy(deps: Pick<AuthDeps, 'config' | 'gates' | 'accounts'>): CookiePolicy {
   const { config, gates } = deps;
   const accounts = deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS;
-  // The Identity API reads bearer tokens only: the refresh cookie has no business there either.
-  const accountPaths = [...accounts.friendlyPaths, `${accounts.identityApi.basePath}/*`];
+  // The Identity API reads bearer tokens only, and a provider sign-in starts a new session: the refresh cookie has no business there either.
+  const accountPaths = [...accounts.friendlyPaths, `${accounts.identityApi.basePath}/*`, `${PROVIDER_PATH}/*`];
   return {
     domain: config.cookieDomain,
     accessTtlSeconds: config.accessTokenTtlSeconds,

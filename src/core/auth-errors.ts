@@ -29,6 +29,12 @@ export type AuthErrorCode =
   | 'sign_in_links_off'
   | 'reauthentication_required'
   | 'not_found'
+  | 'provider_state_invalid'
+  | 'provider_denied'
+  | 'provider_failed'
+  | 'provider_email_unverified'
+  | 'provider_unavailable'
+  | 'last_sign_in_method'
   | 'unavailable'
   | 'internal';
 
@@ -56,6 +62,12 @@ const MESSAGES: Record<AuthErrorCode, string> = {
   sign_in_links_off: 'This site does not sign in by emailed link. Sign in with your password.',
   reauthentication_required: 'Sign in again first: this change needs a session started in the last few minutes, or your current password.',
   not_found: 'There is nothing here.',
+  provider_state_invalid: 'This sign-in expired or was started in another browser. Start it again from the sign-in page.',
+  provider_denied: 'The sign-in was cancelled at the provider.',
+  provider_failed: 'The provider\'s answer could not be verified, so nobody was signed in. Start again from the sign-in page.',
+  provider_email_unverified: 'Your account at the provider has no verified address, so it cannot sign in or be linked here. Verify your address there, or sign in with your password.',
+  provider_unavailable: 'The sign-in provider could not be reached. Try again shortly.',
+  last_sign_in_method: 'This is your only way to sign in. Choose a password first ("Forgot your password?" mails a link), then remove it.',
   unavailable: 'The service is temporarily unavailable. Try again shortly.',
   internal: 'Something went wrong on our side.',
 };

@@ -1,4 +1,5 @@
 import { DEFAULT_ACCOUNT_SETTINGS, IDENTITY_API_FUNCTION, IDENTITY_API_PATH } from '../site-config/account-settings.js';
+import { PROVIDER_FUNCTION, PROVIDER_PATH } from '../site-config/provider-settings.js';
 import { entryLabel, GateConfigError, parseGateConfig, type GateConfig } from '../site-config/schema.js';
 import { isPlatformPath, parsePathPattern, patternCovers, patternMatches, prettyUrlAliases, specificity, type PathPattern } from './path-pattern.js';
 import { matchingRule, type GateTable, type GateTableRule } from './table.js';
@@ -77,10 +78,15 @@ function identityApiOn(config: GateConfig): boolean {
   return config.identityApi?.enabled === true;
 }
 
+function providersOn(config: GateConfig): boolean {
+  return (config.providers?.length ?? 0) > 0;
+}
+
 function buildTable(config: GateConfig, gates: OrderedGate[]): GateTable {
   const rules: GateTableRule[] = [];
   for (const from of Object.values(config.friendlyPaths)) rules.push({ from, access: 'public', reason: 'friendly-path' });
   if (identityApiOn(config)) rules.push({ from: `${IDENTITY_API_PATH}/*`, access: 'public', reason: 'friendly-path' });
+  if (providersOn(config)) rules.push({ from: `${PROVIDER_PATH}/*`, access: 'public', reason: 'friendly-path' });
   for (const gate of gates) {
     for (const exception of exceptionsOf(gate)) {
       rules.push({ from: exception.path, access: 'public', reason: 'public-exception', gate: gate.path });
@@ -338,6 +344,7 @@ export function compileGates(config: GateConfig): CompiledGates {
     rules.push(`${from} ${config.functions[name as keyof GateConfig['functions']]} 200`);
   }
   if (identityApiOn(config)) rules.push(`${IDENTITY_API_PATH}/* ${IDENTITY_API_FUNCTION}/:splat 200`);
+  if (providersOn(config)) rules.push(`${PROVIDER_PATH}/* ${PROVIDER_FUNCTION}/:splat 200`);
   if (publishesSiteRoot(config.publishDir)) {
     rules.push('# the site\'s own files, which publishing the site root (publishDir ".") would serve');
     for (const path of SITE_ROOT_FILES) rules.push(`${path} /404.html 404!`);

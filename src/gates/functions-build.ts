@@ -22,6 +22,8 @@ export const AUTH_FUNCTIONS = ['login', 'logout', 'refresh', 'recover', 'verify'
 export const IDENTITY_FUNCTIONS = ['identity-login', 'identity-signup', 'identity-validate', 'identity-webhook', 'identity-sync-background'] as const;
 /** The Identity-compatible API's function, generated only for a config whose `identityApi` is enabled. */
 export const IDENTITY_API_FUNCTIONS = ['identity-api'] as const;
+/** The provider sign-in function, generated only for a config that lists `providers`. */
+export const PROVIDER_FUNCTIONS = ['provider'] as const;
 /**
  * What delivers the mail outbox, for every site: a background function kicked after mail is
  * queued, and a scheduled one that sends what waits for a retry.
@@ -57,7 +59,10 @@ export function functionNames(rawConfig: unknown): string[] {
   const hasIdentity = Boolean(rawConfig && typeof rawConfig === 'object' && 'identity' in rawConfig);
   const identityApi = (rawConfig as { identityApi?: { enabled?: unknown } } | null)?.identityApi;
   const hasIdentityApi = Boolean(identityApi && typeof identityApi === 'object' && identityApi.enabled === true);
-  return [...AUTH_FUNCTIONS, ...MAIL_FUNCTIONS, ...(hasIdentity ? IDENTITY_FUNCTIONS : []), ...(hasIdentityApi ? IDENTITY_API_FUNCTIONS : [])];
+  const providers = (rawConfig as { providers?: unknown } | null)?.providers;
+  const hasProviders = Array.isArray(providers) && providers.length > 0;
+  return [...AUTH_FUNCTIONS, ...MAIL_FUNCTIONS, ...(hasIdentity ? IDENTITY_FUNCTIONS : []), ...(hasIdentityApi ? IDENTITY_API_FUNCTIONS : []),
+    ...(hasProviders ? PROVIDER_FUNCTIONS : [])];
 }
 
 /** The content of one generated function file; the mail functions also get the site's own templates. */

@@ -158,3 +158,25 @@ export function linkCookies(paths: readonly string[], token?: string, maxAgeSeco
   const gone = token === undefined ? { maxAge: 0, expires: new Date(0) } : { maxAge: maxAgeSeconds };
   return paths.map((path) => serialize(LINK_COOKIE, token ?? '', { secure: true, path, sameSite: 'strict', httpOnly: true, ...gone }));
 }
+
+const PROVIDER_STATE_COOKIE_HOST = '__Host-rolegate_provider';
+const PROVIDER_STATE_COOKIE_SECURE = '__Secure-rolegate_provider';
+
+/**
+ * The sealed state of a provider sign-in (src/core/provider-state.ts), from its start to the
+ * provider's callback. HttpOnly and SameSite=Lax: the callback is a top-level GET from the
+ * provider's site, which Lax lets through and Strict would not. `__Host-` without COOKIE_DOMAIN,
+ * so no sibling subdomain can plant one (login CSRF); with it, `__Secure-` on that domain and
+ * the provider paths only, so a sign-in started on one subdomain can come back to another.
+ * `value` undefined deletes it.
+ */
+export function providerStateCookie(policy: Pick<CookiePolicy, 'domain'>, providerPath: string, value?: string, maxAgeSeconds = 0): string {
+  const gone = value === undefined ? { maxAge: 0, expires: new Date(0) } : { maxAge: maxAgeSeconds };
+  if (!policy.domain) return serialize(PROVIDER_STATE_COOKIE_HOST, value ?? '', { secure: true, path: '/', sameSite: 'lax', httpOnly: true, ...gone });
+  return serialize(PROVIDER_STATE_COOKIE_SECURE, value ?? '', { secure: true, path: providerPath, domain: policy.domain, sameSite: 'lax', httpOnly: true, ...gone });
+}
+
+/** The provider sign-in state cookie's value, by the name this policy gives it. */
+export function readProviderStateCookie(cookies: Record<string, string>, policy: Pick<CookiePolicy, 'domain'>): string | undefined {
+  return cookies[policy.domain ? PROVIDER_STATE_COOKIE_SECURE : PROVIDER_STATE_COOKIE_HOST];
+}

@@ -31,6 +31,12 @@ export const STATUS: Record<AuthErrorCode, number> = {
   sign_in_links_off: 403,
   reauthentication_required: 403,
   not_found: 404,
+  provider_state_invalid: 400,
+  provider_denied: 403,
+  provider_failed: 400,
+  provider_email_unverified: 403,
+  provider_unavailable: 502,
+  last_sign_in_method: 409,
   unavailable: 503,
   internal: 500,
 };
@@ -125,6 +131,20 @@ const LINK_TITLES: Partial<Record<AuthErrorCode, string>> = {
   link_used: 'This link was already used',
   link_expired: 'This link has expired',
 };
+
+/**
+ * A sign-in through a provider that did not work, as a page for the browser that came back
+ * from the provider: what happened, and the way back to the sign-in page. `cookies` end the
+ * sign-in's state whatever went wrong.
+ */
+export function signInErrorPage(error: unknown, signInHref: string, cookies: string[] = []): HandlerResponse {
+  const authError = toAuthError(error);
+  const status = STATUS[authError.code];
+  return htmlPage({
+    status, code: authError.code, title: status >= 500 ? 'Sign-in is unavailable' : 'Sign-in did not work', message: authError.message,
+    link: { href: signInHref, text: 'Back to sign in' }, headers: retryAfterHeader(authError), cookies,
+  });
+}
 
 /** Why a mailed link cannot be used, as a page with the way to a new one; other errors as errorPage. */
 export function linkErrorPage(error: unknown, newLinkHref: string, cookies: string[] = []): HandlerResponse {

@@ -1,4 +1,5 @@
 import { EMAIL_TOKEN_LIFETIMES, type EmailTokenPurpose } from '../core/email-token.js';
+import type { ProviderSettings } from './provider-settings.js';
 
 /** Who may create an account: nobody but admins and their invitations (`closed`, `invite`), or any visitor (`open`). */
 export type RegistrationPolicy = 'closed' | 'invite' | 'open';
@@ -44,6 +45,8 @@ export interface AccountSettings {
   /** The friendly paths of the account functions (recover, verify, signup, invite, account, magic-link): the refresh cookie is never sent to them. */
   friendlyPaths: string[];
   identityApi: IdentityApiSettings;
+  /** Sign-in through GitHub, Google, GitLab or OpenID Connect providers (none by default). */
+  providers: ProviderSettings[];
 }
 
 /** The settings when a site's config says nothing. */
@@ -63,6 +66,7 @@ export const DEFAULT_ACCOUNT_SETTINGS: AccountSettings = {
   verifyPaths: ['/.netlify/functions/verify', '/auth/verify'],
   friendlyPaths: ['/auth/recover', '/auth/verify', '/auth/signup', '/auth/invite', '/auth/account', '/auth/magic-link'],
   identityApi: { enabled: false, basePath: IDENTITY_API_PATH, adminRoles: ['admin'], linkPage: '/' },
+  providers: [],
 };
 
 /** Seconds a link for `purpose` works here: the config's lifetime, never longer than rolegate's own limit. */

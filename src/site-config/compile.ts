@@ -4,6 +4,7 @@ import { IDENTITY_API_PATH, type AccountSettings } from './account-settings.js';
 import { parseGateConfig } from './schema.js';
 import { identityConfigSchema } from './identity.js';
 import { identityApiConfigSchema } from './identity-api.js';
+import { providerSettings, providersConfigSchema } from './providers.js';
 import type { CompiledSiteConfig } from './compiled.js';
 
 /**
@@ -24,5 +25,6 @@ function accountSettings(config: unknown): AccountSettings {
   return { ...section, verifyPath: parsed.friendlyPaths.verify, verifyPaths: [...new Set([parsed.functions.verify, parsed.friendlyPaths.verify])],
     friendlyPaths: [parsed.friendlyPaths.recover, parsed.friendlyPaths.verify, parsed.friendlyPaths.signup, parsed.friendlyPaths.invite, parsed.friendlyPaths.account, parsed.friendlyPaths.magicLink],
     identityApi: { ...identityApiConfigSchema.parse(parsed.identityApi ?? {}), basePath: IDENTITY_API_PATH },
+    providers: providerSettings(providersConfigSchema.parse(parsed.providers ?? [])),
   };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { identityConfigSchema } from './identity.js';
 import { accountsConfigSchema } from './accounts.js';
 import { identityApiConfigSchema } from './identity-api.js';
+import { providersConfigSchema } from './providers.js';
 import { DEFAULT_ROLE_CLAIM_PATH } from '../core/access-token.js';
 import { EXACT_PATH_PATTERN, GATE_PATH_PATTERN, pathPatternProblem } from '../gates/path-pattern.js';
 import { ROLE_NAME_PATTERN, roleNameProblem } from '../core/role-name.js';
@@ -113,6 +114,7 @@ export const gateConfigSchema = z
     identity: identityConfigSchema.optional(),
     accounts: accountsConfigSchema.optional(),
     identityApi: identityApiConfigSchema.optional(),
+    providers: providersConfigSchema.optional(),
   })
   .describe('rolegate configuration: role-gated paths compiled into Netlify _redirects or an edge function.');
 

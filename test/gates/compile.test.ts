@@ -374,3 +374,20 @@ describe('the Identity API link page', () => {
     expect(off.warnings.join('\n')).not.toMatch(/linkPage/);
   });
 });
+
+describe('the provider sign-in path', () => {
+  it.each(['edge', 'redirects'] as const)('in mode "%s", rewrites /auth/provider/* to its function only when providers are listed, outside every gate', async (mode) => {
+    const gates = [{ path: '/*', roles: ['staff'], public: ['/login', '/403'] }];
+    const off = compileGates(parseGateConfig({ mode, gates, providers: [] }));
+    expect(off.rules.join('\n')).not.toContain('/auth/provider');
+    const on = compileGates(parseGateConfig({ mode, gates, providers: [{ type: 'github' }] }));
+    expect(on.rules).toContain('/auth/provider/* /.netlify/functions/provider/:splat 200');
+    const { errors } = await parseWithNetlify(on.rules.join('\n'));
+    expect(errors).toEqual([]);
+    const matcher = await loadMatcher(on.rules.join('\n'));
+    expect(matcher.match(matchRequest('/auth/provider/github'))).toMatchObject({ to: '/.netlify/functions/provider/github', status: 200 });
+    expect(matcher.match(matchRequest('/auth/provider/github/callback'))).toMatchObject({ to: '/.netlify/functions/provider/github/callback', status: 200 });
+    expect(explainPath(on.table, '/auth/provider/github/callback', []).verdict).toBe('public');
+    expect(explainPath(off.table, '/auth/provider/github/callback', []).verdict).not.toBe('public');
+  });
+});

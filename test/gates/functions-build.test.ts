@@ -36,3 +36,19 @@ describe('the identity-api function', () => {
     expect(policy.friendlyPaths).toEqual(['/auth/login', '/auth/refresh', '/auth/logout']);
   });
 });
+
+describe('the provider function', () => {
+  const gates = [{ path: '/admin/*', roles: ['admin'] }];
+
+  it('is generated only while providers are listed, and never gets the refresh cookie (a provider sign-in starts a new session)', async () => {
+    expect(functionNames({ gates })).not.toContain('provider');
+    expect(functionNames({ gates, providers: [] })).not.toContain('provider');
+    const on = { gates, providers: [{ type: 'github' }] };
+    expect(functionNames(on)).toContain('provider');
+    await buildFunctions({ siteRoot: site, rawConfig: on, functionsDir: 'netlify/functions' });
+    expect(await readFile(join(site, GENERATED_FUNCTIONS_DIR, 'provider.mjs'), 'utf8')).toContain("from 'rolegate/functions/provider'");
+    const compiled = compileSiteConfig(on);
+    const policy = cookiePolicy({ config: authConfig({ COOKIE_DOMAIN: 'example.com', SITE_URL: 'https://app.example.com' }), gates: compiled.table, accounts: compiled.accounts });
+    expect(policy.friendlyPaths).toEqual(['/auth/login', '/auth/refresh', '/auth/logout']);
+  });
+});

@@ -93,11 +93,44 @@ describe('rolegate.config.json errors name the entry and the reason', () => {
       verifyPaths: ['/.netlify/functions/verify', '/auth/verify'],
       friendlyPaths: ['/auth/recover', '/auth/verify', '/auth/signup', '/auth/invite', '/auth/account', '/auth/magic-link'],
       identityApi: { enabled: false, basePath: '/auth/identity', adminRoles: ['admin'], linkPage: '/' },
+      providers: [],
     });
     expect(compileSiteConfig({ gates: [], accounts: { linkLifetimes: { recovery: 900 } } }).accounts.linkLifetimes.recovery).toBe(900);
     expect(() => parseGateConfig({ gates: [], accounts: { linkLifetimes: { recovery: 7200 } } })).toThrow(/accounts\.linkLifetimes\.recovery/);
     expect(() => parseGateConfig({ gates: [], accounts: { linkLifetimes: { invite: 8 * 86400 } } })).toThrow(/accounts\.linkLifetimes\.invite/);
     expect(() => parseGateConfig({ gates: [], accounts: { pages: { checkEmail: 'check-email' } } })).toThrow(/accounts\.pages\.checkEmail/);
+  });
+
+  it('fills each provider\'s defaults (names, issuers, GitHub\'s API, variables, required scopes) and names a bad entry', () => {
+    const { providers } = compileSiteConfig({
+      gates: [],
+      providers: [
+        { type: 'github' },
+        { type: 'github', id: 'work-github', url: 'https://github.example.com/', clientIdEnv: 'WORK_GH_ID' },
+        { type: 'google', scopes: ['profile'] },
+        { type: 'oidc', id: 'acme', name: 'Acme', issuer: 'https://sso.acme.example/realms/staff' },
+      ],
+    }).accounts;
+    expect(providers).toEqual([
+      { id: 'github', kind: 'github', name: 'GitHub', webUrl: 'https://github.com', apiUrl: 'https://api.github.com',
+        clientIdEnv: 'GITHUB_CLIENT_ID', clientSecretEnv: 'GITHUB_CLIENT_SECRET', scopes: ['user:email', 'read:user'] },
+      { id: 'work-github', kind: 'github', name: 'GitHub', webUrl: 'https://github.example.com', apiUrl: 'https://github.example.com/api/v3',
+        clientIdEnv: 'WORK_GH_ID', clientSecretEnv: 'WORK_GITHUB_CLIENT_SECRET', scopes: ['user:email', 'read:user'] },
+      { id: 'google', kind: 'google', name: 'Google', issuer: 'https://accounts.google.com', clientIdEnv: 'GOOGLE_CLIENT_ID', clientSecretEnv: 'GOOGLE_CLIENT_SECRET', scopes: ['openid', 'email', 'profile'] },
+      { id: 'acme', kind: 'oidc', name: 'Acme', issuer: 'https://sso.acme.example/realms/staff', clientIdEnv: 'ACME_CLIENT_ID', clientSecretEnv: 'ACME_CLIENT_SECRET', scopes: ['openid', 'email', 'profile'] },
+    ]);
+    expect(compileSiteConfig({ gates: [] }).accounts.providers).toEqual([]);
+    expect(() => parseGateConfig({ gates: [], providers: [{ type: 'oidc' }] })).toThrow(/providers\[0\]\.issuer: is required for an "oidc" provider/);
+    expect(() => parseGateConfig({ gates: [], providers: [{ type: 'oidc', issuer: 'http://sso.example' }] })).toThrow(/providers\[0\]\.issuer "http:\/\/sso.example": must be an https URL/);
+    expect(() => parseGateConfig({ gates: [], providers: [{ type: 'oidc', issuer: 'https://sso.example/?x=1' }] })).toThrow(/no query/);
+    expect(() => parseGateConfig({ gates: [], providers: [{ type: 'google', issuer: 'https://accounts.google.com' }] })).toThrow(/providers\[0\]\.issuer: has no meaning/);
+    expect(() => parseGateConfig({ gates: [], providers: [{ type: 'gitlab', url: 'https://gitlab.example' }] })).toThrow(/providers\[0\]\.url: is for "github" only/);
+    expect(() => parseGateConfig({ gates: [], providers: [{ type: 'github' }, { type: 'github' }] })).toThrow(/providers\[1\]\.id: "github" names two providers/);
+    expect(() => parseGateConfig({ gates: [], providers: [{ type: 'github', id: 'Git Hub' }] })).toThrow(/providers\[0\]\.id/);
+    expect(() => parseGateConfig({ gates: [], providers: [{ type: 'github', clientSecretEnv: 'lower' }] })).toThrow(/providers\[0\]\.clientSecretEnv/);
+    expect(() => parseGateConfig({ gates: [], providers: [{ type: 'facebook' }] })).toThrow(/providers\[0\]\.type/);
+    expect(() => parseGateConfig({ gates: [], providers: [{ type: 'github', secret: 'x' }] })).toThrow(/unknown key "secret"/);
+    expect(parseGateConfig({ gates: [], providers: [{ type: 'oidc', issuer: 'http://127.0.0.1:4000' }] }).providers).toHaveLength(1);
   });
 
   it('turns the Identity API on only when identityApi.enabled says so, and names a bad entry', () => {
