@@ -11,8 +11,9 @@ import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
 import { AuthError } from '../core/auth-errors.js';
 import { accessOnlyCookies, clearedCookies, ACCESS_COOKIE } from '../http/cookies.js';
 import { clientIp, header, parseBody, requireMethod } from '../http/request.js';
-import { retryAfterHeader, STATUS, toAuthError } from '../http/respond.js';
+import { redirect, retryAfterHeader, STATUS, toAuthError } from '../http/respond.js';
 import { DEFAULT_ACCOUNT_SETTINGS, IDENTITY_API_FUNCTION } from '../site-config/account-settings.js';
+import { PROVIDER_PATH } from '../site-config/provider-settings.js';
 import { isUuid } from '../store/sql-store.js';
 import { cookiePolicy, type AuthDeps } from './deps.js';
 import type { GetDeps } from './handlers.js';
@@ -104,8 +105,18 @@ const ROUTES: Record<string, Partial<Record<string, Route>>> = {
   '/settings': {
     GET: async ({ deps }) => {
       const accounts = deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS;
-      const external = { bitbucket: false, email: true, facebook: false, github: false, gitlab: false, google: false, saml: false };
+      const offered = new Set(accounts.providers.map((p) => p.id));
+      const external = { bitbucket: false, email: true, facebook: false, github: offered.has('github'), gitlab: offered.has('gitlab'), google: offered.has('google'), saml: false };
       return answer(200, { external, external_labels: {}, disable_signup: accounts.registration !== 'open', autoconfirm: !accounts.requireConfirmation });
+    },
+  },
+  '/authorize': {
+    // A navigation, as gotrue-js's loginExternalUrl makes it: on to the provider function, which ends at the link page with the tokens in the fragment.
+    GET: async ({ deps, event }) => {
+      const provider = event.queryStringParameters?.provider;
+      const offered = (deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).providers.some((p) => p.id === provider);
+      if (typeof provider !== 'string' || !offered) throw new AuthError('bad_request', { message: 'Unsupported provider: this site does not sign in with it.' });
+      return redirect(`${PROVIDER_PATH}/${provider}?identity=1`);
     },
   },
   '/token': {

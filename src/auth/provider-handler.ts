@@ -9,6 +9,7 @@ import { safeNextPath } from '../core/next-path.js';
 import { clientIp, cookiesOf, header, requireMethod } from '../http/request.js';
 import { redirect, signInErrorPage, toAuthError } from '../http/respond.js';
 import type { ProviderClients } from '../providers/from-env.js';
+import { DEFAULT_ACCOUNT_SETTINGS } from '../site-config/account-settings.js';
 import { PROVIDER_FUNCTION, PROVIDER_PATH } from '../site-config/provider-settings.js';
 import type { AuthDeps } from './deps.js';
 import type { GetDeps } from './handlers.js';
@@ -48,6 +49,27 @@ function nextFromReferer(event: HandlerEvent, deps: AuthDeps): string | undefine
   return url.searchParams.get('next') ?? undefined;
 }
 
+/**
+ * Where the sign-in returns and how: `?next=` (or the sign-in page's own, with scripts off) and
+ * cookies; or, with `?identity=1` (the Identity API's `/authorize`, only while it is on), the
+ * Identity API's link page with the tokens in the fragment, as Identity's clients expect.
+ */
+function startOf(event: HandlerEvent, url: URL, deps: AuthDeps): { next: string; deliver: 'cookies' | 'fragment' } {
+  if (url.searchParams.get('identity') === '1') {
+    const identityApi = (deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS).identityApi;
+    if (!identityApi.enabled) throw new AuthError('not_found', { message: 'The Identity API is off: turn it on with identityApi.enabled in rolegate.config.json.' });
+    return { next: identityApi.linkPage, deliver: 'fragment' };
+  }
+  return { next: safeNextPath(url.searchParams.get('next') || nextFromReferer(event, deps), '/'), deliver: 'cookies' };
+}
+
+/** Identity's external sign-in answer (gotrue's redirect after `/authorize`): the token response as a URL fragment. */
+function identityFragment(result: { tokens: { access: string; refresh: string }; expiresAt: number }, now: number): string {
+  return new URLSearchParams({
+    access_token: result.tokens.access, token_type: 'bearer', expires_in: String(Math.max(0, result.expiresAt - now)), refresh_token: result.tokens.refresh,
+  }).toString();
+}
+
 export function providerHandler(getDeps: GetDeps, clients: ProviderClients): Handler {
   return async (event) => {
     let deps: AuthDeps | undefined;
@@ -64,13 +86,13 @@ export function providerHandler(getDeps: GetDeps, clients: ProviderClients): Han
       if (!route || !client) throw new AuthError('not_found', { message: 'There is no such way to sign in here.' });
       const origin = originOf(url, deps);
       if (!route.callback) {
-        const requested = url.searchParams.get('next') || nextFromReferer(event, deps);
-        const next = safeNextPath(requested, '/');
-        signInHref = `${deps.gates.loginPage}?next=${encodeURIComponent(next)}`;
-        const { location, cookies } = await startProviderSignIn(deps, client, { origin, next });
+        const start = startOf(event, url, deps);
+        signInHref = `${deps.gates.loginPage}?next=${encodeURIComponent(start.next)}`;
+        const { location, cookies } = await startProviderSignIn(deps, client, { origin, ...start });
         return redirect(location, cookies, { 'Referrer-Policy': 'no-referrer' });
       }
       const result = await finishProviderSignIn(deps, client, { origin, callbackUrl: url, cookies: cookiesOf(event), ip: clientIp(event), userAgent: header(event, 'user-agent') });
+      if (result.deliver === 'fragment') return redirect(`${result.next}#${identityFragment(result, deps.now())}`, result.cookies, { 'Referrer-Policy': 'no-referrer' });
       return redirect(result.next, result.cookies);
     } catch (error) {
       const authError = toAuthError(error);

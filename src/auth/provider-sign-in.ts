@@ -16,6 +16,8 @@ export interface ProviderStart {
   origin: string;
   /** A safe same-site path (safeNextPath) to return to once signed in. */
   next: string;
+  /** How the session reaches the browser: cookies (the default), or the URL fragment for Identity's clients. */
+  deliver?: 'cookies' | 'fragment';
 }
 
 export interface ProviderCallback {
@@ -29,7 +31,11 @@ export interface ProviderCallback {
 
 export interface ProviderSignedIn {
   next: string;
+  /** The session cookies and the state's deletion; only the deletion when the tokens go in the fragment. */
   cookies: string[];
+  deliver: 'cookies' | 'fragment';
+  tokens: { access: string; refresh: string };
+  expiresAt: number;
   outcome: 'signed_in' | 'linked' | 'created';
   user: { id: string; email: string; roles: string[] };
 }
@@ -47,7 +53,7 @@ export function clearedProviderState(deps: AuthDeps): string {
  * for the browser to go to. Nothing is written anywhere else, so a start costs no database work.
  */
 export async function startProviderSignIn(deps: AuthDeps, client: ProviderClient, request: ProviderStart): Promise<{ location: string; cookies: string[] }> {
-  const state = newProviderState(client.settings.id, request.next, deps.now());
+  const state = newProviderState(client.settings.id, request.next, request.deliver ?? 'cookies', deps.now());
   const location = await client.authorizationUrl({ redirectUri: redirectUri(client, request.origin), state: state.state, nonce: state.nonce, codeVerifier: state.codeVerifier });
   const sealed = sealProviderState(deps.config.jwtSecret, state);
   return { location, cookies: [providerStateCookie(cookiePolicy(deps), PROVIDER_PATH, sealed, PROVIDER_STATE_TTL_SECONDS)] };
@@ -118,5 +124,13 @@ export async function finishProviderSignIn(deps: AuthDeps, client: ProviderClien
   }
   const user = await withIdentityRoles(deps, result.user);
   const issued = await issueSession(deps, user, result.sessionId, refreshToken);
-  return { next: state.next, cookies: [...issued.cookies, clearedProviderState(deps)], outcome: result.outcome, user: { id: user.id, email: user.email, roles: user.roles } };
+  return {
+    next: state.next,
+    cookies: state.deliver === 'fragment' ? [clearedProviderState(deps)] : [...issued.cookies, clearedProviderState(deps)],
+    deliver: state.deliver,
+    tokens: { access: issued.accessToken, refresh: refreshToken },
+    expiresAt: issued.expiresAt,
+    outcome: result.outcome,
+    user: { id: user.id, email: user.email, roles: user.roles },
+  };
 }

@@ -18,6 +18,8 @@ export interface ProviderState {
   codeVerifier: string;
   /** The same-site path to return to. */
   next: string;
+  /** `fragment`: started by the Identity API's `/authorize`, whose clients take the tokens from the URL fragment; else session cookies. */
+  deliver: 'cookies' | 'fragment';
   /** Seconds since the epoch after which the callback is refused. */
   expiresAt: number;
 }
@@ -25,8 +27,8 @@ export interface ProviderState {
 const randomToken = () => nodeCrypto().randomBytes(32).toString('base64url');
 
 /** A new sign-in's state, nonce and PKCE verifier (32 random bytes each, RFC 7636 §7.1). */
-export function newProviderState(provider: string, next: string, now: number): ProviderState {
-  return { provider, state: randomToken(), nonce: randomToken(), codeVerifier: randomToken(), next, expiresAt: now + PROVIDER_STATE_TTL_SECONDS };
+export function newProviderState(provider: string, next: string, deliver: ProviderState['deliver'], now: number): ProviderState {
+  return { provider, state: randomToken(), nonce: randomToken(), codeVerifier: randomToken(), next, deliver, expiresAt: now + PROVIDER_STATE_TTL_SECONDS };
 }
 
 export function sealProviderState(secret: Secret, state: ProviderState): string {
@@ -40,7 +42,9 @@ export function openProviderState(secrets: readonly Secret[], sealed: string): P
   try {
     const value = JSON.parse(text) as Partial<ProviderState>;
     const strings = [value.provider, value.state, value.nonce, value.codeVerifier, value.next];
-    if (strings.every((s) => typeof s === 'string') && typeof value.expiresAt === 'number') return value as ProviderState;
+    if (strings.every((s) => typeof s === 'string') && typeof value.expiresAt === 'number' && (value.deliver === 'cookies' || value.deliver === 'fragment')) {
+      return value as ProviderState;
+    }
   } catch {
     // Sealed by us, so never malformed in practice; refused all the same.
   }
