@@ -33,6 +33,8 @@ export interface FunctionCaller {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+
 /** True for the canonical textual form of a UUID, the only form the store accepts as an id. */
 export function isUuid(value: string): boolean {
   return UUID.test(value);
@@ -525,9 +527,10 @@ export class SqlStore implements Store {
 
   async unlinkIdentity(request: LiveSession & { identityId: string; ip?: string }): Promise<UnlinkIdentityResult> {
     if (!isUuid(request.userId) || !isUuid(request.sessionId)) return { status: 'not_live' };
-    if (!isUuid(request.identityId)) return { status: 'not_found' };
+    // An id that is no UUID names no identity, but the session is still asked first, as for any other.
+    const identityId = isUuid(request.identityId) ? request.identityId : NIL_UUID;
     const row = asRow(await this.db.call('unlink_identity', {
-      p_user_id: request.userId, p_session_id: request.sessionId, p_identity_id: request.identityId, p_ip: request.ip ?? null,
+      p_user_id: request.userId, p_session_id: request.sessionId, p_identity_id: identityId, p_ip: request.ip ?? null,
     }), 'unlink_identity');
     if (row.status === 'removed' || row.status === 'not_found' || row.status === 'not_live' || row.status === 'last_sign_in_method') return { status: row.status };
     throw new StoreContractError('rolegate.unlink_identity returned an unknown status');

@@ -538,12 +538,15 @@ export interface AccountChangeFixture {
   password: string;
   taken: string[];
   domain: string;
+  /** The holder's linked provider identity, and another user's (which the holder must not be able to remove). */
+  identityId: string;
+  otherIdentityId: string;
 }
 
-/** `action`: the two the function knows mostly, near misses, and non-strings. */
+/** `action`: the three the function knows mostly, near misses, and non-strings. */
 const accountActionArb: fc.Arbitrary<unknown> = fc.oneof(
-  { weight: 10, arbitrary: fc.constantFrom('password', 'email') },
-  { weight: 1, arbitrary: fc.constantFrom('Password', 'EMAIL', ' password', 'email ', '', 'delete', 'password,email', '__proto__', 'constructor', 'roles') },
+  { weight: 10, arbitrary: fc.constantFrom('password', 'email', 'unlink') },
+  { weight: 1, arbitrary: fc.constantFrom('Password', 'EMAIL', ' password', 'email ', '', 'delete', 'password,email', 'Unlink', 'unlink ', '__proto__', 'constructor', 'roles') },
   { weight: 1, arbitrary: fc.oneof(fc.constant(['password']), fc.integer(), fc.boolean(), fc.constant(null), fc.object({ maxDepth: 1 })) },
 );
 
@@ -555,6 +558,17 @@ function currentPasswordArb(f: AccountChangeFixture): fc.Arbitrary<unknown> {
     { weight: 1, arbitrary: fc.constantFrom('', 'x'.repeat(1025), 'x'.repeat(20_000)) },
     { weight: 1, arbitrary: nastyString },
     { weight: 1, arbitrary: fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.constant([f.password]), fc.object({ maxDepth: 2 })) },
+  );
+}
+
+/** The identity to unlink: the holder's mostly, in upper case too, another user's, unknown ids, near-UUIDs and non-strings. */
+function identityIdArb(f: AccountChangeFixture): fc.Arbitrary<unknown> {
+  return fc.oneof(
+    { weight: 6, arbitrary: fc.constant(f.identityId) },
+    { weight: 1, arbitrary: fc.constantFrom(f.identityId.toUpperCase(), ` ${f.identityId}`, `${f.identityId}x`, f.identityId.slice(0, -1), f.otherIdentityId, '00000000-0000-0000-0000-000000000000', '', 'x'.repeat(65), "' or 1=1 --") },
+    { weight: 1, arbitrary: fc.uuid() },
+    { weight: 1, arbitrary: nastyString },
+    { weight: 1, arbitrary: fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.constant([f.identityId]), fc.object({ maxDepth: 1 })) },
   );
 }
 
@@ -575,9 +589,10 @@ function newAddressArb(f: AccountChangeFixture): fc.Arbitrary<unknown> {
  */
 export function accountChangeBodyArb(f: AccountChangeFixture): fc.Arbitrary<BodyRecipe> {
   const confirmArb = fc.constantFrom('same', 'same', 'same', 'absent', 'absent', 'other', 'wrong-type');
-  const toFields = ({ action, current, password, confirm, email, next }: { action?: unknown; current?: unknown; password?: unknown; confirm: string; email?: unknown; next?: unknown }) => {
+  const toFields = ({ action, current, password, confirm, email, identity, next }: { action?: unknown; current?: unknown; password?: unknown; confirm: string; email?: unknown; identity?: unknown; next?: unknown }) => {
     const out: Record<string, unknown> = {};
     if (action !== undefined) out.action = action;
+    if (identity !== undefined) out.identity = identity;
     if (current !== undefined) out.current_password = current;
     if (password !== undefined) out.password = password;
     if (password !== undefined && confirm === 'same') out.password_confirm = password;
@@ -596,8 +611,12 @@ export function accountChangeBodyArb(f: AccountChangeFixture): fc.Arbitrary<Body
     action: fc.constant('email'), current: fc.option(currentPasswordArb(f), { nil: undefined, freq: 12 }),
     email: fc.option(newAddressArb(f), { nil: undefined, freq: 12 }), confirm: fc.constant('absent'), next: nextFieldArb,
   }, { requiredKeys: ['action', 'confirm'] });
+  const unlinkForm = fc.record({
+    action: fc.constant('unlink'), identity: fc.option(identityIdArb(f), { nil: undefined, freq: 12 }), confirm: fc.constant('absent'), next: nextFieldArb,
+  }, { requiredKeys: ['action', 'confirm'] });
   const anyMix = fc.record({
     action: fc.option(accountActionArb, { nil: undefined, freq: 8 }),
+    identity: fc.option(identityIdArb(f), { nil: undefined, freq: 2 }),
     current: fc.option(currentPasswordArb(f), { nil: undefined, freq: 6 }),
     password: fc.option(newPasswordArb, { nil: undefined, freq: 2 }),
     confirm: confirmArb,
@@ -607,11 +626,12 @@ export function accountChangeBodyArb(f: AccountChangeFixture): fc.Arbitrary<Body
   const fields = fc.oneof(
     { weight: 5, arbitrary: passwordForm.map(toFields) },
     { weight: 5, arbitrary: emailForm.map(toFields) },
+    { weight: 3, arbitrary: unlinkForm.map(toFields) },
     { weight: 3, arbitrary: anyMix.map(toFields) },
   );
   const formPair = fc.tuple(
-    fc.constantFrom('action', 'current_password', 'password', 'password_confirm', 'email', 'next', 'Action', 'action[]', 'current_password[]', '__proto__', ''),
-    fc.oneof(fc.constantFrom('password', 'email', f.password, GOOD_NEW_PASSWORD, 'short', f.ownEmail, ...f.taken), freshAddress(f.domain, 'moved'), fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 20 }), hostileNext),
+    fc.constantFrom('action', 'current_password', 'password', 'password_confirm', 'email', 'identity', 'next', 'Action', 'action[]', 'current_password[]', 'identity[]', '__proto__', ''),
+    fc.oneof(fc.constantFrom('password', 'email', 'unlink', f.identityId, f.password, GOOD_NEW_PASSWORD, 'short', f.ownEmail, ...f.taken), freshAddress(f.domain, 'moved'), fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 20 }), hostileNext),
   );
   const duplicated = [
     `{"action":"password","action":"email","current_password":"${f.password}","email":"moved0@${f.domain}","password":"${GOOD_NEW_PASSWORD}"}`,

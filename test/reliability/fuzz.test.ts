@@ -62,6 +62,10 @@ const logs = captureLogs();
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261123);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
+// The GitHub identities linked to the account function's holder and to the member.
+const HOLDER_IDENTITY = '6d9a3c1e-0b7f-4c2a-9e58-1f4d2b7a0c31';
+const MEMBER_IDENTITY = 'a41f07d2-5c3e-4b98-8d16-7e2c9b0f5a64';
+const HOLDER_IDENTITY_AT = '2026-11-01T00:00:00Z';
 const WRONG_SECRET = 'another-secret-that-rolegate-never-signs-with-000';
 const REFRESH_NAMES = ['__Host-rolegate_refresh', '__Secure-rolegate_refresh'];
 const STACK_TRACE = /\n\s+at\s|\bat\s+\S+\s+\(|\.[cm]?[jt]s:\d+|node_modules|\/work\/|file:\/\/|Error:\s/;
@@ -213,7 +217,10 @@ describe('fuzzing every function handler', () => {
     accountFixture = {
       ownEmail: accountUsers.holder.email, password: PASSWORD, domain: 'fuzz.example',
       taken: [users.member.email, users.admin.email, users.disabled.email, accountUsers.invitee.email],
+      identityId: HOLDER_IDENTITY, otherIdentityId: MEMBER_IDENTITY,
     };
+    await sql.query(`insert into rolegate.identities (id, user_id, provider, subject, email) values ($1, $2, 'github', 'fuzz-member', $3)`,
+      [MEMBER_IDENTITY, users.member.id, users.member.email]);
     fixtureUserIds = [...Object.values(users), ...Object.values(accountUsers)].map((u) => u.id);
     await resetAccountFixtures();
     addresses = {
@@ -555,7 +562,7 @@ describe('fuzzing every function handler', () => {
     verify: ['method_not_allowed', 'bad_origin', 'bad_request', 'unsupported_media_type', 'payload_too_large', 'weak_password', 'link_invalid', 'link_used', 'link_expired'],
     signup: ['method_not_allowed', 'bad_origin', 'bad_request', 'unsupported_media_type', 'payload_too_large', 'weak_password', 'throttled', 'signup_disabled', 'email_not_allowed'],
     invite: ['method_not_allowed', 'bad_origin', 'bad_request', 'unsupported_media_type', 'payload_too_large', 'throttled', 'unauthenticated', 'session_expired', 'forbidden', 'user_exists'],
-    account: ['method_not_allowed', 'bad_origin', 'bad_request', 'unsupported_media_type', 'payload_too_large', 'weak_password', 'throttled', 'unauthenticated', 'session_expired', 'wrong_password'],
+    account: ['method_not_allowed', 'bad_origin', 'bad_request', 'unsupported_media_type', 'payload_too_large', 'weak_password', 'throttled', 'unauthenticated', 'session_expired', 'wrong_password', 'not_found'],
   };
 
   /** The sign-up and invitation fixtures as they wait for their links: unconfirmed, `confirm` and `pending` with the fixture password, `invitee` with none. */
@@ -569,6 +576,14 @@ describe('fuzzing every function handler', () => {
   async function resetHolder(): Promise<void> {
     await sql.query('update rolegate.users set email = $2, password_hash = $3, token_version = $4, email_confirmed_at = $5, disabled_at = null where id = $1',
       [accountUsers.holder.id, holderRow.email, holderRow.password_hash, holderRow.token_version, holderRow.email_confirmed_at]);
+    // The holder's GitHub identity, which action=unlink may have removed.
+    await sql.query(`insert into rolegate.identities (id, user_id, provider, subject, email, created_at, last_sign_in_at)
+      values ($1, $2, 'github', 'fuzz-holder', $3, $4, $4) on conflict (id) do nothing`, [HOLDER_IDENTITY, accountUsers.holder.id, holderRow.email, HOLDER_IDENTITY_AT]);
+  }
+
+  /** The holder's identity as GET /account lists it. */
+  function holderIdentityListed() {
+    return { id: HOLDER_IDENTITY, provider: 'github', email: holderRow.email, created_at: expect.any(String), last_sign_in_at: expect.any(String) };
   }
 
   /** Where the address change links verify takes move the holder to (change-taken's goes to the admin's address). */
@@ -1336,12 +1351,31 @@ describe('fuzzing every function handler', () => {
       // A form with no session of ours goes to sign in, and comes back to the account page.
       expect(response.headers?.Location).toBe('/login?error=session_expired&next=%2Faccount');
     } else if (response.statusCode === 303) {
-      expect(String(response.headers?.Location)).toMatch(/^\/account\?(done=(password|email)|error=[a-z_]+)$/);
+      expect(String(response.headers?.Location)).toMatch(/^\/account\?(done=(password|email|unlinked)|error=[a-z_]+)$/);
     }
     let what: string;
+    const unlinksHolders = typeof fields.identity === 'string' && fields.identity.toLowerCase() === HOLDER_IDENTITY;
     if (accepted) {
-      expect([c.caller, authedAsHolder, callerSession, rightPassword], 'accepted: the holder\'s live session and the right current password').toEqual(['live', true, liveSessionId, true]);
-      if (action === 'password') {
+      expect([c.caller, authedAsHolder, callerSession], 'accepted: the holder\'s live session').toEqual(['live', true, liveSessionId]);
+      if (event.httpMethod === 'GET') {
+        expect([response.statusCode, body]).toEqual([200, { identities: [holderIdentityListed()], providers: [] }]);
+        expect(changes, 'a read changes nothing').toEqual({});
+        expect(audit).toEqual([]);
+        expect(throttle).toBeUndefined();
+        what = '(linked providers read)';
+      } else if (action === 'unlink') {
+        // Only the holder's own identity goes, named in any case; the password the account keeps is its other way in.
+        expect(unlinksHolders, 'unlinked: the holder\'s identity was named').toBe(true);
+        if (response.statusCode === 303) expect(response.headers?.Location).toBe('/account?done=unlinked');
+        else expect([response.statusCode, body]).toEqual([200, { ok: true }]);
+        expect(Object.keys(changes)).toEqual(['identities']);
+        expect([changes.identities!.removed.map((r) => r.id), changes.identities!.added, changes.identities!.changed]).toEqual([[HOLDER_IDENTITY], [], []]);
+        expect(audit).toMatchObject([{ event: 'identity_unlinked', user_id: holder.id, session_id: callerSession, ip, detail: { provider: 'github' } }]);
+        expect(audit).toHaveLength(1);
+        expect(throttle, 'an unlink counts nowhere').toBeUndefined();
+        what = '(provider unlinked)';
+      } else if (action === 'password') {
+        expect(rightPassword, 'accepted: the right current password').toBe(true);
         const ended = checkPasswordChangeTables(before, changes, event, callerSession!);
         if (response.statusCode === 303) expect(response.headers?.Location).toBe('/account?done=password');
         else expect([response.statusCode, body]).toEqual([200, { ok: true, sessions_ended: ended }]);
@@ -1351,6 +1385,7 @@ describe('fuzzing every function handler', () => {
         what = ended === 0 ? '(password changed, no other session)' : '(password changed, others ended)';
       } else {
         expect(action).toBe('email');
+        expect(rightPassword, 'accepted: the right current password').toBe(true);
         if (response.statusCode === 303) expect(response.headers?.Location).toBe('/account?done=email');
         else expect([response.statusCode, body]).toEqual([202, { ok: true, message: expect.any(String) }]);
         expect(address).toBeDefined();
@@ -1375,7 +1410,13 @@ describe('fuzzing every function handler', () => {
       const liveCaller = c.caller === 'live';
       // The store is asked for an address change only for the holder's live session, the right current password and an address it takes.
       const storeAsked = !EARLY_CODES.includes(code!) && action === 'email' && authedAsHolder && liveCaller && rightPassword && address !== undefined && c.preThrottle !== 'login';
-      if (code === 'wrong_password') {
+      if (code === 'not_found') {
+        // An unlink naming no identity of the holder's: asked of the store only for the holder's live session.
+        expect([event.httpMethod, action, authedAsHolder, liveCaller, unlinksHolders]).toEqual(['POST', 'unlink', true, true, false]);
+        expect(throttle).toBeUndefined();
+        expect(audit).toEqual([]);
+        what = '(no such identity)';
+      } else if (code === 'wrong_password') {
         // Counted like a failed login (record_login_failure: the two keys and its audit row), nothing else.
         expect([authedAsHolder, liveCaller, rightPassword]).toEqual([true, true, false]);
         checkLoginCounted(throttle, holderRow.email, ip);
@@ -1447,7 +1488,7 @@ describe('fuzzing every function handler', () => {
   }), runAccountChangeCase,
     ['POST 200', 'POST 202', 'POST 303 next', 'POST 400 bad_request', 'POST 401 unauthenticated', 'POST 401 session_expired', 'POST 403 bad_origin', 'POST 403 wrong_password', 'POST 422 weak_password', 'POST 429 throttled',
       '(live) (password changed, no other session)', '(live) (password changed, others ended)', '(live) (link to the new address, notice to the old)', '(live) (address taken: nothing)',
-      '(live) (wrong password counted)', '(ended) (session not live)', '(stale) (session not live)', '(disabled) (session not live)', '(foreign-sid) (session not live)', '(live) (store refused: throttled)']);
+      '(live) (wrong password counted)', '(live) (linked providers read)', '(live) (provider unlinked)', '(live) (no such identity)', 'GET 200', 'POST 404 not_found', '(ended) (session not live)', '(stale) (session not live)', '(disabled) (session not live)', '(foreign-sid) (session not live)', '(live) (store refused: throttled)']);
 
   it('logged no secret and stored no raw refresh or email token during the whole run', async () => {
     expect(issuedTokens.size).toBeGreaterThan(100);

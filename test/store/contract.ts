@@ -942,6 +942,8 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         expect(await store.unlinkIdentity({ userId: user.id, sessionId, identityId: only!.id })).toEqual({ status: 'removed' });
         expect((await store.listIdentities(user.id)).map((i) => i.provider)).toEqual(['google']);
         expect(await store.unlinkIdentity({ userId: user.id, sessionId, identityId: 'nope' })).toEqual({ status: 'not_found' });
+        // A malformed id from a session that is not live learns nothing about ids: the session is asked first.
+        expect(await store.unlinkIdentity({ userId: user.id, sessionId: randomUUID(), identityId: 'nope' })).toEqual({ status: 'not_live' });
         await store.deleteUser({ userId: user.id });
         expect(await target.query('select 1 from rolegate.identities where user_id = $1', [user.id])).toEqual([]);
       });
