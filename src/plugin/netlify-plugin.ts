@@ -9,6 +9,8 @@ import { runCli } from '../cli/main.js';
 import type { CliIo } from '../cli/io.js';
 import { deployEnvironmentProblem } from './deploy-environment.js';
 import { readFileSync } from 'node:fs';
+import { compileSiteConfig } from '../site-config/compile.js';
+import type { ProviderSettings } from '../site-config/provider-settings.js';
 
 interface PluginUtils {
   build: { failBuild(message: string): void };
@@ -20,8 +22,17 @@ interface PluginOptions {
 }
 
 export function onPreBuild({ utils }: PluginOptions): void {
-  const problem = deployEnvironmentProblem(process.env);
+  const problem = deployEnvironmentProblem(process.env, configuredProviders(process.cwd()));
   if (problem) utils.build.failBuild(problem);
+}
+
+/** The sign-in providers rolegate.config.json names; none when the file is missing or invalid (gates build then says what is wrong). */
+function configuredProviders(siteRoot: string): ProviderSettings[] {
+  try {
+    return compileSiteConfig(JSON.parse(readFileSync(resolve(siteRoot, 'rolegate.config.json'), 'utf8'))).accounts.providers;
+  } catch {
+    return [];
+  }
 }
 
 /** The publish directory of rolegate.config.json and Netlify's must be one, or the gates would land beside the site. */

@@ -1,6 +1,7 @@
 /** The build plugin's check of the deploy's environment: one message naming every variable to set, never a value. */
 import { describe, expect, it } from 'vitest';
 import { deployEnvironmentProblem } from '../../src/plugin/deploy-environment.js';
+import { providerSettings, providersConfigSchema } from '../../src/site-config/providers.js';
 
 const GOOD = { JWT_SECRET: 'a-deploy-secret-that-is-long-enough-0123456789', DATABASE_URL: 'postgres://u:secret-password@db.example/site', URL: 'https://site.example' };
 
@@ -30,5 +31,14 @@ describe('deployEnvironmentProblem', () => {
     expect(problem).toContain('Site configuration → Environment variables');
     expect(problem).not.toContain('secret-password');
     expect(problem).not.toContain(GOOD.JWT_SECRET);
+  });
+
+  it('names the unset client variables of each configured sign-in provider', () => {
+    const providers = providerSettings(providersConfigSchema.parse([{ type: 'github' }, { type: 'oidc', id: 'sso', name: 'Staff SSO', issuer: 'https://sso.example' }]));
+    const problem = deployEnvironmentProblem({ ...GOOD, SSO_CLIENT_ID: 'client', SSO_CLIENT_SECRET: ' ' }, providers);
+    expect(problem).toContain('GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET are required for sign-in with GitHub (provider "github"');
+    expect(problem).toContain('SSO_CLIENT_SECRET is required for sign-in with Staff SSO');
+    expect(problem).not.toContain('SSO_CLIENT_ID');
+    expect(deployEnvironmentProblem({ ...GOOD, GITHUB_CLIENT_ID: 'a', GITHUB_CLIENT_SECRET: 'b', SSO_CLIENT_ID: 'c', SSO_CLIENT_SECRET: 'd' }, providers)).toBeNull();
   });
 });
