@@ -1,13 +1,15 @@
 /**
  * The account flows in a real browser, on one shared starter site (test/e2e/account-site.ts):
- * the account page, forgot password, sign-up and invitations (test/e2e/flows/). One
- * `netlify dev` serves all three, since starting it is most of each flow's time.
+ * the account page, forgot password, sign-up and invitations, sign-in with a provider
+ * (test/e2e/flows/). One `netlify dev` serves them all, since starting it is most of each
+ * flow's time.
  */
 import { afterAll, beforeAll } from 'vitest';
 import { startAccountSite, stopAccountSite, type AccountSite } from './account-site.js';
 import { describeAccountPage } from './flows/account-page.js';
 import { describeRecovery } from './flows/recovery.js';
 import { describeSignupInvite } from './flows/signup-invite.js';
+import { describeProviders } from './flows/providers.js';
 
 let shared: AccountSite | undefined;
 beforeAll(async () => {
@@ -22,3 +24,4 @@ const site = () => {
 describeAccountPage(site);
 describeRecovery(site);
 describeSignupInvite(site);
+describeProviders(site);

@@ -66,8 +66,9 @@ function preloadPath(): string {
   return candidates.find((path) => existsSync(path)) ?? candidates[0]!;
 }
 
-export async function startNetlifyDev(env: Record<string, string>, cwd = ROOT): Promise<NetlifyDev> {
-  const port = await freePort();
+/** `port`: the site's own, when something must know its origin before it starts (a provider's redirect URI). */
+export async function startNetlifyDev(env: Record<string, string>, cwd = ROOT, port?: number): Promise<NetlifyDev> {
+  port ??= await freePort();
   const jwtSecret = repoDevJwtSecret(cwd);
   let log = '';
   const childEnv = { ...process.env, CI: 'true', JWT_SECRET: jwtSecret, SITE_URL: `http://localhost:${port}`, ...env };
