@@ -8,6 +8,7 @@ import type {
   LiveSession, ChangePasswordResult, EmailChangeRequest, EmailChangeResult, EmailChangeWithTokenResult,
   PasswordLinkSignIn, PasswordLinkSignInResult, MetadataUpdateResult, EmailChangeInSessionResult,
   ProviderSignIn, ProviderSignInResult, LinkedIdentity, UnlinkIdentityResult,
+  AdminActor, AdminUser, AdminUserDetail, AuditRecord,
 } from './store.js';
 import type { EmailTokenPurpose } from '../core/email-token.js';
 import type { IdentityUser } from '../core/identity-user.js';
@@ -70,6 +71,24 @@ function toUser(value: unknown): User {
     createdAt: String(row.created_at),
     updatedAt: String(row.updated_at),
   };
+}
+
+function toAdminUser(value: unknown): AdminUser {
+  const row = asRow(value, 'admin_user_json');
+  return { ...toUser(row), hasPassword: row.has_password === true, lastSignInAt: (row.last_sign_in_at as string | null) ?? null };
+}
+
+function toLinkedIdentity(value: unknown): LinkedIdentity {
+  const row = asRow(value, 'identity_json');
+  return {
+    id: String(row.id), provider: String(row.provider), email: row.email === null ? null : String(row.email),
+    createdAt: String(row.created_at), lastSignInAt: String(row.last_sign_in_at),
+  };
+}
+
+/** An admin change's actor as the SQL functions take it (a non-UUID `by` names no one). */
+function actorArguments(actor: AdminActor) {
+  return { p_by: actor.by !== undefined && isUuid(actor.by) ? actor.by : null, p_ip: actor.ip ?? null };
 }
 
 /** A request throttle as the SQL functions take it: parallel arrays of keys and limits. */
@@ -183,9 +202,48 @@ export class SqlStore implements Store {
     return row.status === 'updated' ? { status: 'updated', user: toUser(row.user) } : { status: 'not_found' };
   }
 
-  async setUserRoles(userId: string, roles: string[]): Promise<UpdateResult> {
+  async setUserRoles(userId: string, roles: string[], actor: AdminActor = {}): Promise<UpdateResult> {
     if (!isUuid(userId)) return { status: 'not_found' };
-    return this.update('set_user_roles', { p_user_id: userId, p_roles: roles });
+    return this.update('set_user_roles', { p_user_id: userId, p_roles: roles, ...actorArguments(actor) });
+  }
+
+  async searchUsers(search: { query: string; role?: string; limit: number; offset: number }): Promise<{ total: number; users: AdminUser[] }> {
+    const row = asRow(await this.db.call('search_users', { p_query: search.query, p_role: search.role ?? null, p_limit: search.limit, p_offset: search.offset }), 'search_users');
+    if (!Array.isArray(row.users)) throw new StoreContractError('rolegate.search_users returned no users array');
+    return { total: Number(row.total), users: row.users.map(toAdminUser) };
+  }
+
+  async adminUserDetail(userId: string): Promise<AdminUserDetail | null> {
+    if (!isUuid(userId)) return null;
+    const value = await this.db.call('admin_user_detail', { p_user_id: userId });
+    if (value === null || value === undefined) return null;
+    const row = asRow(value, 'admin_user_detail');
+    if (!Array.isArray(row.sessions) || !Array.isArray(row.identities)) throw new StoreContractError('rolegate.admin_user_detail returned no sessions or identities');
+    return {
+      user: toAdminUser(row.user),
+      sessions: row.sessions.map((v) => {
+        const s = asRow(v, 'admin_user_detail session');
+        return {
+          id: String(s.id), createdAt: String(s.created_at), lastSeenAt: String(s.last_seen_at),
+          userAgent: s.user_agent === null ? null : String(s.user_agent), ip: s.ip === null ? null : String(s.ip), live: s.live === true,
+          revokedAt: s.revoked_at === null ? null : String(s.revoked_at), revokedReason: s.revoked_reason === null ? null : String(s.revoked_reason),
+        };
+      }),
+      identities: row.identities.map(toLinkedIdentity),
+    };
+  }
+
+  async listAudit(page: { userId?: string; before?: number; limit: number }): Promise<AuditRecord[]> {
+    if (page.userId !== undefined && !isUuid(page.userId)) return [];
+    const rows = await this.db.call('list_audit', { p_user_id: page.userId ?? null, p_before: page.before ?? null, p_limit: page.limit });
+    if (!Array.isArray(rows)) throw new StoreContractError('rolegate.list_audit returned no array');
+    return rows.map((v) => {
+      const a = asRow(v, 'list_audit');
+      return {
+        id: Number(a.id), at: String(a.at), event: String(a.event), userId: a.user_id === null ? null : String(a.user_id),
+        sessionId: a.session_id === null ? null : String(a.session_id), ip: a.ip === null ? null : String(a.ip), detail: (a.detail as Record<string, unknown>) ?? {},
+      };
+    });
   }
 
   async setFirstPassword(which: { userId: string; passwordHash: string }): Promise<{ status: 'updated' | 'already_set' | 'not_found' }> {
@@ -201,14 +259,14 @@ export class SqlStore implements Store {
     return { status: row.status === 'updated' ? 'updated' : 'unchanged' };
   }
 
-  async setUserDisabled(userId: string, disabled: boolean): Promise<UpdateResult> {
+  async setUserDisabled(userId: string, disabled: boolean, actor: AdminActor = {}): Promise<UpdateResult> {
     if (!isUuid(userId)) return { status: 'not_found' };
-    return this.update('set_user_disabled', { p_user_id: userId, p_disabled: disabled });
+    return this.update('set_user_disabled', { p_user_id: userId, p_disabled: disabled, ...actorArguments(actor) });
   }
 
-  async revokeUserSessions(userId: string, reason = 'revoked'): Promise<RevokeUserSessionsResult> {
+  async revokeUserSessions(userId: string, reason = 'revoked', actor: AdminActor = {}): Promise<RevokeUserSessionsResult> {
     if (!isUuid(userId)) return { status: 'not_found' };
-    const row = asRow(await this.db.call('revoke_user_sessions', { p_user_id: userId, p_reason: reason }), 'revoke_user_sessions');
+    const row = asRow(await this.db.call('revoke_user_sessions', { p_user_id: userId, p_reason: reason, ...actorArguments(actor) }), 'revoke_user_sessions');
     return row.status === 'revoked' ? { status: 'revoked', sessions: Number(row.sessions) } : { status: 'not_found' };
   }
 
@@ -516,13 +574,7 @@ export class SqlStore implements Store {
     if (!isUuid(userId)) return [];
     const rows = await this.db.call('list_identities', { p_user_id: userId });
     if (!Array.isArray(rows)) throw new StoreContractError('rolegate.list_identities returned no array');
-    return rows.map((value) => {
-      const row = asRow(value, 'list_identities');
-      return {
-        id: String(row.id), provider: String(row.provider), email: row.email === null ? null : String(row.email),
-        createdAt: String(row.created_at), lastSignInAt: String(row.last_sign_in_at),
-      };
-    });
+    return rows.map(toLinkedIdentity);
   }
 
   async unlinkIdentity(request: LiveSession & { identityId: string; ip?: string }): Promise<UnlinkIdentityResult> {

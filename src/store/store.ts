@@ -104,6 +104,48 @@ export interface ThrottleStatus {
   retryAfterSeconds: number;
 }
 
+/** Who made an admin change, for its audit row: the acting admin (none from the CLI) and their client address. */
+export interface AdminActor {
+  by?: string;
+  ip?: string;
+}
+
+/** A user as the admin page lists one. */
+export interface AdminUser extends User {
+  /** False for an invitation not yet taken or an Identity import never signed in. */
+  hasPassword: boolean;
+  lastSignInAt: string | null;
+}
+
+export interface AdminSession {
+  id: string;
+  createdAt: string;
+  lastSeenAt: string;
+  userAgent: string | null;
+  ip: string | null;
+  /** Not ended, of the user's current token_version, the user enabled: its refresh token still works. */
+  live: boolean;
+  revokedAt: string | null;
+  revokedReason: string | null;
+}
+
+export interface AdminUserDetail {
+  user: AdminUser;
+  /** Newest first, ended ones too. */
+  sessions: AdminSession[];
+  identities: LinkedIdentity[];
+}
+
+export interface AuditRecord {
+  id: number;
+  at: string;
+  event: string;
+  userId: string | null;
+  sessionId: string | null;
+  ip: string | null;
+  detail: Record<string, unknown>;
+}
+
 export interface AuditEntry {
   event: string;
   userId?: string;
@@ -337,7 +379,13 @@ export interface Store {
   createUser(user: NewUser): Promise<CreateUserResult>;
   /** All rows or none; existing emails/ids are skipped, never overwritten. */
   importUsers(users: NewUser[]): Promise<ImportResult>;
-  setUserRoles(userId: string, roles: string[]): Promise<UpdateResult>;
+  setUserRoles(userId: string, roles: string[], actor?: AdminActor): Promise<UpdateResult>;
+  /** Users whose address contains `query` (any case; '' for all), holding `role` when given, by address; `total` counts every match. */
+  searchUsers(search: { query: string; role?: string; limit: number; offset: number }): Promise<{ total: number; users: AdminUser[] }>;
+  /** One user with their latest sessions and linked providers, or null. */
+  adminUserDetail(userId: string): Promise<AdminUserDetail | null>;
+  /** The audit log newest first, everything or one user's; `before` (an id) pages back. */
+  listAudit(page: { userId?: string; before?: number; limit: number }): Promise<AuditRecord[]>;
   /**
    * Gives a user who has no password one (an Identity user imported from the mirror, at their
    * first login), only while it is still unset: a parallel first login or a password set
@@ -346,8 +394,8 @@ export interface Store {
   setFirstPassword(which: { userId: string; passwordHash: string }): Promise<{ status: 'updated' | 'already_set' | 'not_found' }>;
   /** Replaces the hash only while it is still `from` (a rehash at login, not a password change). */
   upgradePasswordHash(which: { userId: string; from: string; to: string }): Promise<{ status: 'updated' | 'unchanged' }>;
-  setUserDisabled(userId: string, disabled: boolean): Promise<UpdateResult>;
-  revokeUserSessions(userId: string, reason?: string): Promise<RevokeUserSessionsResult>;
+  setUserDisabled(userId: string, disabled: boolean, actor?: AdminActor): Promise<UpdateResult>;
+  revokeUserSessions(userId: string, reason?: string, actor?: AdminActor): Promise<RevokeUserSessionsResult>;
   /** "Sign out everywhere": like revokeUserSessions, but only while `sessionId` (the caller's proof) is a live session of `userId`. */
   revokeSessionsEverywhere(which: { sessionId: string; userId: string; reason?: string }): Promise<RevokeSessionsEverywhereResult>;
 

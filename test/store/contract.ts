@@ -949,6 +949,80 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
       });
     });
 
+    describe('what the admin page reads and changes', () => {
+      const adminAudit = (userId: string, event: string) =>
+        target.query(`select ip, detail from rolegate.audit_log where user_id = $1 and event = $2 order by id`, [userId, event]);
+
+      it('names the acting admin and their address in the audit of a role change, a disable and ended sessions; the CLI names no one', async () => {
+        const admin = await newUser(['admin']);
+        const user = await newUser();
+        await newSession(user.id);
+        const actor = { by: admin.id, ip: '198.51.100.40' };
+        expect(await store.setUserRoles(user.id, ['editor'], actor)).toMatchObject({ status: 'updated', user: { roles: ['editor'] } });
+        expect(await adminAudit(user.id, 'roles_changed')).toEqual([{ ip: actor.ip, detail: { roles: ['editor'], by: admin.id } }]);
+        expect(await store.revokeUserSessions(user.id, 'revoked_by_admin', actor)).toEqual({ status: 'revoked', sessions: 1 });
+        expect(await adminAudit(user.id, 'sessions_revoked')).toEqual([{ ip: actor.ip, detail: { reason: 'revoked_by_admin', sessions: 1, by: admin.id } }]);
+        await newSession(user.id);
+        expect(await store.setUserDisabled(user.id, true, actor)).toMatchObject({ status: 'updated' });
+        expect(await adminAudit(user.id, 'user_disabled')).toEqual([{ ip: actor.ip, detail: { by: admin.id } }]);
+        expect((await adminAudit(user.id, 'sessions_revoked')).at(-1)).toEqual({ ip: actor.ip, detail: { reason: 'user_disabled', sessions: 1, by: admin.id } });
+        expect(await store.setUserDisabled(user.id, false)).toMatchObject({ status: 'updated' });
+        expect(await adminAudit(user.id, 'user_enabled')).toEqual([{ ip: null, detail: {} }]);
+        // A malformed actor id names no one rather than failing the change.
+        expect(await store.setUserRoles(user.id, ['member'], { by: 'not-a-uuid' })).toMatchObject({ status: 'updated' });
+        expect((await adminAudit(user.id, 'roles_changed')).at(-1)).toEqual({ ip: null, detail: { roles: ['member'] } });
+      });
+
+      it('finds users by any part of the address in any case, or by role, in pages by address, counting every match', async () => {
+        const tag = `find${randomBytes(3).toString('hex')}`;
+        const made = [];
+        for (const [prefix, roles] of [['b', ['member']], ['a', ['editor']], ['c', ['member']]] as const) {
+          const created = await store.createUser({ email: `${prefix}.${tag}@example.com`, passwordHash: prefix === 'c' ? null : FAKE_HASH, roles: [...roles] });
+          if (created.status !== 'created') throw new Error('fixture user not created');
+          made.push(created.user);
+        }
+        await newSession(made[0]!.id);
+        const all = await store.searchUsers({ query: tag.toUpperCase(), limit: 10, offset: 0 });
+        expect([all.total, all.users.map((u) => u.email.split('.')[0])]).toEqual([3, ['a', 'b', 'c']]);
+        expect(all.users.map((u) => [u.hasPassword, u.lastSignInAt === null])).toEqual([[true, true], [true, false], [false, true]]);
+        expect(await store.searchUsers({ query: tag, limit: 1, offset: 1 })).toMatchObject({ total: 3, users: [{ email: `b.${tag}@example.com` }] });
+        expect((await store.searchUsers({ query: tag, role: 'member', limit: 10, offset: 0 })).users.map((u) => u.email[0])).toEqual(['b', 'c']);
+        // Wildcards of LIKE are plain characters here.
+        expect(await store.searchUsers({ query: `%${tag}`, limit: 10, offset: 0 })).toEqual({ total: 0, users: [] });
+        expect(await store.searchUsers({ query: '_', limit: 10, offset: 0 })).toMatchObject({ total: 0 });
+        expect((await store.searchUsers({ query: '', limit: 1, offset: 0 })).total).toBeGreaterThanOrEqual(3);
+      });
+
+      it('shows one user with their sessions, live or ended, newest first, and their linked providers; nobody for an unknown id', async () => {
+        const user = await newUser();
+        const older = await newSession(user.id);
+        await store.revokeSession({ sessionId: older.sessionId, reason: 'logout' });
+        const newer = await newSession(user.id);
+        await target.query(`update rolegate.sessions set created_at = created_at - interval '1 hour' where id = $1`, [older.sessionId]);
+        const detail = await store.adminUserDetail(user.id);
+        expect(detail?.user).toMatchObject({ id: user.id, email: user.email, hasPassword: true });
+        expect(detail?.sessions).toEqual([
+          { id: newer.sessionId, createdAt: expect.any(String), lastSeenAt: expect.any(String), userAgent: 'vitest', ip: '203.0.113.9', live: true, revokedAt: null, revokedReason: null },
+          expect.objectContaining({ id: older.sessionId, live: false, revokedReason: 'logout', revokedAt: expect.any(String) }),
+        ]);
+        expect(detail?.identities).toEqual([]);
+        expect(await store.adminUserDetail(randomUUID())).toBeNull();
+        expect(await store.adminUserDetail('nope')).toBeNull();
+      });
+
+      it('reads the audit log newest first, one user\'s or everyone\'s, paging back by id', async () => {
+        const user = await newUser();
+        for (const roles of [['a'], ['b'], ['c']]) await store.setUserRoles(user.id, roles);
+        const mine = await store.listAudit({ userId: user.id, limit: 10 });
+        expect(mine.slice(0, 3).map((a) => [a.event, a.detail.roles])).toEqual([['roles_changed', ['c']], ['roles_changed', ['b']], ['roles_changed', ['a']]]);
+        expect(mine[0]).toEqual({ id: expect.any(Number), at: expect.any(String), event: 'roles_changed', userId: user.id, sessionId: null, ip: null, detail: { roles: ['c'] } });
+        const back = await store.listAudit({ userId: user.id, before: mine[0]!.id, limit: 1 });
+        expect(back.map((a) => a.detail.roles)).toEqual([['b']]);
+        expect((await store.listAudit({ limit: 2 })).length).toBe(2);
+        expect(await store.listAudit({ userId: 'nope', limit: 5 })).toEqual([]);
+      });
+    });
+
     describe('identity mirror', () => {
       const identityUser = (over: Partial<IdentityUser> = {}): IdentityUser => ({
         id: randomUUID(), email: uniqueEmail('identity'), roles: ['editor'],
