@@ -34,8 +34,8 @@ export interface AuthDeps {
 export function cookiePolicy(deps: Pick<AuthDeps, 'config' | 'gates' | 'accounts'>): CookiePolicy {
   const { config, gates } = deps;
   const accounts = deps.accounts ?? DEFAULT_ACCOUNT_SETTINGS;
-  // The Identity API reads bearer tokens only, and a provider sign-in starts a new session: the refresh cookie has no business there either.
-  const accountPaths = [...accounts.friendlyPaths, `${accounts.identityApi.basePath}/*`, `${PROVIDER_PATH}/*`];
+  // The Identity API reads bearer tokens only, a provider sign-in starts a new session, and the admin API reads the access token: the refresh cookie has no business there either.
+  const accountPaths = [...accounts.friendlyPaths, `${accounts.identityApi.basePath}/*`, `${PROVIDER_PATH}/*`, `${accounts.admin.basePath}/*`];
   return {
     domain: config.cookieDomain,
     accessTtlSeconds: config.accessTokenTtlSeconds,

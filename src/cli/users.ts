@@ -8,6 +8,8 @@ import { CliError, UsageError, type CliIo } from './io.js';
 import { withStore } from './store-session.js';
 import { table, timestamp } from './table.js';
 import { invite } from './users-invite.js';
+import * as admin from '../auth/admin.js';
+import { AuthError } from '../core/auth-errors.js';
 
 export const USERS_USAGE = `usage:
   rolegate users add --email E [--roles a,b] [--password-stdin]
@@ -149,6 +151,17 @@ async function list(argv: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
+/** The admin use cases' refusals as the CLI says them (a user deleted since it was looked up is the only one here). */
+async function asCli<T>(email: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof AuthError && error.code === 'not_found') throw new CliError(`no user with email ${email}`);
+    if (error instanceof AuthError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
 async function setRoles(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { email: { type: 'string' }, roles: { type: 'string' } }, strict: true, allowPositionals: false });
   const email = emailOption(values.email);
@@ -156,9 +169,8 @@ async function setRoles(argv: string[], io: CliIo): Promise<number> {
   const roles = rolesOption(values.roles, io);
   return withStore(io, async (store) => {
     const user = await requireUser(store, email);
-    const result = await store.setUserRoles(user.id, roles);
-    if (result.status === 'not_found') throw new CliError(`no user with email ${email}`);
-    io.stdout.write(`roles of ${email}: ${rolesText(result.user.roles)} (in effect at the user's next token refresh)\n`);
+    const updated = await asCli(email, () => admin.setRoles({ store }, {}, user.id, roles));
+    io.stdout.write(`roles of ${email}: ${rolesText(updated.roles)} (in effect at the user's next token refresh)\n`);
     return 0;
   });
 }
@@ -169,8 +181,7 @@ async function setDisabled(argv: string[], io: CliIo, disabled: boolean): Promis
   return withStore(io, async (store) => {
     const user = await requireUser(store, email);
     // Disabling also ends every session and bumps token_version, in the same SQL function.
-    const result = await store.setUserDisabled(user.id, disabled);
-    if (result.status === 'not_found') throw new CliError(`no user with email ${email}`);
+    await asCli(email, () => admin.setDisabled({ store }, {}, user.id, disabled));
     io.stdout.write(disabled ? `disabled ${email}; every session of it is ended\n` : `enabled ${email}\n`);
     return 0;
   });
@@ -181,9 +192,8 @@ async function revokeSessions(argv: string[], io: CliIo): Promise<number> {
   const email = emailOption(values.email);
   return withStore(io, async (store) => {
     const user = await requireUser(store, email);
-    const result = await store.revokeUserSessions(user.id, 'revoked_by_admin');
-    if (result.status === 'not_found') throw new CliError(`no user with email ${email}`);
-    const count = `${result.sessions} session${result.sessions === 1 ? '' : 's'}`;
+    const sessions = await asCli(email, () => admin.endSessions({ store }, {}, user.id));
+    const count = `${sessions} session${sessions === 1 ? '' : 's'}`;
     io.stdout.write(`ended ${count} of ${email}; no refresh token issued before now works any more (access tokens already issued last until they expire)\n`);
     return 0;
   });

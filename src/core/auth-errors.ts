@@ -35,6 +35,7 @@ export type AuthErrorCode =
   | 'provider_email_unverified'
   | 'provider_unavailable'
   | 'last_sign_in_method'
+  | 'own_account'
   | 'unavailable'
   | 'internal';
 
@@ -68,6 +69,7 @@ const MESSAGES: Record<AuthErrorCode, string> = {
   provider_email_unverified: 'Your account at the provider has no verified address, so it cannot sign in or be linked here. Verify your address there, or sign in with your password.',
   provider_unavailable: 'The sign-in provider could not be reached. Try again shortly.',
   last_sign_in_method: 'This is your only way to sign in. Choose a password first ("Forgot your password?" mails a link), then remove it.',
+  own_account: 'An admin cannot disable or delete their own account, or take away their own admin role, here: another admin can, or the rolegate CLI.',
   unavailable: 'The service is temporarily unavailable. Try again shortly.',
   internal: 'Something went wrong on our side.',
 };

@@ -1,4 +1,4 @@
-import { DEFAULT_ACCOUNT_SETTINGS, IDENTITY_API_FUNCTION, IDENTITY_API_PATH } from '../site-config/account-settings.js';
+import { ADMIN_API_FUNCTION, ADMIN_API_PATH, DEFAULT_ACCOUNT_SETTINGS, IDENTITY_API_FUNCTION, IDENTITY_API_PATH } from '../site-config/account-settings.js';
 import { PROVIDER_FUNCTION, PROVIDER_PATH } from '../site-config/provider-settings.js';
 import { entryLabel, GateConfigError, parseGateConfig, type GateConfig } from '../site-config/schema.js';
 import { isPlatformPath, parsePathPattern, patternCovers, patternMatches, prettyUrlAliases, specificity, type PathPattern } from './path-pattern.js';
@@ -78,6 +78,10 @@ function identityApiOn(config: GateConfig): boolean {
   return config.identityApi?.enabled === true;
 }
 
+function adminOn(config: GateConfig): boolean {
+  return config.admin?.enabled === true;
+}
+
 function providersOn(config: GateConfig): boolean {
   return (config.providers?.length ?? 0) > 0;
 }
@@ -87,6 +91,8 @@ function buildTable(config: GateConfig, gates: OrderedGate[]): GateTable {
   for (const from of Object.values(config.friendlyPaths)) rules.push({ from, access: 'public', reason: 'friendly-path' });
   if (identityApiOn(config)) rules.push({ from: `${IDENTITY_API_PATH}/*`, access: 'public', reason: 'friendly-path' });
   if (providersOn(config)) rules.push({ from: `${PROVIDER_PATH}/*`, access: 'public', reason: 'friendly-path' });
+  // The admin function checks the role itself, against the database; the gate only needs to let it be reached.
+  if (adminOn(config)) rules.push({ from: `${ADMIN_API_PATH}/*`, access: 'public', reason: 'friendly-path' });
   for (const gate of gates) {
     for (const exception of exceptionsOf(gate)) {
       rules.push({ from: exception.path, access: 'public', reason: 'public-exception', gate: gate.path });
@@ -110,6 +116,20 @@ function gateLabel(gate: OrderedGate): string {
 }
 
 /** Cross-entry rules that zod cannot express. Returns problems (errors) and warnings. */
+/** The admin page must sit inside a gate that one of the admin roles passes: the page itself lists every user. */
+function adminPageProblems(config: GateConfig, gates: OrderedGate[], table: GateTable): string[] {
+  const { page, roles } = { ...DEFAULT_ACCOUNT_SETTINGS.admin, ...config.admin };
+  const rule = matchingRule(table, page);
+  if (!rule || rule.access !== 'roles') {
+    return [`admin.page ${JSON.stringify(page)} is not inside any gate; add one for it, e.g. { "path": ${JSON.stringify(page)}, "roles": ${JSON.stringify(roles)} }`];
+  }
+  if (!rule.roles?.some((role) => roles.includes(role))) {
+    const gate = gates.find((g) => g.path === rule.gate);
+    return [`admin.page ${JSON.stringify(page)}: inside ${gate ? gateLabel(gate) : JSON.stringify(rule.gate)}, which none of admin.roles ${JSON.stringify(roles)} passes, so no admin could open it`];
+  }
+  return [];
+}
+
 function checkGates(config: GateConfig, gates: OrderedGate[], table: GateTable): { errors: string[]; warnings: string[] } {
   const errors: string[] = [];
   const warnings: string[] = [];
@@ -208,6 +228,7 @@ function checkGates(config: GateConfig, gates: OrderedGate[], table: GateTable):
     const linkPage = config.identityApi?.linkPage ?? DEFAULT_ACCOUNT_SETTINGS.identityApi.linkPage;
     shouldStayReachable.push(['identityApi.linkPage', linkPage, 'a visitor opening a mailed link (a confirmation, a recovery, an invitation) could never reach the widget there']);
   }
+  if (adminOn(config)) errors.push(...adminPageProblems(config, gates, table));
   for (const [list, reachable] of [[errors, mustStayReachable], [warnings, shouldStayReachable]] as const) {
     for (const [name, path, consequence] of reachable) {
       const rule = matchingRule(table, path);
@@ -345,6 +366,7 @@ export function compileGates(config: GateConfig): CompiledGates {
   }
   if (identityApiOn(config)) rules.push(`${IDENTITY_API_PATH}/* ${IDENTITY_API_FUNCTION}/:splat 200`);
   if (providersOn(config)) rules.push(`${PROVIDER_PATH}/* ${PROVIDER_FUNCTION}/:splat 200`);
+  if (adminOn(config)) rules.push(`${ADMIN_API_PATH}/* ${ADMIN_API_FUNCTION}/:splat 200`);
   if (publishesSiteRoot(config.publishDir)) {
     rules.push('# the site\'s own files, which publishing the site root (publishDir ".") would serve');
     for (const path of SITE_ROOT_FILES) rules.push(`${path} /404.html 404!`);

@@ -20,6 +20,9 @@ export const GENERATED_FUNCTIONS_DIR = '.netlify/v1/functions';
 export const AUTH_FUNCTIONS = ['login', 'logout', 'refresh', 'recover', 'verify', 'signup', 'invite', 'account', 'magic-link'] as const;
 /** The Identity sync functions, generated only for a config with an `identity` section. */
 export const IDENTITY_FUNCTIONS = ['identity-login', 'identity-signup', 'identity-validate', 'identity-webhook', 'identity-sync-background'] as const;
+/** The admin API's function, generated only for a config whose `admin` is enabled. */
+export const ADMIN_FUNCTIONS = ['admin'] as const;
+
 /** The Identity-compatible API's function, generated only for a config whose `identityApi` is enabled. */
 export const IDENTITY_API_FUNCTIONS = ['identity-api'] as const;
 /** The provider sign-in function, generated only for a config that lists `providers`. */
@@ -61,8 +64,10 @@ export function functionNames(rawConfig: unknown): string[] {
   const hasIdentityApi = Boolean(identityApi && typeof identityApi === 'object' && identityApi.enabled === true);
   const providers = (rawConfig as { providers?: unknown } | null)?.providers;
   const hasProviders = Array.isArray(providers) && providers.length > 0;
+  const admin = (rawConfig as { admin?: { enabled?: unknown } } | null)?.admin;
+  const hasAdmin = Boolean(admin && typeof admin === 'object' && admin.enabled === true);
   return [...AUTH_FUNCTIONS, ...MAIL_FUNCTIONS, ...(hasIdentity ? IDENTITY_FUNCTIONS : []), ...(hasIdentityApi ? IDENTITY_API_FUNCTIONS : []),
-    ...(hasProviders ? PROVIDER_FUNCTIONS : [])];
+    ...(hasProviders ? PROVIDER_FUNCTIONS : []), ...(hasAdmin ? ADMIN_FUNCTIONS : [])];
 }
 
 /** The content of one generated function file; the mail functions also get the site's own templates. */
@@ -121,7 +126,7 @@ export async function buildFunctions(options: { siteRoot: string; rawConfig: unk
     written.push(relative(siteRoot, path));
   }
   const removed: string[] = [];
-  for (const name of [...AUTH_FUNCTIONS, ...MAIL_FUNCTIONS, ...IDENTITY_FUNCTIONS, ...IDENTITY_API_FUNCTIONS].filter((n) => !names.includes(n))) {
+  for (const name of [...AUTH_FUNCTIONS, ...MAIL_FUNCTIONS, ...IDENTITY_FUNCTIONS, ...IDENTITY_API_FUNCTIONS, ...PROVIDER_FUNCTIONS, ...ADMIN_FUNCTIONS].filter((n) => !names.includes(n))) {
     const path = join(dir, `${name}.mjs`);
     // Only a file this build wrote, never a function of the same name from elsewhere.
     if ((await readIfExists(path))?.startsWith(HEADER)) {

@@ -37,6 +37,7 @@ export const STATUS: Record<AuthErrorCode, number> = {
   provider_email_unverified: 403,
   provider_unavailable: 502,
   last_sign_in_method: 409,
+  own_account: 409,
   unavailable: 503,
   internal: 500,
 };

@@ -8,6 +8,21 @@ export type RegistrationPolicy = 'closed' | 'invite' | 'open';
 export const IDENTITY_API_PATH = '/auth/identity';
 export const IDENTITY_API_FUNCTION = '/.netlify/functions/identity-api';
 
+/** Where the admin API answers when the config turns it on, and the function behind it. */
+export const ADMIN_API_PATH = '/auth/admin';
+export const ADMIN_API_FUNCTION = '/.netlify/functions/admin';
+
+/** The admin API and page (src/auth/admin-handler.ts): off unless the config's `admin` turns it on. */
+export interface AdminSettings {
+  enabled: boolean;
+  /** Where the API answers: `<basePath>/users`, `<basePath>/audit`, … (rewritten to the admin function). */
+  basePath: string;
+  /** Who may use it (any one of these roles, held now, in a live session). */
+  roles: string[];
+  /** The admin page, behind a gate for those roles. */
+  page: string;
+}
+
 /** The Identity-compatible API (src/auth/identity-api-handler.ts): off unless the config's `identityApi` turns it on. */
 export interface IdentityApiSettings {
   enabled: boolean;
@@ -45,6 +60,7 @@ export interface AccountSettings {
   /** The friendly paths of the account functions (recover, verify, signup, invite, account, magic-link): the refresh cookie is never sent to them. */
   friendlyPaths: string[];
   identityApi: IdentityApiSettings;
+  admin: AdminSettings;
   /** Sign-in through GitHub, Google, GitLab or OpenID Connect providers (none by default). */
   providers: ProviderSettings[];
 }
@@ -66,6 +82,7 @@ export const DEFAULT_ACCOUNT_SETTINGS: AccountSettings = {
   verifyPaths: ['/.netlify/functions/verify', '/auth/verify'],
   friendlyPaths: ['/auth/recover', '/auth/verify', '/auth/signup', '/auth/invite', '/auth/account', '/auth/magic-link'],
   identityApi: { enabled: false, basePath: IDENTITY_API_PATH, adminRoles: ['admin'], linkPage: '/' },
+  admin: { enabled: false, basePath: ADMIN_API_PATH, roles: ['admin'], page: '/admin/users' },
   providers: [],
 };
 

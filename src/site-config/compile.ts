@@ -1,6 +1,7 @@
 import { gateTableFromConfig } from '../gates/compile.js';
 import { accountsConfigSchema } from './accounts.js';
-import { IDENTITY_API_PATH, type AccountSettings } from './account-settings.js';
+import { ADMIN_API_PATH, IDENTITY_API_PATH, type AccountSettings } from './account-settings.js';
+import { adminConfigSchema } from './admin.js';
 import { parseGateConfig } from './schema.js';
 import { identityConfigSchema } from './identity.js';
 import { identityApiConfigSchema } from './identity-api.js';
@@ -25,6 +26,7 @@ function accountSettings(config: unknown): AccountSettings {
   return { ...section, verifyPath: parsed.friendlyPaths.verify, verifyPaths: [...new Set([parsed.functions.verify, parsed.friendlyPaths.verify])],
     friendlyPaths: [parsed.friendlyPaths.recover, parsed.friendlyPaths.verify, parsed.friendlyPaths.signup, parsed.friendlyPaths.invite, parsed.friendlyPaths.account, parsed.friendlyPaths.magicLink],
     identityApi: { ...identityApiConfigSchema.parse(parsed.identityApi ?? {}), basePath: IDENTITY_API_PATH },
+    admin: { ...adminConfigSchema.parse(parsed.admin ?? {}), basePath: ADMIN_API_PATH },
     providers: providerSettings(providersConfigSchema.parse(parsed.providers ?? [])),
   };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { identityConfigSchema } from './identity.js';
 import { accountsConfigSchema } from './accounts.js';
 import { identityApiConfigSchema } from './identity-api.js';
+import { adminConfigSchema } from './admin.js';
 import { providersConfigSchema } from './providers.js';
 import { DEFAULT_ROLE_CLAIM_PATH } from '../core/access-token.js';
 import { EXACT_PATH_PATTERN, GATE_PATH_PATTERN, pathPatternProblem } from '../gates/path-pattern.js';
@@ -114,6 +115,7 @@ export const gateConfigSchema = z
     identity: identityConfigSchema.optional(),
     accounts: accountsConfigSchema.optional(),
     identityApi: identityApiConfigSchema.optional(),
+    admin: adminConfigSchema.optional(),
     providers: providersConfigSchema.optional(),
   })
   .describe('rolegate configuration: role-gated paths compiled into Netlify _redirects or an edge function.');

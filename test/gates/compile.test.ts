@@ -375,6 +375,30 @@ describe('the Identity API link page', () => {
   });
 });
 
+describe('the admin API path and page', () => {
+  it.each(['edge', 'redirects'] as const)('in mode "%s", rewrites /auth/admin/* to its function only when admin is enabled, outside every gate', async (mode) => {
+    const gates = [{ path: '/admin/*', roles: ['admin'] }];
+    const off = compileGates(parseGateConfig({ mode, gates }));
+    expect(off.rules.join('\n')).not.toContain('/auth/admin');
+    const on = compileGates(parseGateConfig({ mode, gates, admin: { enabled: true } }));
+    expect(on.rules).toContain('/auth/admin/* /.netlify/functions/admin/:splat 200');
+    expect((await parseWithNetlify(on.rules.join('\n'))).errors).toEqual([]);
+    const matcher = await loadMatcher(on.rules.join('\n'));
+    expect(matcher.match(matchRequest('/auth/admin/users/abc/roles'))).toMatchObject({ to: '/.netlify/functions/admin/users/abc/roles', status: 200 });
+    expect(explainPath(on.table, '/auth/admin/users', []).verdict).toBe('public');
+    expect(explainPath(on.table, '/admin/users', []).verdict).not.toBe('public');
+  });
+
+  it('refuses an admin page outside every gate, or behind a gate no admin role passes', () => {
+    expect(() => compileGates(parseGateConfig({ gates: [{ path: '/members/*', roles: ['member'] }], admin: { enabled: true } })))
+      .toThrow(/admin\.page "\/admin\/users" is not inside any gate; add one for it, e\.g\. \{ "path": "\/admin\/users", "roles": \["admin"\] \}/);
+    expect(() => compileGates(parseGateConfig({ gates: [{ path: '/admin/*', roles: ['staff'] }], admin: { enabled: true } })))
+      .toThrow(/admin\.page "\/admin\/users": inside gates\[0\] "\/admin\/\*", which none of admin\.roles \["admin"\] passes/);
+    expect(() => compileGates(parseGateConfig({ gates: [{ path: '/admin/*', roles: ['staff', 'admin'] }], admin: { enabled: true } }))).not.toThrow();
+    expect(() => compileGates(parseGateConfig({ gates: [{ path: '/members/*', roles: ['member'] }], admin: { enabled: false } }))).not.toThrow();
+  });
+});
+
 describe('the provider sign-in path', () => {
   it.each(['edge', 'redirects'] as const)('in mode "%s", rewrites /auth/provider/* to its function only when providers are listed, outside every gate', async (mode) => {
     const gates = [{ path: '/*', roles: ['staff'], public: ['/login', '/403'] }];

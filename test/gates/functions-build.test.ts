@@ -37,6 +37,25 @@ describe('the identity-api function', () => {
   });
 });
 
+describe('the admin function', () => {
+  const gates = [{ path: '/admin/*', roles: ['admin'] }];
+
+  it('is generated only while admin.enabled is true, and removed when it is turned off; the refresh cookie is never sent to it', async () => {
+    expect(functionNames({ gates })).not.toContain('admin');
+    const on = { gates, admin: { enabled: true } };
+    expect(functionNames(on)).toContain('admin');
+    const file = join(site, GENERATED_FUNCTIONS_DIR, 'admin.mjs');
+    await buildFunctions({ siteRoot: site, rawConfig: on, functionsDir: 'netlify/functions' });
+    expect(await readFile(file, 'utf8')).toContain("from 'rolegate/functions/admin'");
+    const off = await buildFunctions({ siteRoot: site, rawConfig: { gates }, functionsDir: 'netlify/functions' });
+    expect(off.removed).toContain(join(GENERATED_FUNCTIONS_DIR, 'admin.mjs'));
+    expect(existsSync(file)).toBe(false);
+    const compiled = compileSiteConfig(on);
+    const policy = cookiePolicy({ config: authConfig({ SITE_URL: 'https://site.example' }), gates: compiled.table, accounts: compiled.accounts });
+    expect(policy.friendlyPaths).toEqual(['/auth/login', '/auth/refresh', '/auth/logout']);
+  });
+});
+
 describe('the provider function', () => {
   const gates = [{ path: '/admin/*', roles: ['admin'] }];
 

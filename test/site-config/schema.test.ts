@@ -93,6 +93,7 @@ describe('rolegate.config.json errors name the entry and the reason', () => {
       verifyPaths: ['/.netlify/functions/verify', '/auth/verify'],
       friendlyPaths: ['/auth/recover', '/auth/verify', '/auth/signup', '/auth/invite', '/auth/account', '/auth/magic-link'],
       identityApi: { enabled: false, basePath: '/auth/identity', adminRoles: ['admin'], linkPage: '/' },
+      admin: { enabled: false, basePath: '/auth/admin', roles: ['admin'], page: '/admin/users' },
       providers: [],
     });
     expect(compileSiteConfig({ gates: [], accounts: { linkLifetimes: { recovery: 900 } } }).accounts.linkLifetimes.recovery).toBe(900);
@@ -141,6 +142,15 @@ describe('rolegate.config.json errors name the entry and the reason', () => {
     expect(() => parseGateConfig({ gates: [], identityApi: { adminRoles: [] } })).toThrow(/identityApi\.adminRoles/);
     expect(() => parseGateConfig({ gates: [], identityApi: { linkPage: 'cms' } })).toThrow(/identityApi\.linkPage/);
     expect(() => parseGateConfig({ gates: [], identityApi: { path: '/x' } })).toThrow(/identityApi: unknown key "path"/);
+  });
+
+  it('turns the admin API on only when admin.enabled says so, and names a bad entry', () => {
+    const on = compileSiteConfig({ gates: [{ path: '/staff/*', roles: ['owner'] }], admin: { enabled: true, roles: ['owner'], page: '/staff/users' } }).accounts.admin;
+    expect(on).toEqual({ enabled: true, basePath: '/auth/admin', roles: ['owner'], page: '/staff/users' });
+    expect(() => parseGateConfig({ gates: [], admin: { enabled: 1 } })).toThrow(/admin\.enabled/);
+    expect(() => parseGateConfig({ gates: [], admin: { roles: [] } })).toThrow(/admin\.roles/);
+    expect(() => parseGateConfig({ gates: [], admin: { page: 'users' } })).toThrow(/admin\.page/);
+    expect(() => parseGateConfig({ gates: [], admin: { path: '/x' } })).toThrow(/admin: unknown key "path"/);
   });
 
   it('takes a registration policy, allowed domains and roles for new users, and names a wrong one', () => {
