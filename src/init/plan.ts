@@ -20,8 +20,24 @@ export interface Gate {
   roles: string[];
 }
 
-/** The pages init writes where the site has none (templates/pages/<name>.html). */
-export const PAGE_NAMES = ['login', '403', 'account', 'forgot-password', 'check-email', 'choose-password', 'signup', 'confirm'] as const;
+/** The pages init writes where the site has none (templates/pages/<name>.html); the admin page only where a gate holds it. */
+export const PAGE_NAMES = ['login', '403', 'account', 'forgot-password', 'check-email', 'choose-password', 'signup', 'confirm', 'admin/users'] as const;
+
+/** Where the admin page goes (the config's default `admin.page`). */
+const ADMIN_PAGE = 'admin/users';
+
+/**
+ * The chosen gate that holds the admin page, if one does: the admin page and API are turned on
+ * only then, for the `admin` role if that gate names it, else for the gate's own roles.
+ */
+export function adminPageGate(gates: readonly Gate[]): Gate | undefined {
+  const page = `/${ADMIN_PAGE}`;
+  return gates.find((g) => g.path === page || (g.path.endsWith('/*') && page.startsWith(g.path.slice(0, -1))));
+}
+
+function adminRoles(gate: Gate): string[] {
+  return gate.roles.includes('admin') ? ['admin'] : gate.roles;
+}
 export type PageName = (typeof PAGE_NAMES)[number];
 
 export interface InitAnswers {
@@ -63,6 +79,8 @@ function configText(answers: InitAnswers): string {
     forbiddenPage: '/403',
     publishDir: answers.publishDir,
   };
+  const adminGate = adminPageGate(answers.gates);
+  if (adminGate) Object.assign(config, { admin: { enabled: true, roles: adminRoles(adminGate) } });
   const gates = answers.gates.map((g) => `    ${JSON.stringify(g).replace(/,/g, ', ').replace(/":/g, '": ')}`).join(',\n');
   return JSON.stringify(config, null, 2).replace(/"gates": \[[\s\S]*?\n  \]/, `"gates": [\n${gates}\n  ]`) + '\n';
 }
@@ -94,7 +112,8 @@ export function planInit(site: SiteFacts, answers: InitAnswers): InitPlan {
     kept.push('.gitignore already ignores rolegate\'s local files');
   }
 
-  const pages = PAGE_NAMES.map((name): [PageName, string[]] => [name, [`${name}.html`, `${name}/index.html`]]);
+  const adminOn = !site.hasConfig && adminPageGate(answers.gates) !== undefined;
+  const pages = PAGE_NAMES.filter((name) => name !== ADMIN_PAGE || adminOn).map((name): [PageName, string[]] => [name, [`${name}.html`, `${name}/index.html`]]);
   if (site.generatesPublishDir) {
     const missingPages = pages.filter(([, files]) => !files.some((f) => site.pageExists(joinPath(answers.publishDir, f)))).map(([name]) => `/${name}`);
     if (missingPages.length) {
@@ -115,6 +134,7 @@ export function planInit(site: SiteFacts, answers: InitAnswers): InitPlan {
     'Create the tables:  npx rolegate db migrate   (with DATABASE_URL set; on Supabase: npx rolegate db copy-migrations, then supabase db push)',
     'First admin:        npx rolegate users add --email you@example.com --roles admin   (with DATABASE_URL set; it asks for the password)',
     'Try it locally:     npx rolegate dev   (an embedded database and a printed admin password)',
+    ...(adminOn ? ['Manage users:       /admin/users on the site, signed in as an admin (or npx rolegate users help)'] : []),
     'Deploy:             git push, or netlify deploy --build',
   ];
   return { writes, kept, manual, nextSteps };

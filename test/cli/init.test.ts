@@ -98,6 +98,9 @@ describe('rolegate init', () => {
     expect(await read('.gitignore')).toMatch(/^node_modules\n\n# rolegate: .*\n\.rolegate\/\n\.netlify\/\n\.env\nnetlify\/edge-functions\/rolegate-gate\/\n$/);
     for (const page of ['login.html', '403.html', 'account.html', 'forgot-password.html', 'check-email.html', 'choose-password.html']) expect(await read(page)).toMatch(/^<!doctype html>/);
     expect(await read('login.html')).toContain('<form method="post" action="/auth/login">');
+    // No chosen gate holds /admin/users, so the admin page and API stay off.
+    expect(config.admin).toBeUndefined();
+    expect(existsSync(join(site, 'admin', 'users.html'))).toBe(false);
 
     const before = await snapshot();
     const second = await init(['--yes']);
@@ -165,11 +168,26 @@ describe('rolegate init', () => {
     expect(typeof parsed.dev.jwtSecret).toBe('string');
   });
 
+  it('turns on the admin page and API where the chosen gate holds /admin/users, and writes the page', async () => {
+    const result = await init(['--yes']);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toContain('create public/admin/users.html: a plain /admin/users page to restyle');
+    expect(result.stdout).toContain('Manage users:       /admin/users');
+    const config = loadGateConfig(await read('rolegate.config.json')).config;
+    expect([config.gates.map((g) => g.path), config.admin]).toEqual([['/admin/*'], { enabled: true, roles: ['admin'], page: '/admin/users' }]);
+    expect(await read('public/admin/users.html')).toBe(await readFile(join(import.meta.dirname, '..', '..', 'templates', 'pages', 'admin', 'users.html'), 'utf8'));
+  });
+
+  it('gives the admin API the gate\'s own roles when the gate that holds the page names no admin role', async () => {
+    expect((await init(['--yes', '--gate', '/admin/*=owner'])).code).toBe(0);
+    expect(loadGateConfig(await read('rolegate.config.json')).config.admin).toMatchObject({ enabled: true, roles: ['owner'] });
+  });
+
   it('writes no pages into a publish directory the site\'s build generates, and says what to add instead', async () => {
     await writeFile(join(site, 'netlify.toml'), '[build]\n  command = "npm run build"\n  publish = "_site"\n');
     const result = await init(['--yes']);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('by hand: add the pages /login, /403, /account, /forgot-password, /check-email, /choose-password, /signup, /confirm to your site\'s sources');
+    expect(result.stdout).toContain('by hand: add the pages /login, /403, /account, /forgot-password, /check-email, /choose-password, /signup, /confirm, /admin/users to your site\'s sources');
     expect(existsSync(join(site, '_site'))).toBe(false);
     expect(loadGateConfig(await read('rolegate.config.json')).config.publishDir).toBe('_site');
   });

@@ -1,7 +1,7 @@
 /**
  * The account flows in a real browser, on one shared starter site (test/e2e/account-site.ts):
- * the account page, forgot password, sign-up and invitations, sign-in with a provider
- * (test/e2e/flows/). One `netlify dev` serves them all, since starting it is most of each
+ * the account page, forgot password, sign-up and invitations, sign-in with a provider, the
+ * admin page (test/e2e/flows/). One `netlify dev` serves them all, since starting it is most of each
  * flow's time.
  */
 import { afterAll, beforeAll } from 'vitest';
@@ -10,6 +10,7 @@ import { describeAccountPage } from './flows/account-page.js';
 import { describeRecovery } from './flows/recovery.js';
 import { describeSignupInvite } from './flows/signup-invite.js';
 import { describeProviders } from './flows/providers.js';
+import { describeAdminPage } from './flows/admin-page.js';
 
 let shared: AccountSite | undefined;
 beforeAll(async () => {
@@ -25,3 +26,4 @@ describeAccountPage(site);
 describeRecovery(site);
 describeSignupInvite(site);
 describeProviders(site);
+describeAdminPage(site);
