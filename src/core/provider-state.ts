@@ -35,18 +35,8 @@ export function sealProviderState(secret: Secret, state: ProviderState): string 
   return seal(secret, KEY_LABEL, JSON.stringify(state));
 }
 
-/**
- * Whether every part after the version is base64url exactly as seal() writes it. Node's decoder
- * also takes `+`, `/`, `=`, stray characters and set unused low bits, so without this one
- * state would open under many cookie values, and a cookie altered by a character still signs in.
- */
-function canonicalSeal(sealed: string): boolean {
-  return sealed.split('.').slice(1).every((part) => Buffer.from(part, 'base64url').toString('base64url') === part);
-}
-
-/** The state sealed in `sealed` (under the current or previous secret) when it is whole and spelled as sealed; null otherwise. Expiry is the caller's check. */
+/** The state sealed in `sealed` (under the current or previous secret) when it is whole and spelled as sealed (see unseal); null otherwise. Expiry is the caller's check. */
 export function openProviderState(secrets: readonly Secret[], sealed: string): ProviderState | null {
-  if (!canonicalSeal(sealed)) return null;
   const text = unseal(secrets, KEY_LABEL, sealed);
   if (text === null) return null;
   try {

@@ -20,10 +20,19 @@ export function seal(secret: Secret, label: string, plaintext: string): string {
   return [VERSION, iv.toString('base64url'), body.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
 }
 
-/** Opens what seal made with `label` under any of `secrets` (the current JWT_SECRET, then the previous); null when none opens it. */
+/**
+ * Whether a part is base64url exactly as seal() writes it. Node's decoder also takes `+`, `/`,
+ * `=`, stray characters and set unused low bits, so without this one sealed value would open
+ * under many spellings, and a value altered by a character could still open.
+ */
+function canonical(part: string): boolean {
+  return Buffer.from(part, 'base64url').toString('base64url') === part;
+}
+
+/** Opens what seal made with `label` under any of `secrets` (the current JWT_SECRET, then the previous); null when none opens it or it is not spelled as sealed. */
 export function unseal(secrets: readonly Secret[], label: string, sealed: string): string | null {
   const parts = sealed.split('.');
-  if (parts.length !== 4 || parts[0] !== VERSION) return null;
+  if (parts.length !== 4 || parts[0] !== VERSION || !parts.slice(1).every(canonical)) return null;
   const [, iv, body, tag] = parts as [string, string, string, string];
   for (const secret of secrets) {
     try {
