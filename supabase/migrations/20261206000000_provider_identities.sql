@@ -159,18 +159,15 @@ begin
   return jsonb_build_object('status', 'removed');
 end $$;
 
--- As in the first migration: nothing for PUBLIC or the browser roles, all for the service role.
-do $$
+-- As in the first migration: nothing for PUBLIC or the browser roles (anon, authenticated),
+-- all for the service role. Later migrations call this for their own functions.
+create function rolegate.restrict_to_service_role(p_functions text[]) returns void
+language plpgsql as $$
 declare
   fn text;
   browser_role text;
 begin
-  foreach fn in array array[
-    'rolegate.identity_json(rolegate.identities)',
-    'rolegate.sign_in_with_provider(text, text, text, boolean, text, integer, boolean, text[], text, integer, text, text)',
-    'rolegate.list_identities(uuid)',
-    'rolegate.unlink_identity(uuid, uuid, uuid, text)'
-  ] loop
+  foreach fn in array p_functions loop
     execute format('revoke all on function %s from public', fn);
     foreach browser_role in array array['anon', 'authenticated'] loop
       if exists (select 1 from pg_roles where rolname = browser_role) then
@@ -181,6 +178,20 @@ begin
       execute format('grant execute on function %s to service_role', fn);
     end if;
   end loop;
+end $$;
+
+select rolegate.restrict_to_service_role(array[
+  'rolegate.restrict_to_service_role(text[])',
+  'rolegate.identity_json(rolegate.identities)',
+  'rolegate.sign_in_with_provider(text, text, text, boolean, text, integer, boolean, text[], text, integer, text, text)',
+  'rolegate.list_identities(uuid)',
+  'rolegate.unlink_identity(uuid, uuid, uuid, text)'
+]);
+
+do $$
+declare
+  browser_role text;
+begin
   foreach browser_role in array array['anon', 'authenticated'] loop
     if exists (select 1 from pg_roles where rolname = browser_role) then
       execute format('revoke all on rolegate.identities, rolegate.used_provider_states from %I', browser_role);

@@ -120,30 +120,14 @@ language sql stable as $$
   ) a
 $$;
 
--- As in the first migration: nothing for PUBLIC or the browser roles, all for the service role.
-do $$
-declare
-  fn text;
-  browser_role text;
-begin
-  foreach fn in array array[
-    'rolegate.set_user_roles(uuid, text[], uuid, text)',
-    'rolegate.revoke_user_sessions(uuid, text, uuid, text)',
-    'rolegate.set_user_disabled(uuid, boolean, uuid, text)',
-    'rolegate.audit_by(uuid)',
-    'rolegate.admin_user_json(rolegate.users)',
-    'rolegate.search_users(text, text, integer, integer)',
-    'rolegate.admin_user_detail(uuid, integer)',
-    'rolegate.list_audit(uuid, bigint, integer)'
-  ] loop
-    execute format('revoke all on function %s from public', fn);
-    foreach browser_role in array array['anon', 'authenticated'] loop
-      if exists (select 1 from pg_roles where rolname = browser_role) then
-        execute format('revoke all on function %s from %I', fn, browser_role);
-      end if;
-    end loop;
-    if exists (select 1 from pg_roles where rolname = 'service_role') then
-      execute format('grant execute on function %s to service_role', fn);
-    end if;
-  end loop;
-end $$;
+-- Nothing for PUBLIC or the browser roles, all for the service role (20261206000000).
+select rolegate.restrict_to_service_role(array[
+  'rolegate.set_user_roles(uuid, text[], uuid, text)',
+  'rolegate.revoke_user_sessions(uuid, text, uuid, text)',
+  'rolegate.set_user_disabled(uuid, boolean, uuid, text)',
+  'rolegate.audit_by(uuid)',
+  'rolegate.admin_user_json(rolegate.users)',
+  'rolegate.search_users(text, text, integer, integer)',
+  'rolegate.admin_user_detail(uuid, integer)',
+  'rolegate.list_audit(uuid, bigint, integer)'
+]);
