@@ -52,6 +52,8 @@ export interface UserPage {
 export async function findUsers(deps: AdminDeps, query: { q?: string; role?: string; page?: string; per_page?: string }): Promise<UserPage> {
   const q = query.q ?? '';
   if (q.length > MAX_QUERY) throw new AuthError('bad_request', { message: `Search with at most ${MAX_QUERY} characters.` });
+  // PostgreSQL text cannot hold U+0000 (the query would fail, a 500), and no address has one.
+  if (q.includes('\u0000')) throw new AuthError('bad_request', { message: 'Search without NUL characters: no address has one.' });
   const role = query.role === undefined || query.role === '' ? undefined : requestedRoles([query.role], [])[0];
   const perPage = Math.min(pageNumber(query.per_page, 50, 'per_page'), MAX_PER_PAGE);
   const page = pageNumber(query.page, 1, 'page');

@@ -192,6 +192,8 @@ describe('the admin API: what it refuses, changing nothing', () => {
       ['PUT', `/users/${target.id}/roles`, { body: '{"roles":', headers: { 'content-type': 'application/json' } }, 400, 'bad_request'],
       ['GET', '/users', { query: 'page=0' }, 400, 'bad_request'],
       ['GET', '/users', { query: `q=${'x'.repeat(321)}` }, 400, 'bad_request'],
+      // PostgreSQL text holds no U+0000: refused before the query, not a 500 (found by test/reliability/admin-api-fuzz.test.ts).
+      ['GET', '/users', { query: 'q=a%00b' }, 400, 'bad_request'],
       ['GET', '/audit', { query: 'before=-1' }, 400, 'bad_request'],
       ['POST', '/invite', { json: { email: 'not an address' } }, 400, 'bad_request'],
     ];
