@@ -62,7 +62,7 @@ import { isUuid } from '../../src/store/sql-store.js';
 import { PASSWORD, SECRET, makeDeps } from '../auth/support.js';
 import { openTestStore, type TestStore } from '../support/databases.js';
 import { captureLogs, leakedSecrets } from '../support/log-capture.js';
-import { SITE, cookieValueArb, headerValue, nastyString, type BodyRecipe, type CookieValueRecipe, type Mangle } from './arbitraries.js';
+import { SITE, bodyEnvelope, codeOf, cookieValueArb, encodeLoosely, formEncode, headerValue, mangle, nastyString, type BodyRecipe, type CookieValueRecipe, type Mangle } from './arbitraries.js';
 import { diff, rolegateTables, type Snapshot, type TableDiff } from './tables.js';
 
 const logs = captureLogs();
@@ -106,14 +106,6 @@ const ROUTES: Record<Route, { method: string; path: string; allow: string[] }> =
 const OTHER_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'get', 'post', 'put', 'delete', '', 'TRACE'];
 
 // ------------------------------------------------------------ arbitraries
-
-function encodeLoosely(value: string): string {
-  try {
-    return encodeURIComponent(value);
-  } catch {
-    return value;
-  }
-}
 
 /** Who calls: the admin's live session most, then everyone who must be refused. */
 type Who = 'admin' | 'none' | 'member' | 'ended' | 'stale' | 'demoted' | 'disabled-admin' | 'wrong-secret' | 'expired' | 'alg-none' | 'foreign-sid' | 'garbage' | 'raw';
@@ -192,28 +184,11 @@ const ipArb = fc.oneof(
   { weight: 1, arbitrary: headerValue.map((v): Array<[string, string]> => [['x-nf-client-connection-ip', v]]) },
 );
 
-function formEncode(pairs: Array<[string, string]>, raw: boolean): string {
-  return pairs.map(([k, v]) => (raw ? `${k}=${v}` : `${encodeLoosely(k)}=${encodeLoosely(v)}`)).join('&');
-}
-
 const contentTypeArb = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'application/json; charset=utf-8', 'APPLICATION/JSON') },
   { weight: 1, arbitrary: fc.constantFrom('text/plain', 'multipart/form-data; boundary=x', 'application/xml', '', ';;;') },
   { weight: 1, arbitrary: headerValue },
 );
-
-/** JSON and form texts sent every way: any content type or none, honest base64, base64 of raw bytes, a lying flag, empty. */
-function bodyEnvelope(json: fc.Arbitrary<string>, form: fc.Arbitrary<string>): fc.Arbitrary<BodyRecipe> {
-  const contentType = fc.option(contentTypeArb, { nil: undefined });
-  const text = fc.oneof({ weight: 4, arbitrary: json }, { weight: 3, arbitrary: form }, { weight: 1, arbitrary: nastyString });
-  return fc.oneof(
-    { weight: 8, arbitrary: fc.record({ body: text, contentType, isBase64Encoded: fc.constant(false) }) },
-    { weight: 1, arbitrary: fc.record({ body: fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString('base64')), contentType, isBase64Encoded: fc.constant(true) }) },
-    { weight: 1, arbitrary: fc.record({ body: text.map((t) => Buffer.from(t).toString('base64')), contentType, isBase64Encoded: fc.constant(true) }) },
-    { weight: 1, arbitrary: fc.record({ body: text, contentType, isBase64Encoded: fc.constant(true) }) },
-    { weight: 1, arbitrary: fc.record({ body: fc.constantFrom(null, ''), contentType, isBase64Encoded: fc.boolean() }) },
-  );
-}
 
 /** A body of `fields`: mostly as the admin page sends it (JSON), else a form, junk JSON, oversized, or any envelope. */
 function apiBody(fields: fc.Arbitrary<Record<string, unknown>>, formPair: fc.Arbitrary<[string, string]>, duplicated: string[]): fc.Arbitrary<BodyRecipe> {
@@ -381,17 +356,6 @@ function expectSpec(changes: Record<string, TableDiff>, spec: Spec, label: strin
       w!.check?.(c.after);
     }
     for (const [k, w] of Object.entries(want)) expect(d.changed.some((c) => keyOf(c.before) === k), `${label}: ${table} row ${k} should have changed (${w.columns.join(',')})`).toBe(true);
-  }
-}
-
-/** The AuthError code a validation throws, or undefined when it passes. */
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-    return undefined;
-  } catch (error) {
-    if (error instanceof AuthError) return error.code;
-    throw error;
   }
 }
 
@@ -611,22 +575,6 @@ describe('fuzzing the admin API', () => {
     expect(cs.session, 'one caller session a case').toBeUndefined();
     cs.session = { id: randomUUID(), userId: String(user.id), delta: o.delta ?? 0, revoked: o.revoked ?? false };
     return cs.session.id;
-  }
-
-  function mangle(value: string, how: Mangle): string {
-    switch (how) {
-      case 'none': return value;
-      case 'truncate': return value.slice(0, Math.max(1, value.length - 1 - (value.length % 7)));
-      case 'extend': return `${value}A`;
-      case 'flip': {
-        const i = Math.floor(value.length / 2);
-        return `${value.slice(0, i)}${value[i] === 'A' ? 'B' : 'A'}${value.slice(i + 1)}`;
-      }
-      case 'upper': return value.toUpperCase();
-      case 'quote': return `"${value}"`;
-      case 'percent': return `%${value.charCodeAt(0).toString(16).toUpperCase()}${value.slice(1)}`;
-      case 'space': return ` ${value} `;
-    }
   }
 
   const b64 = (value: unknown) => Buffer.from(JSON.stringify(value) ?? 'null').toString('base64url');

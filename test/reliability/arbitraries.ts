@@ -1,3 +1,4 @@
+import { AuthError } from '../../src/core/auth-errors.js';
 /**
  * fast-check arbitraries for what an attacker can send to a function:
  * methods, paths, headers, bodies and cookies. Cookies that need the server's
@@ -65,7 +66,7 @@ function deepJson(depth: number, object: boolean): string {
 }
 
 /** encodeURIComponent, except that a lone surrogate (which it refuses) goes in raw, as a careless client would send it. */
-function encodeLoosely(value: string): string {
+export function encodeLoosely(value: string): string {
   try {
     return encodeURIComponent(value);
   } catch {
@@ -73,7 +74,7 @@ function encodeLoosely(value: string): string {
   }
 }
 
-function formEncode(pairs: Array<[string, string]>, raw: boolean): string {
+export function formEncode(pairs: Array<[string, string]>, raw: boolean): string {
   return pairs.map(([k, v]) => (raw ? `${k}=${v}` : `${encodeLoosely(k)}=${encodeLoosely(v)}`)).join('&');
 }
 
@@ -117,7 +118,7 @@ const contentTypeArb = fc.oneof(
  * content type or none, honestly base64-encoded, base64 of raw bytes, a base64
  * flag that lies, and empty.
  */
-function bodyEnvelope(json: fc.Arbitrary<string>, form: fc.Arbitrary<string>): fc.Arbitrary<BodyRecipe> {
+export function bodyEnvelope(json: fc.Arbitrary<string>, form: fc.Arbitrary<string>): fc.Arbitrary<BodyRecipe> {
   const contentType = contentTypeArb;
   const text = fc.oneof({ weight: 4, arbitrary: json }, { weight: 3, arbitrary: form }, { weight: 1, arbitrary: nastyString });
   return fc.oneof(
@@ -640,4 +641,32 @@ export function accountChangeBodyArb(f: AccountChangeFixture): fc.Arbitrary<Body
     `{"__proto__":{"action":"password"},"current_password":"${f.password}","password":"${GOOD_NEW_PASSWORD}"}`,
   ];
   return accountBody(fields, formPair, duplicated);
+}
+
+/** A token or value spelled wrong in one of the ways `Mangle` names. */
+export function mangle(value: string, how: Mangle): string {
+  switch (how) {
+    case 'none': return value;
+    case 'truncate': return value.slice(0, Math.max(1, value.length - 1 - (value.length % 7)));
+    case 'extend': return `${value}A`;
+    case 'flip': {
+      const i = Math.floor(value.length / 2);
+      return `${value.slice(0, i)}${value[i] === 'A' ? 'B' : 'A'}${value.slice(i + 1)}`;
+    }
+    case 'upper': return value.toUpperCase();
+    case 'quote': return `"${value}"`;
+    case 'percent': return `%${value.charCodeAt(0).toString(16).toUpperCase()}${value.slice(1)}`;
+    case 'space': return ` ${value} `;
+  }
+}
+
+/** The AuthError code a validation throws, or undefined when it passes. */
+export function codeOf(run: () => unknown): string | undefined {
+  try {
+    run();
+    return undefined;
+  } catch (error) {
+    if (error instanceof AuthError) return error.code;
+    throw error;
+  }
 }

@@ -53,7 +53,7 @@ import { PASSWORD, SECRET, makeDeps } from '../auth/support.js';
 import { openTestStore, type TestStore } from '../support/databases.js';
 import { captureLogs, leakedSecrets } from '../support/log-capture.js';
 import {
-  EMAIL_TOKEN_PLACEHOLDER, SITE, accountChangeBodyArb, cookiesArb, inviteBodyArb, requestArb, signupBodyArb, verifyBodyArb, verifyCookiesArb, verifyQueryArb,
+  EMAIL_TOKEN_PLACEHOLDER, SITE, accountChangeBodyArb, mangle, cookiesArb, inviteBodyArb, requestArb, signupBodyArb, verifyBodyArb, verifyCookiesArb, verifyQueryArb,
   type AccountAddresses, type AccountChangeFixture, type CookieValueRecipe, type EmailTokenKind, type Known, type LinkPurpose, type LinkState, type Mangle, type RequestRecipe,
 } from './arbitraries.js';
 import { ACCOUNT_MAIL_TABLES, LOG_TABLES, diff, rawTokensAtRest, rolegateTables, rowCount, snapshot, tokensIn, type Snapshot, type TableDiff } from './tables.js';
@@ -253,22 +253,6 @@ describe('fuzzing every function handler', () => {
       secret: deps.config.jwtSecret, issuer: deps.config.jwtIssuer, ttlSeconds: 900, now: deps.now(),
     });
     return { user, sessionId: created.sessionId, refreshToken, accessToken: token };
-  }
-
-  function mangle(value: string, how: Mangle): string {
-    switch (how) {
-      case 'none': return value;
-      case 'truncate': return value.slice(0, Math.max(1, value.length - 1 - (value.length % 7)));
-      case 'extend': return `${value}A`;
-      case 'flip': {
-        const i = Math.floor(value.length / 2);
-        return `${value.slice(0, i)}${value[i] === 'A' ? 'B' : 'A'}${value.slice(i + 1)}`;
-      }
-      case 'upper': return value.toUpperCase();
-      case 'quote': return `"${value}"`;
-      case 'percent': return `%${value.charCodeAt(0).toString(16).toUpperCase()}${value.slice(1)}`;
-      case 'space': return ` ${value} `;
-    }
   }
 
   /** Subjects of the tokens signed with the right secret in this case: the only identities whoami may answer with. */

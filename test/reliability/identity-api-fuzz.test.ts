@@ -74,7 +74,7 @@ import { PASSWORD, SECRET, makeDeps } from '../auth/support.js';
 import { openTestStore, type TestStore } from '../support/databases.js';
 import { captureLogs, leakedSecrets } from '../support/log-capture.js';
 import {
-  EMAIL_TOKEN_PLACEHOLDER, GOOD_NEW_PASSWORD, SITE, cookieValueArb, emailTokenPlaceholder, headerValue, nastyString,
+  EMAIL_TOKEN_PLACEHOLDER, GOOD_NEW_PASSWORD, SITE, bodyEnvelope, codeOf, cookieValueArb, emailTokenPlaceholder, encodeLoosely, formEncode, headerValue, mangle, nastyString,
   type BodyRecipe, type CookieValueRecipe, type Mangle,
 } from './arbitraries.js';
 import { diff, rawTokensAtRest, rolegateTables, tokensIn, type Snapshot, type TableDiff } from './tables.js';
@@ -155,36 +155,11 @@ const SIGNUP_POLICIES: Record<SignupPolicy, Partial<AccountSettings>> = {
 
 // ------------------------------------------------------------ arbitraries (copied from arbitraries.ts where they had to change)
 
-function encodeLoosely(value: string): string {
-  try {
-    return encodeURIComponent(value);
-  } catch {
-    return value;
-  }
-}
-
-function formEncode(pairs: Array<[string, string]>, raw: boolean): string {
-  return pairs.map(([k, v]) => (raw ? `${k}=${v}` : `${encodeLoosely(k)}=${encodeLoosely(v)}`)).join('&');
-}
-
 const contentTypeArb = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'application/json; charset=utf-8', 'APPLICATION/JSON', ' application/x-www-form-urlencoded ; charset=latin1') },
   { weight: 1, arbitrary: fc.constantFrom('text/plain', 'multipart/form-data; boundary=x', 'application/xml', '', ';;;', 'application/json, application/x-www-form-urlencoded') },
   { weight: 1, arbitrary: headerValue },
 );
-
-/** JSON and form texts sent every way: any content type or none, honest base64, base64 of raw bytes, a lying flag, empty. */
-function bodyEnvelope(json: fc.Arbitrary<string>, form: fc.Arbitrary<string>): fc.Arbitrary<BodyRecipe> {
-  const contentType = fc.option(contentTypeArb, { nil: undefined });
-  const text = fc.oneof({ weight: 4, arbitrary: json }, { weight: 3, arbitrary: form }, { weight: 1, arbitrary: nastyString });
-  return fc.oneof(
-    { weight: 8, arbitrary: fc.record({ body: text, contentType, isBase64Encoded: fc.constant(false) }) },
-    { weight: 1, arbitrary: fc.record({ body: fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString('base64')), contentType, isBase64Encoded: fc.constant(true) }) },
-    { weight: 1, arbitrary: fc.record({ body: text.map((t) => Buffer.from(t).toString('base64')), contentType, isBase64Encoded: fc.constant(true) }) },
-    { weight: 1, arbitrary: fc.record({ body: text, contentType, isBase64Encoded: fc.constant(true) }) },
-    { weight: 1, arbitrary: fc.record({ body: fc.constantFrom(null, ''), contentType, isBase64Encoded: fc.boolean() }) },
-  );
-}
 
 const dropUndefined = (fields: Record<string, unknown>) => Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 
@@ -668,17 +643,6 @@ function metadataOf(value: unknown): { patch?: Record<string, unknown>; error?: 
   return { patch: value as Record<string, unknown> };
 }
 
-/** The AuthError code a validation throws, or undefined when it passes. */
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-    return undefined;
-  } catch (error) {
-    if (error instanceof AuthError) return error.code;
-    throw error;
-  }
-}
-
 const counts = {} as Record<Kind, { cases: number; outcomes: Record<string, number> }>;
 for (const kind of Object.keys(ENDPOINTS) as Kind[]) counts[kind] = { cases: 0, outcomes: {} };
 const countOutcome = (kind: Kind, key: string) => { counts[kind].outcomes[key] = (counts[kind].outcomes[key] ?? 0) + 1; };
@@ -799,22 +763,6 @@ describe('fuzzing every endpoint of the Identity API', () => {
   async function live(user: Fixture, o: Parameters<typeof insertSession>[1] = {}): Promise<Live> {
     const s = await insertSession(user, o);
     return { user, sessionId: s.sessionId, refreshToken: s.token, accessToken: sign(user, s.sessionId) };
-  }
-
-  function mangle(value: string, how: Mangle): string {
-    switch (how) {
-      case 'none': return value;
-      case 'truncate': return value.slice(0, Math.max(1, value.length - 1 - (value.length % 7)));
-      case 'extend': return `${value}A`;
-      case 'flip': {
-        const i = Math.floor(value.length / 2);
-        return `${value.slice(0, i)}${value[i] === 'A' ? 'B' : 'A'}${value.slice(i + 1)}`;
-      }
-      case 'upper': return value.toUpperCase();
-      case 'quote': return `"${value}"`;
-      case 'percent': return `%${value.charCodeAt(0).toString(16).toUpperCase()}${value.slice(1)}`;
-      case 'space': return ` ${value} `;
-    }
   }
 
   const b64 = (value: unknown) => Buffer.from(JSON.stringify(value) ?? 'null').toString('base64url');
