@@ -2,17 +2,21 @@
  * Concurrency through the handlers on real PostgreSQL (PGlite serialises
  * everything, so only a real server shows lost updates and lock races):
  * a burst of wrong passwords against one account, a burst of refreshes of
- * one token, and "revoke sessions" racing refreshes.
+ * one token, and "revoke sessions" racing refreshes. Each runs twice: with
+ * the store connected to the server, and through PgBouncer in transaction
+ * mode, where consecutive transactions of one client land on different
+ * server connections.
  */
 import bcrypt from 'bcryptjs';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
 import type { AuthDeps } from '../../src/auth/deps.js';
 import { refreshTokenHash } from '../../src/core/refresh-token.js';
 import type { Store, User } from '../../src/store/store.js';
 import { PASSWORD, SECRET, body, cookieValues, event, makeDeps } from '../auth/support.js';
 import { openTestStore, type TestStore } from '../support/databases.js';
+import { startPgBouncer } from '../support/pgbouncer.js';
 import { captureLogs, leakedSecrets } from '../support/log-capture.js';
 import { rawTokensAtRest } from './tables.js';
 
@@ -21,7 +25,7 @@ const REFRESH = '__Host-rolegate_refresh';
 const MAX_FAILURES_PER_ACCOUNT = 5;
 const issuedTokens = new Set<string>();
 
-describe('concurrent requests', () => {
+for (const pooled of [false, true]) describe(`concurrent requests${pooled ? ', through PgBouncer in transaction mode' : ''}`, () => {
   let t: TestStore;
   let store: Store;
   let sql: pg.Pool;
@@ -33,8 +37,10 @@ describe('concurrent requests', () => {
   let userCount = 0;
 
   beforeAll(async () => {
-    // As deployed: at most 5 connections per function instance (the store's default).
-    t = await openTestStore();
+    // Ten connections, as five function instances open at the store's default of two;
+    // through the pooler they share four server connections.
+    const through = pooled ? await startPgBouncer({ serverUrl: inject('postgresAdminUrl'), poolSize: 4 }) : undefined;
+    t = await openTestStore({ maxConnections: 10, ...(through ? { through } : {}) });
     ({ store, sql } = t);
     passwordHash = bcrypt.hashSync(PASSWORD, 4);
     const base = makeDeps(store, { LOGIN_MAX_FAILURES_PER_ACCOUNT: String(MAX_FAILURES_PER_ACCOUNT), LOGIN_MAX_FAILURES_PER_IP: '100000', LOGIN_THROTTLE_WINDOW_SECONDS: '900' });

@@ -71,15 +71,29 @@ export interface TestStore {
   close(): Promise<void>;
 }
 
-/** A fresh migrated database, a postgres store on it and a pool to inspect it; close() tears all three down in order. */
-export async function openTestStore(options: { maxConnections?: number; inspectConnections?: number } = {}): Promise<TestStore> {
+export interface Pooler {
+  /** The database's URL with the pooler's host and port. */
+  url(serverUrl: string): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A fresh migrated database, a postgres store on it and a pool to inspect it;
+ * close() tears all three down in order. With `through`, the store (and only
+ * the store) connects through that pooler, which close() stops before the
+ * drop: a pooler keeps its server connections open, and DROP DATABASE waits
+ * for them.
+ */
+export async function openTestStore(options: { maxConnections?: number; inspectConnections?: number; through?: Pooler } = {}): Promise<TestStore> {
   const db = await createTestDatabase();
-  const store = openPostgresStore({ connectionString: db.url, ...(options.maxConnections ? { maxConnections: options.maxConnections } : {}) });
+  const connectionString = options.through ? options.through.url(db.url) : db.url;
+  const store = openPostgresStore({ connectionString, ...(options.maxConnections ? { maxConnections: options.maxConnections } : {}) });
   const sql = new pg.Pool({ connectionString: db.url, max: options.inspectConnections ?? 2 });
   return {
     db, store, sql,
     close: async () => {
       await store.close();
+      await options.through?.stop();
       await sql.end();
       await db.drop();
     },
