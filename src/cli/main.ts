@@ -137,6 +137,15 @@ function isParseArgsError(error: unknown): error is Error & { code: string } {
   return error instanceof TypeError && String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
 }
 
+/** The startup parameter a server or pooler refused (PgBouncer: "unsupported startup parameter: options"), looked for along the causes. */
+function refusedStartupParameter(error: unknown): string | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const match = /unsupported startup parameter: ([\w.-]+)/.exec(e.message);
+    if (match) return match[1];
+  }
+  return undefined;
+}
+
 /** The one line (or, for a configuration, the list of variables) a person sees for a failure. */
 function describeFailure(error: unknown, argv: string[]): { message: string; hint?: string; exitCode: number } {
   if (error instanceof UsageError) return { message: error.message, hint: helpFor(argv), exitCode: error.exitCode };
@@ -145,6 +154,10 @@ function describeFailure(error: unknown, argv: string[]): { message: string; hin
   // Messages of these name variables and lines, never values or hashes.
   if (error instanceof ConfigError || error instanceof UserImportError || error instanceof StoreLockedError) {
     return { message: error.message, exitCode: 1 };
+  }
+  const refused = refusedStartupParameter(error);
+  if (refused) {
+    return { message: `the database (or its pooler) refused the connection setting "${refused}": remove it from the connection URL (transaction poolers such as PgBouncer accept none but a few)`, exitCode: 1 };
   }
   if (error instanceof StoreUnavailableError || isUnavailable(error)) {
     return { message: 'the database is unreachable (check DATABASE_URL or SUPABASE_URL, and that the server is running)', exitCode: 1 };
