@@ -84,7 +84,13 @@ export function errorResponse(error: unknown, cookies: string[] = []): HandlerRe
 /** Maps anything thrown to an AuthError; unexpected errors are logged (message only) and become `internal`. */
 export function toAuthError(error: unknown): AuthError {
   if (error instanceof AuthError) return error;
-  if (error instanceof StoreUnavailableError || error instanceof StoreLockedError) return new AuthError('unavailable', { cause: error });
+  if (error instanceof StoreUnavailableError) {
+    // The operator's clue (refused, timed out, a setting a pooler refused); the client gets 503 only.
+    const cause = error.cause instanceof Error ? `: ${error.cause.message.slice(0, 300)}` : '';
+    console.error(`rolegate: ${error.message}${cause}`);
+    return new AuthError('unavailable', { cause: error });
+  }
+  if (error instanceof StoreLockedError) return new AuthError('unavailable', { cause: error });
   // Never the stack or the error's text to the client; the log gets its class and message.
   console.error(`rolegate: unexpected ${error instanceof Error ? `${error.name}: ${error.message.slice(0, 300)}` : typeof error}`);
   return new AuthError('internal', { message: publicMessage('internal'), cause: error });

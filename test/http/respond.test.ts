@@ -37,6 +37,15 @@ describe('error responses', () => {
     expect(toAuthError(new StoreLockedError('locked by pid 77')).code).toBe('unavailable');
   });
 
+  it('logs why the store is unavailable, as the operator needs it (a setting a pooler refused), and tells the client only 503', () => {
+    const log = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const cause = Object.assign(new Error('unsupported startup parameter: options'), { code: '08P01' });
+    const r = errorResponse(new StoreUnavailableError('the database is unreachable', { cause }));
+    expect(r.statusCode).toBe(503);
+    expect(r.body).not.toMatch(/startup|options/);
+    expect(log.mock.calls.map((call) => String(call[0]))).toEqual(['rolegate: the database is unreachable: unsupported startup parameter: options']);
+  });
+
   it('answers anything unexpected with a bare 500: no message, no stack; the log gets the class and message only', () => {
     const log = vi.spyOn(console, 'error').mockImplementation(() => {});
     const r = errorResponse(new TypeError('secret detail at /srv/app.ts:12'));
