@@ -10,6 +10,7 @@ import { benchColdStart } from './cold-start.js';
 import { benchEdgeColdStart } from './edge-cold-start.js';
 import { benchLoginOverhead } from './login-overhead.js';
 import { benchRefreshLoad } from './refresh-load.js';
+import { benchPeer } from './peer/index.js';
 import { benchBackfill } from './backfill.js';
 import { stopBenchDatabase } from './database.js';
 
@@ -18,6 +19,7 @@ const sections: Record<string, () => Promise<Row[]>> = {
   verification: benchVerify,
   login: async () => [...(await benchBcrypt()), ...(await benchLoginOverhead())],
   'refresh-load': benchRefreshLoad,
+  peer: benchPeer,
   backfill: benchBackfill,
 };
 
