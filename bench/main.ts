@@ -12,6 +12,7 @@ import { benchLoginOverhead } from './login-overhead.js';
 import { benchRefreshLoad } from './refresh-load.js';
 import { benchPeer } from './peer/index.js';
 import { benchBackfill } from './backfill.js';
+import { benchPoolerLoad } from './pooler-load.js';
 import { stopBenchDatabase } from './database.js';
 
 const sections: Record<string, () => Promise<Row[]>> = {
@@ -21,6 +22,7 @@ const sections: Record<string, () => Promise<Row[]>> = {
   'refresh-load': benchRefreshLoad,
   peer: benchPeer,
   backfill: benchBackfill,
+  pooler: benchPoolerLoad,
 };
 
 const only = process.argv.slice(2);
