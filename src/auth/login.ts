@@ -85,9 +85,12 @@ export async function login(deps: AuthDeps, request: LoginRequest): Promise<Logi
   const startedMs = Date.now();
   const email = normalizeEmail(rawEmail);
   const keys = throttleKeys(deps, email, request.ip);
-  await refuseIfThrottled(deps, keys);
+  const throttle = { keys, windowSeconds: deps.config.loginThrottleWindowSeconds };
+  // Round trip one: the throttle, then the account. A throttled sign-in checks no password.
+  const lookup = await deps.store.beginLogin({ email, ...throttle });
+  if (lookup.throttled) throw new AuthError('throttled', { retryAfterSeconds: lookup.retryAfterSeconds });
 
-  const found = await deps.store.findUserForLogin(email);
+  const found = lookup.user;
   const user = checksIdentity(deps, found) ? await userMovedFromIdentity(deps, email, password, startedMs, found) : found;
   const hasher = deps.passwords ?? bcryptHasher;
   const workCost = deps.config.bcryptCost;
@@ -98,11 +101,15 @@ export async function login(deps: AuthDeps, request: LoginRequest): Promise<Logi
     if (deps.identityPasswords) await untilBudget(startedMs, deps.config.identityLoginBudgetMs);
     throw new AuthError('invalid_credentials');
   }
-  // The right password: refused too if parallel failures reached the limit meanwhile.
-  await refuseIfThrottled(deps, keys);
-  // Told only to someone who knows the password: the account waits for its confirmation link.
-  if (user.emailConfirmedAt === null) throw new AuthError('email_not_confirmed');
+  // Told only to someone who knows the password, and not while parallel failures reached
+  // the limit meanwhile: the account waits for its confirmation link.
+  if (user.emailConfirmedAt === null) {
+    await refuseIfThrottled(deps, keys);
+    throw new AuthError('email_not_confirmed');
+  }
 
+  // Round trip two: the right password is refused too if parallel failures reached the
+  // limit meanwhile, in the same call that starts the session.
   const refreshToken = newRefreshToken();
   const session = await deps.store.createSession({
     userId: user.id,
@@ -111,7 +118,9 @@ export async function login(deps: AuthDeps, request: LoginRequest): Promise<Logi
     userAgent: request.userAgent,
     ip: request.ip,
     clearThrottleKeys: [keys[0]!.key],
+    refuseIfThrottled: throttle,
   });
+  if (session.status === 'throttled') throw new AuthError('throttled', { retryAfterSeconds: session.retryAfterSeconds });
   // Disabled between the lookup and now: the same answer as a wrong password.
   if (session.status !== 'created') {
     if (deps.identityPasswords) await untilBudget(startedMs, deps.config.identityLoginBudgetMs);

@@ -1,7 +1,7 @@
 import type {
   AuditEntry, CreateSessionResult, CreateUserResult, ImportResult, NewSession, NewUser,
   RevokeSessionResult, RevokeSessionsEverywhereResult, RevokeUserSessionsResult, RotateRequest, RotateResult, Store,
-  ThrottleQuery, ThrottleStatus, UpdateResult, User, UserWithPasswordHash,
+  LoginLookup, ThrottleQuery, ThrottleStatus, UpdateResult, User, UserWithPasswordHash,
   IdentityUpsertReport, MirroredIdentityUser, AccountMailRequest, AccountMailResult, EmailTokenState,
   PasswordReset, PasswordResetResult, TokenRefusal, OutboxMail, MailOutcome,
   SignupRequest, SignupResult, TokenSignIn, TokenSignInResult, InviteRequest, InviteResult,
@@ -100,6 +100,12 @@ function throttleArguments(throttle: ThrottleQuery) {
   };
 }
 
+/** find_user_for_login's answer: the user with their hash, or null for an unknown address. */
+function toLoginUser(value: unknown): UserWithPasswordHash | null {
+  if (value === null || value === undefined) return null;
+  return { ...toUser(value), passwordHash: (asRow(value, 'find_user_for_login').password_hash as string | null) ?? null };
+}
+
 function toThrottle(value: unknown): ThrottleStatus {
   const row = asRow(value, 'login_throttle_status');
   return { throttled: row.throttled === true, retryAfterSeconds: Number(row.retry_after_seconds ?? 0) };
@@ -154,9 +160,18 @@ export class SqlStore implements Store {
   }
 
   async findUserForLogin(email: string): Promise<UserWithPasswordHash | null> {
-    const row = await this.db.call('find_user_for_login', { p_email: email });
-    if (row === null || row === undefined) return null;
-    return { ...toUser(row), passwordHash: (asRow(row, 'find_user_for_login').password_hash as string | null) ?? null };
+    return toLoginUser(await this.db.call('find_user_for_login', { p_email: email }));
+  }
+
+  async beginLogin(request: ThrottleQuery & { email: string }): Promise<LoginLookup> {
+    const row = asRow(await this.db.call('begin_login', {
+      p_email: request.email,
+      p_keys: request.keys.map((k) => k.key),
+      p_limits: request.keys.map((k) => k.maxFailures),
+      p_window_seconds: request.windowSeconds,
+    }), 'begin_login');
+    if (row.throttled === true) return { throttled: true, retryAfterSeconds: Number(row.retry_after_seconds ?? 0) };
+    return { throttled: false, user: toLoginUser(row.user) };
   }
 
   async findUserById(id: string): Promise<User | null> {
@@ -286,7 +301,13 @@ export class SqlStore implements Store {
       p_user_agent: session.userAgent ?? null,
       p_ip: session.ip ?? null,
       p_clear_throttle_keys: session.clearThrottleKeys ?? [],
+      ...(session.refuseIfThrottled ? {
+        p_throttle_keys: session.refuseIfThrottled.keys.map((k) => k.key),
+        p_throttle_limits: session.refuseIfThrottled.keys.map((k) => k.maxFailures),
+        p_window_seconds: session.refuseIfThrottled.windowSeconds,
+      } : {}),
     }), 'create_session');
+    if (row.status === 'throttled') return { status: 'throttled', retryAfterSeconds: Number(row.retry_after_seconds ?? 0) };
     if (row.status !== 'created') return { status: 'user_unavailable' };
     return { status: 'created', sessionId: String(row.session_id), user: toUser(row.user) };
   }

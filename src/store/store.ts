@@ -52,11 +52,19 @@ export interface NewSession {
   ip?: string;
   /** Throttle keys to reset now that the password was right. */
   clearThrottleKeys?: string[];
+  /** Asked first, in the same call: with any key past its limit nothing is written (`throttled`). */
+  refuseIfThrottled?: ThrottleQuery;
 }
 
 export type CreateSessionResult =
   | { status: 'created'; sessionId: string; user: User }
-  | { status: 'user_unavailable' };
+  | { status: 'user_unavailable' }
+  | { status: 'throttled'; retryAfterSeconds: number };
+
+/** The throttle and the account of a sign-in, read in one call; a throttled sign-in reads no account. */
+export type LoginLookup =
+  | { throttled: true; retryAfterSeconds: number }
+  | { throttled: false; user: UserWithPasswordHash | null };
 
 export interface RotateRequest {
   tokenHash: string;
@@ -371,6 +379,8 @@ export interface Store {
   readonly kind: 'embedded' | 'postgres' | 'supabase';
 
   findUserForLogin(email: string): Promise<UserWithPasswordHash | null>;
+  /** A sign-in's first call: the throttle for `keys`, then, unless it refuses, findUserForLogin(email). */
+  beginLogin(request: ThrottleQuery & { email: string }): Promise<LoginLookup>;
   findUserById(id: string): Promise<User | null>;
   findUserByEmail(email: string): Promise<User | null>;
   listUsers(options?: { limit?: number; offset?: number }): Promise<User[]>;

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loginHandler, logoutHandler, refreshHandler } from '../../src/auth/handlers.js';
 import type { AuthDeps } from '../../src/auth/deps.js';
 import { refreshTokenHash } from '../../src/core/refresh-token.js';
+import { bcryptHasher, type PasswordHasher } from '../../src/core/password.js';
 import type { Store, User } from '../../src/store/store.js';
 import { PASSWORD, SECRET, body, cookieValues, event, makeDeps } from '../auth/support.js';
 import { openTestStore, type TestStore } from '../support/databases.js';
@@ -69,13 +70,35 @@ for (const pooled of [false, true]) describe(`concurrent requests${pooled ? ', t
     return remember(cookieValues(r));
   }
 
+  /** bcrypt whose compares all wait until `count` of them have begun (or 10 s have passed). */
+  function barrierHasher(count: number): PasswordHasher {
+    let begun = 0;
+    let release: () => void = () => undefined;
+    const allThere = new Promise<void>((resolve) => { release = resolve; });
+    const timer = setTimeout(() => release(), 10_000);
+    return {
+      hash: bcryptHasher.hash,
+      compare: async (password, hash) => {
+        begun += 1;
+        if (begun >= count) { clearTimeout(timer); release(); }
+        await allThere;
+        return bcryptHasher.compare(password, hash);
+      },
+    };
+  }
+
   const postRefresh = (cookies: Record<string, string>) => refresh(event({ path: '/.netlify/functions/refresh', cookies }));
 
   it(`100 parallel wrong passwords for one account: exactly ${MAX_FAILURES_PER_ACCOUNT} answered, the rest throttled, every attempt counted`, async () => {
     const user = await newUser();
+    // All hundred in flight at once: no compare finishes before every request has passed the
+    // throttle and reached its own, as in a burst that arrives together.
+    const plain = deps;
+    deps = { ...plain, passwords: barrierHasher(100) };
     // A hundred addresses, so only the account's own counter can stop them.
     const answers = await Promise.all(Array.from({ length: 100 }, (_, i) =>
-      login(event({ json: { email: user.email, password: `wrong password ${i}` }, headers: { 'x-nf-client-connection-ip': `198.51.100.${i}` } }))));
+      login(event({ json: { email: user.email, password: `wrong password ${i}` }, headers: { 'x-nf-client-connection-ip': `198.51.100.${i}` } }))))
+      .finally(() => { deps = plain; });
     const statuses = answers.map((a) => a.statusCode);
     const failed = statuses.filter((s) => s === 401).length;
     const throttled = statuses.filter((s) => s === 429).length;
@@ -109,7 +132,7 @@ for (const pooled of [false, true]) describe(`concurrent requests${pooled ? ', t
       await holder.query('lock table rolegate.users in access exclusive mode');
       const pending = login(event({ json: { email: user.email, password: PASSWORD } }));
       for (let i = 0; i < 200; i += 1) {
-        const { rows } = await sql.query(`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%find_user_for_login%'`);
+        const { rows } = await sql.query(`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%begin_login%'`);
         if (rows.length) break;
         if (i === 199) throw new Error('the login never reached the user lookup');
         await new Promise((r) => setTimeout(r, 25));

@@ -390,6 +390,36 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         expect((await store.loginThrottleStatus({ keys, windowSeconds: window })).throttled).toBe(false);
       });
 
+      it('begins a sign-in with the throttle and the account in one call, reading no account while throttled', async () => {
+        const user = await newUser();
+        const keys = [{ key: `account:${user.email}`, maxFailures: 2 }];
+        const open = await store.beginLogin({ email: user.email.toUpperCase(), keys, windowSeconds: window });
+        expect(open).toEqual({ throttled: false, user: { ...user, passwordHash: FAKE_HASH } });
+        expect(await store.beginLogin({ email: uniqueEmail('nobody'), keys, windowSeconds: window })).toEqual({ throttled: false, user: null });
+        await store.recordLoginFailure({ keys, windowSeconds: window });
+        await store.recordLoginFailure({ keys, windowSeconds: window });
+        const shut = await store.beginLogin({ email: user.email, keys, windowSeconds: window });
+        expect(shut).toEqual({ throttled: true, retryAfterSeconds: expect.any(Number) });
+        if (shut.throttled) expect(shut.retryAfterSeconds).toBeGreaterThan(0);
+      });
+
+      it('starts no session while a key given to createSession is past its limit, writing nothing', async () => {
+        const user = await newUser();
+        const key = `account:${user.email}`;
+        const throttle = { keys: [{ key, maxFailures: 1 }], windowSeconds: window };
+        await store.recordLoginFailure(throttle);
+        const hash = tokenHash();
+        const refused = await store.createSession({ userId: user.id, refreshTokenHash: hash, refreshTtlSeconds: 60, clearThrottleKeys: [key], refuseIfThrottled: throttle });
+        expect(refused).toEqual({ status: 'throttled', retryAfterSeconds: expect.any(Number) });
+        expect(await target.query('select 1 from rolegate.refresh_tokens where token_hash = $1', [hash])).toEqual([]);
+        expect(await target.query('select 1 from rolegate.sessions where user_id = $1', [user.id])).toEqual([]);
+        expect((await store.loginThrottleStatus(throttle)).throttled).toBe(true);
+        // Under the limit, the same call starts the session and clears the key.
+        const roomy = { keys: [{ key, maxFailures: 5 }], windowSeconds: window };
+        expect((await store.createSession({ userId: user.id, refreshTokenHash: hash, refreshTtlSeconds: 60, clearThrottleKeys: [key], refuseIfThrottled: roomy })).status).toBe('created');
+        expect((await store.loginThrottleStatus(throttle)).throttled).toBe(false);
+      });
+
       it('counts parallel failures without losing any', async () => {
         const key = `account:${uniqueEmail()}`;
         const keys = [{ key, maxFailures: 1000 }];
