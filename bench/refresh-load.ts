@@ -2,7 +2,7 @@
  * Refresh under load against real PostgreSQL: 200 signed-in sessions, each
  * refreshing in a loop (each request carries the refresh cookie its previous
  * answer set, as a browser does) for 10 s. Once in-process through the
- * refresh function's own handler and wiring (functionRuntime: pool of 5, the
+ * refresh function's own handler and wiring (functionRuntime: the store's default pool, the
  * prebuilt gate table), once over HTTP through `netlify dev` with autocannon.
  * Every answer must be 200: an error or a reuse detection (a session can
  * never reuse a token here, so any detection is a false one) is counted.
@@ -11,6 +11,7 @@
 import autocannon from 'autocannon';
 import { resolve } from 'node:path';
 import pg from 'pg';
+import { POOL_DEFAULTS } from '../src/store/postgres.js';
 import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
 import gateConfig from '../rolegate.config.json' with { type: 'json' };
 import { compileSiteConfig } from '../src/site-config/compile.js';
@@ -26,7 +27,7 @@ const SESSIONS = 200;
 const SECONDS = 10;
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnop';
 const COOKIE = refreshCookie({}).name;
-const POOL_SIZE = 5; // src/store/postgres.ts default: what a function instance opens
+const POOL_SIZE = POOL_DEFAULTS.maxConnections; // what a function instance opens
 
 interface LoadResult {
   perSecond: Summary;
