@@ -5,7 +5,6 @@
  * store through a timing wrapper around the handler's store, the compare by
  * wrapping bcryptjs's compare, which src/core/password.ts calls.
  */
-import bcrypt from 'bcryptjs';
 import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
 import gateConfig from '../rolegate.config.json' with { type: 'json' };
 import { compileSiteConfig } from '../src/site-config/compile.js';
@@ -17,6 +16,7 @@ import type { Store } from '../src/store/store.js';
 import { openPostgresStore } from '../src/store/postgres.js';
 import { BENCH_PASSWORD, benchDatabaseUrl, benchUsers } from './database.js';
 import { summarize } from './stats.js';
+import { timeCompares } from './compare-timing.js';
 import type { Row } from './report.js';
 
 const SITE = 'https://site.example';
@@ -47,17 +47,7 @@ export async function benchLoginOverhead(): Promise<Row[]> {
   const store = openPostgresStore({ connectionString: url });
   const storeTime = { ms: 0 };
   const compareTime = { ms: 0 };
-  type Compare = (password: string, hash: string) => Promise<boolean>;
-  const patchable = bcrypt as unknown as { compare: Compare };
-  const compare = patchable.compare;
-  patchable.compare = async (password, hash) => {
-    const start = performance.now();
-    try {
-      return await compare(password, hash);
-    } finally {
-      compareTime.ms += performance.now() - start;
-    }
-  };
+  const undoCompareTiming = timeCompares(compareTime);
   try {
     const users = await benchUsers(store, CALLS + 2, cost, 'login');
     const handler = loginHandler(async () => ({ store: timedStore(store, storeTime), config: config.auth, gates: prebuiltGateTable(gateConfig, compileSiteConfig(gateConfig)), now: nowSeconds }));
@@ -93,7 +83,7 @@ export async function benchLoginOverhead(): Promise<Row[]> {
       { section, name: '  of which store (PostgreSQL)', unit: 'ms', result: summarize(stores) },
     ];
   } finally {
-    patchable.compare = compare;
+    undoCompareTiming();
     await store.close();
   }
 }

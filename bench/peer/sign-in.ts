@@ -6,7 +6,6 @@
  * its bcrypt compare timed inside it (bcryptjs's compare, wrapped, which both
  * sides call at the same cost), and its database round trips counted.
  */
-import bcrypt from 'bcryptjs';
 import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
 import gateConfig from '../../rolegate.config.json' with { type: 'json' };
 import { compileSiteConfig } from '../../src/site-config/compile.js';
@@ -22,6 +21,7 @@ import { addNote, type Row } from '../report.js';
 import { openPeer, peerUsers } from './better-auth.js';
 import { PEER_SITE } from './options.js';
 import { countRoundTrips } from './round-trips.js';
+import { timeCompares } from '../compare-timing.js';
 
 const CALLS = 20;
 const WARM_UP = 3;
@@ -34,24 +34,6 @@ interface Sample {
 }
 
 type Candidate = (i: number) => Promise<void>;
-
-/** Wraps bcryptjs's compare so the time spent in it is added to `spent.ms`; returns the undo. */
-function timeCompares(spent: { ms: number }): () => void {
-  type Compare = (password: string, hash: string) => Promise<boolean>;
-  const patchable = bcrypt as unknown as { compare: Compare };
-  const compare = patchable.compare;
-  patchable.compare = async (password, hash) => {
-    const start = performance.now();
-    try {
-      return await compare(password, hash);
-    } finally {
-      spent.ms += performance.now() - start;
-    }
-  };
-  return () => {
-    patchable.compare = compare;
-  };
-}
 
 function rolegateSignIn(store: Store, url: string, cost: number, emails: string[]): Candidate {
   const config = readConfig({ JWT_SECRET: 'bench-secret-0123456789-abcdefghijklmnop', SITE_URL: PEER_SITE, DATABASE_URL: url });
