@@ -29,13 +29,13 @@ export interface RequireRoleOptions {
 
 let envConfig: AuthConfig | undefined;
 
-function tokenOf(event: HandlerEvent): string | undefined {
+function tokenOf(event: HandlerEvent, cookies: Record<string, string>): string | undefined {
   const authorization = header(event, 'authorization');
   if (authorization) {
     const match = /^Bearer\s+(\S+)$/iu.exec(authorization);
     return match?.[1];
   }
-  return cookiesOf(event)[ACCESS_COOKIE];
+  return cookies[ACCESS_COOKIE];
 }
 
 /**
@@ -50,7 +50,8 @@ function tokenOf(event: HandlerEvent): string | undefined {
  */
 export async function requireRole(event: HandlerEvent, options: RequireRoleOptions = {}): Promise<RequireRoleResult> {
   const config = options.config ?? (envConfig ??= readConfig(process.env).auth);
-  const checked = checkAccessToken(tokenOf(event), cookiesOf(event)[fingerprintCookieName({ domain: config.cookieDomain })], { ...options, config });
+  const cookies = cookiesOf(event);
+  const checked = checkAccessToken(tokenOf(event, cookies), cookies[fingerprintCookieName({ domain: config.cookieDomain })], { ...options, config });
   if (typeof checked === 'string') return { ok: false, response: errorResponse(new AuthError(checked)) };
   return { ok: true, user: checked };
 }
