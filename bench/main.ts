@@ -9,6 +9,7 @@ import { benchBcrypt } from './bcrypt.js';
 import { benchColdStart } from './cold-start.js';
 import { benchEdgeColdStart } from './edge-cold-start.js';
 import { benchLoginOverhead } from './login-overhead.js';
+import { benchLifecycle } from './lifecycle.js';
 import { benchRefreshLoad } from './refresh-load.js';
 import { benchPeer } from './peer/index.js';
 import { benchBackfill } from './backfill.js';
@@ -18,7 +19,7 @@ import { stopBenchDatabase } from './database.js';
 const sections: Record<string, () => Promise<Row[]>> = {
   'cold-start': async () => [...(await benchColdStart()), ...(await benchEdgeColdStart())],
   verification: benchVerify,
-  login: async () => [...(await benchBcrypt()), ...(await benchLoginOverhead())],
+  login: async () => [...(await benchBcrypt()), ...(await benchLoginOverhead()), ...(await benchLifecycle())],
   'refresh-load': benchRefreshLoad,
   peer: benchPeer,
   backfill: benchBackfill,
