@@ -8,6 +8,7 @@ import { benchVerify } from './verify.js';
 import { benchBcrypt } from './bcrypt.js';
 import { benchColdStart } from './cold-start.js';
 import { benchEdgeColdStart } from './edge-cold-start.js';
+import { benchEdgeDeno } from './edge-deno.js';
 import { benchLoginOverhead } from './login-overhead.js';
 import { benchLifecycle } from './lifecycle.js';
 import { benchRefreshLoad } from './refresh-load.js';
@@ -18,7 +19,7 @@ import { stopBenchDatabase } from './database.js';
 
 const sections: Record<string, () => Promise<Row[]>> = {
   'cold-start': async () => [...(await benchColdStart()), ...(await benchEdgeColdStart())],
-  verification: benchVerify,
+  verification: async () => [...(await benchVerify()), ...(await benchEdgeDeno())],
   login: async () => [...(await benchBcrypt()), ...(await benchLoginOverhead()), ...(await benchLifecycle())],
   'refresh-load': benchRefreshLoad,
   peer: benchPeer,
