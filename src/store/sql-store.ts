@@ -91,6 +91,15 @@ function actorArguments(actor: AdminActor) {
   return { p_by: actor.by !== undefined && isUuid(actor.by) ? actor.by : null, p_ip: actor.ip ?? null };
 }
 
+/** The login throttle as login_throttle_status, record_login_failure and begin_login take it. */
+function loginThrottleArguments(throttle: ThrottleQuery) {
+  return {
+    p_keys: throttle.keys.map((k) => k.key),
+    p_limits: throttle.keys.map((k) => k.maxFailures),
+    p_window_seconds: throttle.windowSeconds,
+  };
+}
+
 /** A request throttle as the SQL functions take it: parallel arrays of keys and limits. */
 function throttleArguments(throttle: ThrottleQuery) {
   return {
@@ -166,9 +175,7 @@ export class SqlStore implements Store {
   async beginLogin(request: ThrottleQuery & { email: string }): Promise<LoginLookup> {
     const row = asRow(await this.db.call('begin_login', {
       p_email: request.email,
-      p_keys: request.keys.map((k) => k.key),
-      p_limits: request.keys.map((k) => k.maxFailures),
-      p_window_seconds: request.windowSeconds,
+      ...loginThrottleArguments(request),
     }), 'begin_login');
     if (row.throttled === true) return { throttled: true, retryAfterSeconds: Number(row.retry_after_seconds ?? 0) };
     return { throttled: false, user: toLoginUser(row.user) };
@@ -301,11 +308,7 @@ export class SqlStore implements Store {
       p_user_agent: session.userAgent ?? null,
       p_ip: session.ip ?? null,
       p_clear_throttle_keys: session.clearThrottleKeys ?? [],
-      ...(session.refuseIfThrottled ? {
-        p_throttle_keys: session.refuseIfThrottled.keys.map((k) => k.key),
-        p_throttle_limits: session.refuseIfThrottled.keys.map((k) => k.maxFailures),
-        p_window_seconds: session.refuseIfThrottled.windowSeconds,
-      } : {}),
+      ...(session.refuseIfThrottled ? throttleArguments(session.refuseIfThrottled) : {}),
     }), 'create_session');
     if (row.status === 'throttled') return { status: 'throttled', retryAfterSeconds: Number(row.retry_after_seconds ?? 0) };
     if (row.status !== 'created') return { status: 'user_unavailable' };
@@ -351,18 +354,12 @@ export class SqlStore implements Store {
   }
 
   async loginThrottleStatus(query: ThrottleQuery): Promise<ThrottleStatus> {
-    return toThrottle(await this.db.call('login_throttle_status', {
-      p_keys: query.keys.map((k) => k.key),
-      p_limits: query.keys.map((k) => k.maxFailures),
-      p_window_seconds: query.windowSeconds,
-    }));
+    return toThrottle(await this.db.call('login_throttle_status', loginThrottleArguments(query)));
   }
 
   async recordLoginFailure(query: ThrottleQuery & { userId?: string; ip?: string }): Promise<ThrottleStatus> {
     return toThrottle(await this.db.call('record_login_failure', {
-      p_keys: query.keys.map((k) => k.key),
-      p_limits: query.keys.map((k) => k.maxFailures),
-      p_window_seconds: query.windowSeconds,
+      ...loginThrottleArguments(query),
       p_user_id: query.userId ?? null,
       p_ip: query.ip ?? null,
     }));
