@@ -17,7 +17,7 @@ import { startPgBouncer, type PgBouncer } from '../test/support/pgbouncer.js';
 import { migratePostgres, openPostgresStore } from '../src/store/postgres.js';
 import { BENCH_PASSWORD, benchUsers } from './database.js';
 import type { ErrorKind, WorkerCounts, WorkerOrders } from './pooler-worker.js';
-import { summarize, type Summary } from './stats.js';
+import { percentile, summarize, type Summary } from './stats.js';
 import { addNote, type Row } from './report.js';
 
 const INSTANCES = 300;
@@ -48,11 +48,6 @@ interface LoadResult {
 }
 
 const errorCount = (result: LoadResult) => Object.values(result.errors).reduce((a, b) => a + b, 0);
-
-function percentile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-}
 
 /** The worker as one ESM file beside the project's node_modules: the bench itself runs from a bundle of main.ts only. */
 async function bundleWorker(dir: string): Promise<string> {

@@ -20,7 +20,7 @@ import { functionRuntime } from '../src/auth/runtime.js';
 import { refreshCookie } from '../src/http/cookies.js';
 import { benchDatabaseUrl, benchSessions } from './database.js';
 import { copySite, startNetlifyDev } from '../test/support/netlify-dev.js';
-import { summarize, type Summary } from './stats.js';
+import { percentile, summarize, type Summary } from './stats.js';
 import { addNote, type Row } from './report.js';
 
 const SESSIONS = 200;
@@ -36,11 +36,6 @@ interface LoadResult {
   requests: number;
   errors: number;
   falseReuse: number;
-}
-
-function percentile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 }
 
 /** Runs `loops` concurrent request loops for `seconds`; `once` answers whether its request succeeded and how. */

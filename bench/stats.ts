@@ -12,6 +12,12 @@ export function summarize(values: readonly number[]): Summary {
   return { median: at(0.5), p10: at(0.1), p90: at(0.9), samples: sorted.length };
 }
 
+/** The value at quantile `q` (0.99: p99) of the samples; NaN for none. */
+export function percentile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+}
+
 /** Runs `fn` repeatedly for about `seconds` and returns operations per second, measured in `rounds` rounds. */
 export async function throughput(fn: () => unknown, options: { seconds?: number; rounds?: number } = {}): Promise<Summary> {
   const rounds = options.rounds ?? 5;

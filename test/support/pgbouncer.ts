@@ -6,12 +6,12 @@
  * and nothing more, so a client that sends any other startup parameter (a
  * statement timeout, `options`) is refused as it would be there.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './postgres-cluster.js';
+import { freePort, postgresSystemUser } from './postgres-cluster.js';
 
 const BINARY = '/usr/sbin/pgbouncer';
 
@@ -32,10 +32,6 @@ export interface PgBouncerOptions {
   maxClients?: number;
 }
 
-export function pgbouncerInstalled(): boolean {
-  return existsSync(BINARY);
-}
-
 function accepting(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
@@ -46,7 +42,7 @@ function accepting(port: number): Promise<boolean> {
 
 /** Starts PgBouncer on a free port and waits until it accepts connections. */
 export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBouncer> {
-  if (!pgbouncerInstalled()) throw new Error(`PgBouncer not found at ${BINARY}: install it with \`apt-get install -y pgbouncer\` (bash .ci/run does this)`);
+  if (!existsSync(BINARY)) throw new Error(`PgBouncer not found at ${BINARY}: install it with \`apt-get install -y pgbouncer\` (bash .ci/run does this)`);
   const server = new URL(options.serverUrl);
   const dir = mkdtempSync(join(tmpdir(), 'rolegate-pgbouncer-'));
   const port = await freePort();
@@ -71,9 +67,8 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
     '',
   ].join('\n'));
   // PgBouncer refuses to run as root, like PostgreSQL.
-  const asRoot = process.getuid?.() === 0;
-  const ids = asRoot ? { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) } : {};
-  if (asRoot) chownSync(dir, ids.uid!, ids.gid!);
+  const ids = process.getuid?.() === 0 ? postgresSystemUser() : undefined;
+  if (ids) chownSync(dir, ids.uid, ids.gid);
   const child: ChildProcess = spawn(BINARY, [join(dir, 'pgbouncer.ini')], { ...ids, stdio: 'ignore' });
   let exited = false;
   child.once('exit', () => { exited = true; });

@@ -28,6 +28,11 @@ function findBinDir(): string {
   throw new Error('PostgreSQL server binaries not found: install them with `apt-get install -y postgresql` (bash .ci/run does this)');
 }
 
+/** The `postgres` system user's ids: as root, PostgreSQL and PgBouncer run as that user, since both refuse root. */
+export function postgresSystemUser(): { uid: number; gid: number } {
+  return { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) };
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -58,7 +63,10 @@ export async function initCluster(prefix: string, settings: string[] = []): Prom
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const asRoot = process.getuid?.() === 0;
   const user = asRoot ? 'postgres' : (process.env.USER ?? 'postgres');
-  if (asRoot) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), Number(execFileSync('id', ['-g', 'postgres']).toString()));
+  if (asRoot) {
+    const { uid, gid } = postgresSystemUser();
+    chownSync(dir, uid, gid);
+  }
   const run = (file: string, args: string[]) => {
     const [cmd, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, file), ...args]] : [join(bin, file), args];
     const result = spawnSync(cmd as string, argv as string[], { encoding: 'utf8' });
