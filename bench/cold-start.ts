@@ -211,7 +211,7 @@ export async function benchColdStart(): Promise<Row[]> {
     + `Hello world plus one HMAC is itself ${(crypto.median / h).toFixed(1)}× hello world, so on Node ${process.versions.node.split('.')[0]} no first request that checks a token can be within 1.5× (WebCrypto's HMAC, measured apart, is no quicker to a first signature).`);
   for (const store of Object.keys(STORES)) {
     const result = summarize(samples[`login+${store}`]!);
-    rows.push({ section: 'cold start', name: `login: load + first answer needing the ${store} store${store === 'supabase' ? ' (supabase-js)' : ' (pg)'} (refused → 503)`, unit: 'ms', result,
+    rows.push({ section: 'cold start', name: `login: load + first answer needing the ${store} store${store === 'supabase' ? ' (postgrest-js)' : ' (pg)'} (refused → 503)`, unit: 'ms', result,
       baseline: { name: 'hello world', result: baseline }, ratio: result.median / baseline.median });
   }
   rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 /**
  * The edge gate's runtime (dist/edge-gate.js, one module with jose, cookie and
- * supabase-js inside) in a fresh process: its size, and the time from loading
+ * postgrest-js inside) in a fresh process: its size, and the time from loading
  * it to the first answer for a visitor without a session (a bounce), against
  * hello world loaded as an ES module the same way. Netlify's edge is Deno, not
  * Node: this measures what the bytes cost to parse and start, on the runtime
@@ -53,7 +53,7 @@ export async function benchEdgeColdStart(): Promise<Row[]> {
   const baseline = summarize(samples.hello);
   const edge = summarize(samples.edge);
   return [
-    { section: 'cold start', name: 'edge gate runtime (supabase-js, jose and cookie inside): bundle size (minified)', unit: 'KB', result: summarize([sizeKb]) },
+    { section: 'cold start', name: 'edge gate runtime (postgrest-js, jose and cookie inside): bundle size (minified)', unit: 'KB', result: summarize([sizeKb]) },
     { section: 'cold start', name: 'edge gate runtime: load + first bounce, fresh Node process', unit: 'ms', result: edge,
       baseline: { name: 'hello world (ES module)', result: baseline }, ratio: edge.median / baseline.median },
   ];

@@ -1,4 +1,4 @@
-// The edge gate's runtime: one self-contained ES module (jose, cookie and supabase-js
+// The edge gate's runtime: one self-contained ES module (jose, cookie and postgrest-js
 // included) for Netlify's Deno-based edge, which has no node_modules. `rolegate gates build`
 // copies it next to the generated edge function. Only `node:` built-ins stay imports: the
 // edge runtime provides them (@netlify/edge-bundler leaves them alone too). Used by

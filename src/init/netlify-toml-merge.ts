@@ -13,7 +13,7 @@ import { parse } from 'smol-toml';
  */
 
 /** Modules the generated functions must load from node_modules rather than from the bundle. */
-export const EXTERNAL_NODE_MODULES = ['@electric-sql/pglite', 'pg', '@supabase/supabase-js', 'bcryptjs'] as const;
+export const EXTERNAL_NODE_MODULES = ['pg', '@supabase/postgrest-js', 'bcryptjs'] as const;
 
 export interface TomlNeeds {
   /** Written into a new [build] table only (an existing site's build settings are its own). */

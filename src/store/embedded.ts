@@ -4,7 +4,7 @@ import { SqlStore, type FunctionCaller, type SqlArgument } from './sql-store.js'
 import { functionCallStatement } from './sql-call.js';
 import { acquireEmbeddedLock } from './embedded-lock.js';
 import { findShare, shareEmbeddedDatabase, sharedCaller } from './embedded-share.js';
-import { StoreLockedError } from './errors.js';
+import { StoreLockedError, StoreUnavailableError } from './errors.js';
 import { migrate } from './migrate.js';
 
 export interface EmbeddedStoreOptions {
@@ -28,10 +28,25 @@ type Registry = Map<string, Promise<OpenDatabase>>;
 const registry: Registry = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] as Registry | undefined) ??
   ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] = new Map());
 
+/**
+ * PGlite reads its WebAssembly and data files from its own package folder, so
+ * it cannot run from inside a bundle, and no deployed function uses it (the
+ * build refuses a deploy on the embedded store). It is therefore imported by a
+ * name bundlers do not follow: its 510 KB stay out of every function bundle,
+ * and it loads from node_modules, locally, on first use.
+ */
+const PGLITE_PACKAGE: string = '@electric-sql/pglite';
+
+async function loadPGlite(): Promise<typeof import('@electric-sql/pglite')> {
+  try {
+    return (await import(PGLITE_PACKAGE)) as typeof import('@electric-sql/pglite');
+  } catch (error) {
+    throw new StoreUnavailableError(`the embedded database needs ${PGLITE_PACKAGE}, which could not be loaded from node_modules here (it is for local development only)`, { cause: error });
+  }
+}
+
 async function openDatabase(dataDir: string, runMigrations: boolean): Promise<OpenDatabase> {
-  // Imported here, not at the top: a bundled function would otherwise load
-  // PGlite on every cold start even when it runs against Supabase or Postgres.
-  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGlite } = await loadPGlite();
   if (dataDir.startsWith('memory://')) {
     const db = await PGlite.create();
     if (runMigrations) await migrate(pgliteConnection(db));

@@ -1,4 +1,4 @@
-import { createClient, type SupabaseClient } from '@supabase/supabase-js';
+import { PostgrestClient } from '@supabase/postgrest-js';
 import { SqlStore, Json, type FunctionCaller, type SqlArgument } from './sql-store.js';
 import { StoreUnavailableError } from './errors.js';
 
@@ -32,21 +32,24 @@ function plain(args: Record<string, SqlArgument | undefined>): Record<string, un
 
 class SupabaseCaller implements FunctionCaller {
   readonly kind = 'supabase' as const;
-  readonly #client: SupabaseClient<any, 'rolegate', 'rolegate'>;
+  readonly #client: PostgrestClient<any, any, 'rolegate'>;
 
   constructor(options: SupabaseStoreOptions) {
     const timeoutMs = options.timeoutMs ?? 5000;
     const baseFetch = options.fetch ?? fetch;
     const timedFetch: typeof fetch = (input, init) =>
       baseFetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs) });
+    // PostgREST's own client, which supabase-js's createClient wraps as `.rest`,
+    // with the headers createClient would send for this key. The rest of
+    // supabase-js (auth, realtime, storage) is never used here and would add
+    // about 230 KB to every bundle that may reach this store.
     // The rolegate schema must be among the project's exposed schemas
     // (Dashboard → Project Settings → API → Exposed schemas, or `[api] schemas`
-    // in supabase/config.toml); the client sends it as Content-Profile. No
-    // session is kept or refreshed: the service-role key is the only credential.
-    this.#client = createClient<any, 'rolegate'>(options.url.replace(/\/$/, ''), options.serviceRoleKey, {
-      db: { schema: 'rolegate' },
-      auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-      global: { fetch: timedFetch },
+    // in supabase/config.toml); the client sends it as Content-Profile.
+    this.#client = new PostgrestClient(`${options.url.replace(/\/$/, '')}/rest/v1`, {
+      schema: 'rolegate',
+      headers: { apikey: options.serviceRoleKey, Authorization: `Bearer ${options.serviceRoleKey}` },
+      fetch: timedFetch,
     });
   }
 
@@ -64,7 +67,7 @@ class SupabaseCaller implements FunctionCaller {
     if ((status === 401 || status === 403) && !error.code) {
       throw new StoreRequestError(`the Supabase API refused the service-role key: ${error.message}`, 'invalid_api_key', status);
     }
-    // supabase-js reports network failures and timeouts as an error with no
+    // postgrest-js reports network failures and timeouts as an error with no
     // PostgREST code and status 0; a 5xx is the API or database being down.
     if (status === 0 || status >= 500 || !error.code) {
       throw new StoreUnavailableError(`the Supabase API failed (status ${status})`, { cause: new Error(error.message) });
@@ -78,7 +81,7 @@ class SupabaseCaller implements FunctionCaller {
 }
 
 /**
- * A Store on Supabase: every change is one supabase-js `.rpc()` call to the
+ * A Store on Supabase: every change is one PostgREST `.rpc()` call to the
  * same SQL functions the other adapters run, with the service-role key.
  *
  * @example

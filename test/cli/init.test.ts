@@ -92,7 +92,7 @@ describe('rolegate init', () => {
     expect(parsed.build.publish).toBe('.');
     expect(parsed.redirects).toEqual([{ from: '/old', to: '/', status: 301 }]);
     expect(parsed.plugins).toEqual([{ package: 'rolegate' }]);
-    expect(parsed.functions.external_node_modules).toEqual(['@electric-sql/pglite', 'pg', '@supabase/supabase-js', 'bcryptjs']);
+    expect(parsed.functions.external_node_modules).toEqual(['pg', '@supabase/postgrest-js', 'bcryptjs']);
     expect(parsed.dev.jwtSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
     expect(await read('.gitignore')).toMatch(/^node_modules\n\n# rolegate: .*\n\.rolegate\/\n\.netlify\/\n\.env\nnetlify\/edge-functions\/rolegate-gate\/\n$/);

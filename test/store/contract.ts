@@ -1,7 +1,7 @@
 /**
  * The one contract every Store adapter must meet. Each adapter's test file
  * calls describeStoreContract with a factory; the same assertions then run
- * against PGlite, real PostgreSQL and supabase-js over PostgREST.
+ * against PGlite, real PostgreSQL and postgrest-js over PostgREST.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

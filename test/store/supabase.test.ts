@@ -1,5 +1,5 @@
 /**
- * The supabase adapter end to end: supabase-js → the PostgREST stand-in
+ * The supabase adapter end to end: postgrest-js → the PostgREST stand-in
  * (test/support/postgrest-standin.ts) → the real PostgreSQL, connecting as
  * `authenticator` and switching to the role in the key, as Supabase does.
  */
@@ -13,7 +13,7 @@ import { describeStoreContract, uniqueEmail } from './contract.js';
 
 const JWT_SECRET = 'postgrest-standin-jwt-secret-for-tests-only';
 
-describeStoreContract('supabase (supabase-js → PostgREST stand-in → PostgreSQL)', async () => {
+describeStoreContract('supabase (postgrest-js → PostgREST stand-in → PostgreSQL)', async () => {
   const db = await createTestDatabase();
   const standin = await startPostgrestStandin({ databaseUrl: asLogin(db.url, 'authenticator'), jwtSecret: JWT_SECRET });
   const store = openSupabaseStore({ url: standin.url, serviceRoleKey: standin.serviceRoleKey });
