@@ -380,6 +380,25 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         expect(rows[0]?.failures).toBe(1);
       });
 
+      it('answers the longest wait among the keys past their own limits, and ignores a key whose window closed', async () => {
+        const [late, early, closed, under] = ['late', 'early', 'closed', 'under'].map((name) => `account:${uniqueEmail(name)}`) as [string, string, string, string];
+        await target.query(
+          `insert into rolegate.login_throttle (key, window_started_at, failures) values
+             ($1, now() - interval '100 seconds', 3), ($2, now() - interval '600 seconds', 3),
+             ($3, now() - interval '2000 seconds', 50), ($4, now(), 2)`, [late, early, closed, under]);
+        const limits = (n: number, ...keys: string[]) => keys.map((key) => ({ key, maxFailures: n }));
+        const both = await store.loginThrottleStatus({ keys: limits(3, early, late), windowSeconds: window });
+        expect(both.throttled).toBe(true);
+        // late's window closes in 800 s, early's in 300 s: the answer is the later one.
+        if (both.throttled) expect(both.retryAfterSeconds).toBeGreaterThanOrEqual(799);
+        if (both.throttled) expect(both.retryAfterSeconds).toBeLessThanOrEqual(801);
+        expect(await store.loginThrottleStatus({ keys: [...limits(3, closed), ...limits(3, under)], windowSeconds: window })).toEqual({ throttled: false, retryAfterSeconds: 0 });
+        // Each key is held to its own limit: under has 2 failures, past a limit of 2 and not of 3.
+        expect((await store.loginThrottleStatus({ keys: [...limits(3, closed), ...limits(2, under)], windowSeconds: window })).throttled).toBe(true);
+        expect((await store.loginThrottleStatus({ keys: limits(3, under), windowSeconds: window })).throttled).toBe(false);
+        expect(await store.loginThrottleStatus({ keys: [], windowSeconds: window })).toEqual({ throttled: false, retryAfterSeconds: 0 });
+      });
+
       it('clears the account key on a successful login', async () => {
         const user = await newUser();
         const key = `account:${user.email}`;
