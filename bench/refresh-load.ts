@@ -11,7 +11,8 @@
 import autocannon from 'autocannon';
 import { resolve } from 'node:path';
 import pg from 'pg';
-import { POOL_DEFAULTS } from '../src/store/postgres.js';
+import { POOL_DEFAULTS, openPostgresStore } from '../src/store/postgres.js';
+import { newRefreshToken, refreshTokenHash } from '../src/core/refresh-token.js';
 import type { HandlerEvent, HandlerResponse } from '@netlify/functions';
 import gateConfig from '../rolegate.config.json' with { type: 'json' };
 import { compileSiteConfig } from '../src/site-config/compile.js';
@@ -98,6 +99,57 @@ async function baselineSelect(url: string): Promise<Summary> {
     return result.perSecond;
   } finally {
     await pool.end();
+  }
+}
+
+/**
+ * The least a rotation writes, as one statement: the presented token's row marked used and
+ * its successor's row inserted, in a table shaped like rolegate.refresh_tokens (the same
+ * unique and partial indexes), sent as the store sends its calls. No locks, no checks.
+ */
+async function leastRotationWrites(url: string): Promise<Summary> {
+  const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE });
+  try {
+    await pool.query(`drop table if exists bench_rotation_writes;
+      create table bench_rotation_writes (
+        id bigint generated always as identity primary key, token_hash text not null unique, session_id uuid not null,
+        parent_id bigint, expires_at timestamptz not null, used_at timestamptz);
+      create index on bench_rotation_writes (session_id);
+      create unique index on bench_rotation_writes (parent_id) where parent_id is not null;`);
+    const current = (await pool.query<{ id: string }>(`insert into bench_rotation_writes (token_hash, session_id, expires_at)
+      select md5(g::text) || md5(g::text), gen_random_uuid(), now() + interval '1 hour' from generate_series(1, ${SESSIONS}) g returning id`)).rows.map((r) => r.id);
+    const result = await closedLoop(SESSIONS, 3, async (loop) => {
+      const next = await pool.query(`set local statement_timeout = 5000;
+        with used as (update bench_rotation_writes set used_at = clock_timestamp() where id = ${current[loop]} returning id, session_id)
+        insert into bench_rotation_writes (token_hash, session_id, parent_id, expires_at)
+        select '${refreshTokenHash(newRefreshToken())}', session_id, id, now() + interval '1 hour' from used returning id`) as unknown as Array<pg.QueryResult<{ id: string }>>;
+      const id = next[1]?.rows[0]?.id;
+      if (!id) return 'error';
+      current[loop] = id;
+      return 'ok';
+    });
+    return result.perSecond;
+  } finally {
+    await pool.query('drop table if exists bench_rotation_writes');
+    await pool.end();
+  }
+}
+
+/** rotate_refresh_token through the store alone (its own pool, the functions' size): the handler's one round trip without the handler. */
+async function storeRotationAlone(url: string): Promise<Summary> {
+  const store = openPostgresStore({ connectionString: url });
+  try {
+    const hashes = (await benchSessions(url, SESSIONS, 'store-rotate')).map(refreshTokenHash);
+    const result = await closedLoop(SESSIONS, 3, async (loop) => {
+      const successorHash = refreshTokenHash(newRefreshToken());
+      const rotated = await store.rotateRefreshToken({ tokenHash: hashes[loop]!, successorHash, refreshTtlSeconds: 3600, graceSeconds: 10, client: 'bench' });
+      if (rotated.status !== 'rotated') return rotated.status === 'reused' ? 'reused' : 'error';
+      hashes[loop] = successorHash;
+      return 'ok';
+    });
+    return result.perSecond;
+  } finally {
+    await store.close();
   }
 }
 
@@ -191,7 +243,14 @@ async function throughNetlifyDev(url: string): Promise<LoadResult> {
 export async function benchRefreshLoad(): Promise<Row[]> {
   const url = await benchDatabaseUrl();
   const floor = { name: `select 1, pool of ${POOL_SIZE}`, result: await baselineSelect(url) };
+  const references: Array<[string, Summary]> = [
+    ['reference: one row marked used and its successor inserted, one statement (the least a rotation writes)', await leastRotationWrites(url)],
+    ['reference: rotate_refresh_token through the store alone, no handler', await storeRotationAlone(url)],
+  ];
   const handler = await throughHandler(url);
   const dev = await throughNetlifyDev(url);
-  return [...rows('handler', handler, floor, HANDLER_FLOOR_GOAL), ...rows('netlify dev + autocannon', dev, floor)];
+  const referenceRows: Row[] = references.map(([name, result]) => ({
+    section: 'refresh load', name: `${name}: per second`, unit: 'req/s', result, baseline: floor, ratio: result.median / floor.result.median,
+  }));
+  return [...referenceRows, ...rows('handler', handler, floor, HANDLER_FLOOR_GOAL), ...rows('netlify dev + autocannon', dev, floor)];
 }
