@@ -102,6 +102,12 @@ async function baselineSelect(url: string): Promise<Summary> {
   }
 }
 
+/** A reference's rate, only if every one of its calls did what it stands for: a failing reference would look fast. */
+function referenceRate(result: LoadResult, what: string): Summary {
+  if (result.errors > 0) throw new Error(`bench reference ${what}: ${result.errors} of ${result.requests} calls failed`);
+  return result.perSecond;
+}
+
 /**
  * The least a rotation writes, as one statement: the presented token's row marked used and
  * its successor's row inserted, in a table shaped like rolegate.refresh_tokens (the same
@@ -128,7 +134,7 @@ async function leastRotationWrites(url: string): Promise<Summary> {
       current[loop] = id;
       return 'ok';
     });
-    return result.perSecond;
+    return referenceRate(result, 'the least rotation writes');
   } finally {
     await pool.query('drop table if exists bench_rotation_writes');
     await pool.end();
@@ -147,7 +153,7 @@ async function storeRotationAlone(url: string): Promise<Summary> {
       hashes[loop] = successorHash;
       return 'ok';
     });
-    return result.perSecond;
+    return referenceRate(result, 'rotate_refresh_token through the store');
   } finally {
     await store.close();
   }

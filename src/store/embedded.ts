@@ -4,7 +4,8 @@ import { SqlStore, type FunctionCaller, type SqlArgument } from './sql-store.js'
 import { functionCallStatement } from './sql-call.js';
 import { acquireEmbeddedLock } from './embedded-lock.js';
 import { findShare, shareEmbeddedDatabase, sharedCaller } from './embedded-share.js';
-import { StoreLockedError, StoreUnavailableError } from './errors.js';
+import { ConfigError } from '../core/environment.js';
+import { StoreLockedError } from './errors.js';
 import { migrate } from './migrate.js';
 
 export interface EmbeddedStoreOptions {
@@ -37,11 +38,12 @@ const registry: Registry = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY
  */
 const PGLITE_PACKAGE: string = '@electric-sql/pglite';
 
-async function loadPGlite(): Promise<typeof import('@electric-sql/pglite')> {
+/** PGlite's module, or a ConfigError naming the package when it cannot be loaded (a setup problem, not an outage). */
+export async function loadPGlite(name = PGLITE_PACKAGE): Promise<typeof import('@electric-sql/pglite')> {
   try {
-    return (await import(PGLITE_PACKAGE)) as typeof import('@electric-sql/pglite');
-  } catch (error) {
-    throw new StoreUnavailableError(`the embedded database needs ${PGLITE_PACKAGE}, which could not be loaded from node_modules here (it is for local development only)`, { cause: error });
+    return (await import(name)) as typeof import('@electric-sql/pglite');
+  } catch {
+    throw new ConfigError([`the embedded database (ROLEGATE_DATA_DIR, the default when neither DATABASE_URL nor SUPABASE_URL is set) needs the package ${name}, which cannot be loaded from node_modules here: install it, or set DATABASE_URL or SUPABASE_URL`]);
   }
 }
 

@@ -1,10 +1,10 @@
 /**
- * What a bundler puts inside a generated function, for each function the build
- * writes: esbuild takes every package it can follow, as Netlify's does when a
- * site lists no externals. PGlite (local only, and unable to run from a bundle)
- * and the parts of supabase-js the Supabase store never calls must not be
- * among them; with netlify.toml's externals, nothing but rolegate's own code,
- * jose and cookie stays inside.
+ * What a bundler puts inside the functions that reach the database on every
+ * site (login, refresh, signup): esbuild takes every package it can follow, as
+ * Netlify's does when a site lists no externals. PGlite (local only, and unable
+ * to run from a bundle) and supabase-js's auth, realtime and storage clients
+ * must not be among them; with netlify.toml's externals, nothing but
+ * rolegate's own code, jose and cookie stays inside.
  */
 import { build, type Metafile } from 'esbuild';
 import { readFileSync } from 'node:fs';

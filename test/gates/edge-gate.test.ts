@@ -140,7 +140,7 @@ describe('the bundled edge runtime', () => {
     const metafile = await bundleEdgeRuntime(path);
     const code = await readFile(path, 'utf8');
     // esbuild's own list of what the output still imports (a regex over the code
-    // would also match import examples inside supabase-js's warning strings).
+    // would also match import examples inside a bundled package's strings).
     const specifiers = Object.values(metafile.outputs).flatMap((output) => output.imports.map((i) => i.path));
     expect(specifiers.length).toBeGreaterThan(0);
     expect(specifiers.filter((s) => !s.startsWith('node:'))).toEqual([]);

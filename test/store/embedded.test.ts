@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openEmbeddedStore } from '../../src/store/embedded.js';
+import { loadPGlite, openEmbeddedStore } from '../../src/store/embedded.js';
+import { ConfigError } from '../../src/core/environment.js';
 import type { PGlite } from '@electric-sql/pglite';
 import { describeStoreContract } from './contract.js';
 
@@ -15,6 +16,18 @@ describeStoreContract('embedded (PGlite)', async () => {
     query: async (text, values) => (await db.query<Record<string, unknown>>(text, values)).rows,
     close: () => store.close(),
   };
+});
+
+describe('loading PGlite', () => {
+  it('loads the package from node_modules', async () => {
+    expect(typeof (await loadPGlite()).PGlite.create).toBe('function');
+  });
+
+  it('names the package and the way out when it cannot be loaded, as a setup problem rather than an outage', async () => {
+    const failure = await loadPGlite('@electric-sql/no-such-package').catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ConfigError);
+    expect((failure as ConfigError).problems).toEqual([expect.stringMatching(/needs the package @electric-sql\/no-such-package, .*install it, or set DATABASE_URL or SUPABASE_URL/)]);
+  });
 });
 
 describe('embedded store on disk', () => {
