@@ -1,7 +1,6 @@
 import { AuthError } from '../core/auth-errors.js';
 import { normalizeEmail } from '../core/email.js';
 import { bcryptHasher, needsRehash, verifyPasswordEvenly } from '../core/password.js';
-import { setImmediate } from 'node:timers/promises';
 import { newRefreshToken, refreshTokenHash } from '../core/refresh-token.js';
 import type { ThrottleKey } from '../store/store.js';
 import type { AuthDeps } from './deps.js';
@@ -91,8 +90,9 @@ export async function login(deps: AuthDeps, request: LoginRequest): Promise<Logi
   const pendingLookup = deps.store.beginLogin({ email, ...throttle });
   // The session's refresh token is made while that call is out (setImmediate runs once it is
   // sent), not after the hash: the first crypto call after a bcrypt compare is slow (cold
-  // caches, about 0.1–0.4 ms here), and a failed sign-in only wastes a random value.
-  const pendingToken = setImmediate().then(() => {
+  // caches, about 0.1–0.4 ms here), and a failed sign-in only wastes a random value. The
+  // global setImmediate: importing node:timers/promises would cost every cold start.
+  const pendingToken = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
     const token = newRefreshToken();
     return { token, hash: refreshTokenHash(token) };
   });
