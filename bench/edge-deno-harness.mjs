@@ -2,6 +2,8 @@
 // (bench/edge-deno.ts writes the input and reads the one JSON line this prints). Measures, in
 // one process and in alternating rounds, the edge gate letting a signed-in visitor through and
 // a bare jose `jwtVerify` of the same token, so both see the same JIT, heap and machine state.
+import { opsPerSecond } from './stats.ts';
+
 const input = JSON.parse(await Deno.readTextFile(Deno.args[0]));
 const { createEdgeGate } = await import(new URL(`file://${input.runtime}`).href);
 const { jwtVerify } = await import(new URL(`file://${input.jose}`).href);
@@ -31,18 +33,6 @@ const candidates = {
     if ((await jwtVerify(input.token, key, verifyOptions)).payload.sub !== input.subject) throw new Error('jose stopped accepting the token');
   },
 };
-
-async function opsPerSecond(run, ms) {
-  let count = 0;
-  const start = performance.now();
-  let now = start;
-  while (now - start < ms) {
-    for (let i = 0; i < 50; i++) await run();
-    count += 50;
-    now = performance.now();
-  }
-  return (count * 1000) / (now - start);
-}
 
 for (const run of Object.values(candidates)) await opsPerSecond(run, input.warmupMs);
 const rates = { gate: [], jose: [] };
